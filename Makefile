@@ -1,0 +1,42 @@
+# Two entry points (see README): `make demo` and `make test`. Everything else is a helper.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench postgres clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## demo: seed the synthetic borough (if absent), link it, and serve on http://127.0.0.1:8000
+demo: $(STAMP)
+	$(BIN)/gateway demo
+
+## test: the whole suite, SQLite and PostgreSQL
+test: $(STAMP) postgres
+	$(BIN)/ruff check gateway audit tests benchmarks
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+## postgres: start the local PostgreSQL cluster if it is installed and not running
+postgres:
+	@if command -v pg_ctlcluster >/dev/null 2>&1; then \
+	  if ! pg_isready -q -h 127.0.0.1 -p 5432; then \
+	    echo "starting local PostgreSQL"; \
+	    pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -n 1) main start; \
+	    for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
+	  fi; \
+	else echo "PostgreSQL is not installed here: its tests will be skipped"; fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check gateway audit tests benchmarks
+	$(BIN)/ruff format --check gateway audit tests benchmarks
+
+bench: $(STAMP)
+	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache
