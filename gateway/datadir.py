@@ -1,0 +1,80 @@
+"""The data directory: where the stores, the gateway's own databases, keys and the hidden truth live.
+
+Layout (all under `--data-dir`, default `var/`, or `GATEWAY_DATA_DIR`):
+
+    stores.json        which databases hold the departmental stores (SQLite paths or PostgreSQL URLs)
+    stores/*.db        the departmental stores, when embedded
+    truth/             the generator's ground truth; nothing in the gateway reads it at run time
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+MANIFEST = "stores.json"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("GATEWAY_DATA_DIR", "var"))
+
+
+@dataclass(frozen=True)
+class DataDir:
+    root: Path
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST
+
+    @property
+    def stores_dir(self) -> Path:
+        return self.root / "stores"
+
+    @property
+    def truth_dir(self) -> Path:
+        return self.root / "truth"
+
+    def exists(self) -> bool:
+        return self.manifest_path.is_file()
+
+    def read_manifest(self) -> dict[str, Any]:
+        if not self.exists():
+            raise FileNotFoundError(
+                f"no departmental stores in {self.root}: run `gateway seed --data-dir {self.root}` first"
+            )
+        return json.loads(self.manifest_path.read_text())
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+    def store_urls(self) -> dict[str, str]:
+        """SQLAlchemy URLs by store name; embedded paths are kept relative so the directory can move."""
+        stores = self.read_manifest()["stores"]
+        return {name: self.resolve(url) for name, url in stores.items()}
+
+    def resolve(self, url: str) -> str:
+        parsed = make_url(url)
+        if (
+            parsed.drivername.startswith("sqlite")
+            and parsed.database
+            and not Path(parsed.database).is_absolute()
+        ):
+            return str(parsed.set(database=str((self.root / parsed.database).resolve())))
+        return url
+
+
+def safe_url(url: str) -> str:
+    """A URL fit for logs and messages: never the password."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def without_password(url: str) -> str:
+    parsed = make_url(url)
+    return parsed.set(password=None).render_as_string(hide_password=False) if parsed.password else url
