@@ -1,0 +1,28 @@
+"""Liveness and readiness probes (unauthenticated, no data)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up. Says nothing about its dependencies (that is /readyz)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    """Ready when every departmental store answers; 503 otherwise, naming the stores that do not."""
+    registry = request.app.state.stores
+    if registry.problem:
+        return JSONResponse({"error": "not_ready", "detail": registry.problem, "stores": {}}, status_code=503)
+    status = registry.ping()
+    down = sorted(name for name, s in status.items() if s != "ok")
+    if down:
+        detail = f"stores unavailable: {', '.join(down)}"
+        return JSONResponse({"error": "not_ready", "detail": detail, "stores": status}, status_code=503)
+    return JSONResponse({"status": "ready", "stores": status})

@@ -1,0 +1,58 @@
+"""The dataset catalogue (`policies/catalogue.yaml`): datasets, fields and their classifications.
+
+The file is policy data an IG officer reviews; this module only reads and validates it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+class Classification(StrEnum):
+    direct_identifier = "direct_identifier"
+    quasi_identifier = "quasi_identifier"
+    special_category = "special_category"
+    free_text = "free_text"
+    attribute = "attribute"
+
+
+class Dataset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: Literal["source", "analysis"]
+    store: str | None = None
+    table: str | None = None
+    description: str
+    special_category: bool = False
+    fields: dict[str, Classification]
+
+
+class Catalogue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int
+    classifications: dict[Classification, str]
+    datasets: list[Dataset]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Catalogue:
+        seen: set[str] = set()
+        for d in self.datasets:
+            if d.name in seen:
+                raise ValueError(f"dataset {d.name!r} is listed twice")
+            seen.add(d.name)
+        return self
+
+    def dataset(self, name: str) -> Dataset | None:
+        return next((d for d in self.datasets if d.name == name), None)
+
+
+def load_catalogue(policies_dir: Path) -> Catalogue:
+    path = Path(policies_dir) / "catalogue.yaml"
+    return Catalogue.model_validate(yaml.safe_load(path.read_text()))
