@@ -1,0 +1,60 @@
+"""Shared fixtures: small synthetic boroughs made by the project's own generator, and PostgreSQL
+databases created per test and dropped afterwards."""
+
+from __future__ import annotations
+
+import csv
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from gateway.stores.postgres import drop_database
+from gateway.stores.schema import STORE_NAMES
+from gateway.synth.seed import seed
+
+PG_SERVER = os.environ.get("GATEWAY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BOROUGH_PEOPLE = 20_000
+
+
+def _pg_available() -> str | None:
+    try:
+        engine = create_engine(PG_SERVER, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except OperationalError as exc:
+        return str(exc).splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def borough(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A default-noise 20k borough in SQLite, generated once per test session (a few seconds)."""
+    root = tmp_path_factory.mktemp("borough")
+    seed(root, people=BOROUGH_PEOPLE)
+    return root
+
+
+@pytest.fixture
+def pg_prefix() -> Iterator[str]:
+    """A unique database-name prefix on the local server; every database made under it is dropped."""
+    problem = _pg_available()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI and is not reachable: {problem}")
+        pytest.skip(f"PostgreSQL not reachable: {problem}")
+    prefix = f"gwt_{uuid.uuid4().hex[:10]}_"
+    base = PG_SERVER.rsplit("/", 1)[0]
+    yield f"{base}/{prefix}"
+    for store in STORE_NAMES:
+        drop_database(f"{base}/{prefix}{store}")
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))

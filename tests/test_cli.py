@@ -1,0 +1,47 @@
+"""The `gateway` command line as a user runs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from gateway.cli import app
+
+runner = CliRunner()
+
+
+def test_seed_writes_stores_truth_and_a_summary(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["seed", "--people", "400", "--data-dir", str(tmp_path), "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert "400 residents" in result.stdout
+    assert len(list((tmp_path / "stores").glob("*.db"))) == 7
+    assert (
+        (tmp_path / "truth" / "identity.csv")
+        .read_text()
+        .startswith("source,local_id,person_key,household_key\n")
+    )
+
+
+def test_data_dir_comes_from_the_environment(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["seed", "--people", "100"], env={"GATEWAY_DATA_DIR": str(tmp_path / "env")})
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "env" / "stores.json").is_file()
+
+
+def test_bad_input_gets_a_clear_message(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["seed", "--people", "100", "--data-dir", str(tmp_path), "--as-of", "31/03/2026"])
+    assert r.exit_code == 1 and "--as-of must be a date" in r.output
+    noise = tmp_path / "noise.yaml"
+    noise.write_text("default:\n  typoo: 0.1\n")
+    r = runner.invoke(app, ["seed", "--people", "100", "--data-dir", str(tmp_path), "--noise", str(noise)])
+    assert r.exit_code == 1 and "typoo" in r.output
+    r = runner.invoke(app, ["seed", "--people", "5", "--data-dir", str(tmp_path)])
+    assert r.exit_code == 2
+
+
+def test_help_lists_the_commands() -> None:
+    r = runner.invoke(app, ["--help"])
+    assert r.exit_code == 0
+    for command in ("seed", "serve", "demo"):
+        assert command in r.output
