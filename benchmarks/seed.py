@@ -61,7 +61,9 @@ def baseline_insert(rows: int, width: int = 8) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/seed.json"))
     args = parser.parse_args()
@@ -90,7 +92,9 @@ def main() -> None:
             + (f"; {entry['ratio_to_goal']:.2f} of the 600 s goal" if "ratio_to_goal" in entry else "")
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"benchmark": "seed", "cpus": os.cpu_count(), "results": results}, indent=2) + "\n")
+    args.out.write_text(
+        json.dumps({"benchmark": "seed", "cpus": os.cpu_count(), "results": results}, indent=2) + "\n"
+    )
     print(f"wrote {args.out}")
 
 
