@@ -51,6 +51,19 @@ def _pk(name: str) -> Column:
     return Column(name, String(48), primary_key=True)
 
 
+def _staff_table(md: MetaData, name: str, prefix: str, id_column: str) -> Table:
+    """Named workers a service gives as its contact (Family Context: name, role, team, number)."""
+    return Table(
+        name,
+        md,
+        _pk(id_column),
+        _s(f"{prefix}_name", 200),
+        _s(f"{prefix}_role", 100),
+        _s(f"{prefix}_team", 100),
+        _s(f"{prefix}_phone", 20),
+    )
+
+
 def childrens_social_care() -> MetaData:
     md = MetaData()
     Table(
@@ -279,15 +292,7 @@ def early_help() -> MetaData:
         _s("earl_episode_worker_id"),
         Index("ix_earl_person", "earl_person_id"),
     )
-    Table(
-        "eh_key_workers",
-        md,
-        _pk("ehkw_worker_id"),
-        _s("ehkw_name", 200),
-        _s("ehkw_role", 100),
-        _s("ehkw_team", 100),
-        _s("ehkw_phone", 20),
-    )
+    _staff_table(md, "eh_key_workers", "ehkw", "ehkw_worker_id")
     Table(
         "eh_case_notes",
         md,
@@ -372,15 +377,7 @@ def housing() -> MetaData:
         _s("ta_officer_id"),
         Index("ix_ta_person", "ta_lead_person_ref"),
     )
-    Table(
-        "hsg_officers",
-        md,
-        _pk("off_officer_id"),
-        _s("off_name", 200),
-        _s("off_role", 100),
-        _s("off_team", 100),
-        _s("off_phone", 20),
-    )
+    _staff_table(md, "hsg_officers", "off", "off_officer_id")
     return md
 
 
@@ -486,15 +483,7 @@ def community_safety() -> MetaData:
         _s("yot_officer_id"),
         Index("ix_yot_nominal", "yot_nominal_id"),
     )
-    Table(
-        "cs_officers",
-        md,
-        _pk("off_officer_id"),
-        _s("off_name", 200),
-        _s("off_role", 100),
-        _s("off_team", 100),
-        _s("off_phone", 20),
-    )
+    _staff_table(md, "cs_officers", "off", "off_officer_id")
     return md
 
 
@@ -525,15 +514,7 @@ def adult_social_care() -> MetaData:
         _s("pkg_worker_id"),
         Index("ix_pkg_client", "pkg_client_id"),
     )
-    Table(
-        "asc_workers",
-        md,
-        _pk("wkr_worker_id"),
-        _s("wkr_name", 200),
-        _s("wkr_role", 100),
-        _s("wkr_team", 100),
-        _s("wkr_phone", 20),
-    )
+    _staff_table(md, "asc_workers", "wkr", "wkr_worker_id")
     return md
 
 

@@ -44,16 +44,7 @@ def build(b: StoreBuilder) -> None:
         "Adult Social Worker",
         ["Adults North", "Adults South", "Learning Disabilities", "Hospital Discharge"],
     )
-    for p in workers:
-        b.rows["asc_workers"].append(
-            {
-                "wkr_worker_id": p.id,
-                "wkr_name": p.name,
-                "wkr_role": p.role,
-                "wkr_team": p.team,
-                "wkr_phone": p.phone,
-            }
-        )
+    b.add_staff("asc_workers", "wkr", "wkr_worker_id", workers)
     package = 0
     for k, i in enumerate(clients):
 

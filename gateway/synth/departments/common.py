@@ -173,6 +173,19 @@ class StoreBuilder:
             return "mother" if w.sex[i] == "F" else "father"
         return "household member"
 
+    def add_staff(self, table: str, prefix: str, id_column: str, staff: list[Professional]) -> None:
+        """Rows for a `_staff_table` (see gateway/stores/schema.py)."""
+        for p in staff:
+            self.rows[table].append(
+                {
+                    id_column: p.id,
+                    f"{prefix}_name": p.name,
+                    f"{prefix}_role": p.role,
+                    f"{prefix}_team": p.team,
+                    f"{prefix}_phone": p.phone,
+                }
+            )
+
     def professionals(
         self, prefix: str, count: int, role: str, teams: list[str], area_code: str = "020 7946 0"
     ) -> list[Professional]:

@@ -38,16 +38,7 @@ def build(b: StoreBuilder) -> None:
         [f"Safer Neighbourhoods {ward}" for ward in WARDS[::2]],
     )
     yjs = b.professionals("YJ", 4, "Youth Justice Officer", ["Youth Justice Service"])
-    for p in officers + yjs:
-        b.rows["cs_officers"].append(
-            {
-                "off_officer_id": p.id,
-                "off_name": p.name,
-                "off_role": p.role,
-                "off_team": p.team,
-                "off_phone": p.phone,
-            }
-        )
+    b.add_staff("cs_officers", "off", "off_officer_id", officers + yjs)
 
     notification = 0
     child_link = 0

@@ -36,16 +36,7 @@ def build(b: StoreBuilder) -> None:
             families.append(h)
 
     workers = b.professionals("EHW", max(3, len(families) // 15 + 1), "Family Support Worker", list(HUBS))
-    for p in workers:
-        b.rows["eh_key_workers"].append(
-            {
-                "ehkw_worker_id": p.id,
-                "ehkw_name": p.name,
-                "ehkw_role": p.role,
-                "ehkw_team": p.team,
-                "ehkw_phone": p.phone,
-            }
-        )
+    b.add_staff("eh_key_workers", "ehkw", "ehkw_worker_id", workers)
 
     episode_no = 0
     note_no = 0

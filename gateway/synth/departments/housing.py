@@ -48,16 +48,7 @@ def build(b: StoreBuilder) -> None:
         "Housing Officer",
         [f"Housing Management {n}" for n in ("North", "South", "East", "West")],
     )
-    for p in officers:
-        b.rows["hsg_officers"].append(
-            {
-                "off_officer_id": p.id,
-                "off_name": p.name,
-                "off_role": p.role,
-                "off_team": p.team,
-                "off_phone": p.phone,
-            }
-        )
+    b.add_staff("hsg_officers", "off", "off_officer_id", officers)
     tenancy_no = 0
     for h in range(w.n_households):
         risk = float(w.hh_risk[h])
