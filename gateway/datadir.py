@@ -10,7 +10,6 @@ Layout (all under `--data-dir`, default `var/`, or `GATEWAY_DATA_DIR`):
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,6 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 MANIFEST = "stores.json"
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("GATEWAY_DATA_DIR", "var"))
 
 
 @dataclass(frozen=True)

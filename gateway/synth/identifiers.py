@@ -62,9 +62,9 @@ def make_upn(establishment: int, year_allocated: int, serial: int) -> str:
     return stdnum_upn.calc_check_digit(body) + body
 
 
-MOBILE_DRAMA = "07700 900{:03d}"
-LONDON_DRAMA = "020 7946 0{:03d}"
+MOBILE, LANDLINE = 0, 1
 
 
 def phone_number(kind: int, n: int) -> str:
-    return (MOBILE_DRAMA if kind == 0 else LONDON_DRAMA).format(n % 1000)
+    """A mobile (07700 900xxx) or London landline (020 7946 0xxx) from Ofcom's drama ranges."""
+    return (f"07700 900{n % 1000:03d}") if kind == MOBILE else f"020 7946 0{n % 1000:03d}"

@@ -15,7 +15,7 @@ from itertools import accumulate
 import numpy as np
 
 from gateway.synth.geography import Geography, build_geography
-from gateway.synth.identifiers import synthetic_nhs_numbers
+from gateway.synth.identifiers import phone_number, synthetic_nhs_numbers
 from gateway.synth.names import group_weights, name_pools, zipf_weights
 
 # Roles within a household
@@ -78,9 +78,6 @@ class World:
     def members(self, h: int) -> range:
         return range(int(self.hh_start[h]), int(self.hh_start[h + 1]))
 
-    def age(self, i: int) -> int:
-        return age_on(self.dob[i], self.as_of)
-
     def ages(self) -> np.ndarray:
         """Whole years on the as-of date, vectorised."""
         dob = self.dob.astype("datetime64[D]").astype(object)
@@ -98,10 +95,6 @@ class World:
 
 def age_on_date(dob: dt.date, on: dt.date) -> int:
     return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
-
-
-def age_on(dob: np.datetime64, on: dt.date) -> int:
-    return age_on_date(dob.astype("datetime64[D]").astype(object), on)
 
 
 class _Names:
@@ -295,7 +288,7 @@ def build_world(n_people: int, seed: int, as_of: dt.date) -> World:
         group=np.asarray(group, dtype=np.int8),
         nhs=synthetic_nhs_numbers(nprng, n),
         phone=[
-            f"07700 900{x:03d}" if k == 0 else f"020 7946 0{x:03d}"
+            phone_number(k, x)
             for k, x in zip(
                 nprng.integers(0, 2, n).tolist(), nprng.integers(0, 1000, n).tolist(), strict=True
             )

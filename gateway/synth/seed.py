@@ -64,7 +64,7 @@ def _progress(show: bool) -> Iterator[Progress | _Quiet]:
         yield progress
 
 
-def store_url_for(data_dir: DataDir, store: str, dsn_prefix: str | None) -> str:
+def store_url_for(store: str, dsn_prefix: str | None) -> str:
     if dsn_prefix:
         url = normalise(dsn_prefix + store)
         return url.render_as_string(hide_password=False)
@@ -103,7 +103,7 @@ def seed(
         total_rows = sum(len(r) for b in builders.values() for r in b.rows.values())
         task = progress.add_task("Writing stores", total=total_rows)
         for store, b in builders.items():
-            url = store_url_for(dd, store, dsn_prefix)
+            url = store_url_for(store, dsn_prefix)
             urls[store] = url
             resolved = dd.resolve(url)
             if dsn_prefix:

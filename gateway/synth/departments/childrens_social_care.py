@@ -18,6 +18,7 @@ from gateway.synth.departments.common import (
     days_before,
     note_subject,
 )
+from gateway.synth.identifiers import LANDLINE, phone_number
 from gateway.synth.noise import Identity
 from gateway.synth.population import World
 
@@ -86,7 +87,7 @@ def build(b: StoreBuilder) -> None:
             {
                 "team_id": team_id,
                 "team_name": team_name,
-                "team_phone": f"020 7946 0{rnd.randrange(1000):03d}",
+                "team_phone": phone_number(LANDLINE, rnd.randrange(1000)),
                 "team_service": "Children's Social Care",
             }
         )
@@ -323,7 +324,7 @@ def _register(b: StoreBuilder, i: int) -> str:
             "addr_address_postcode": addr.postcode,
             "addr_address_line": addr.address_line,
             "addr_address_uprn": str(addr.uprn) if rnd.random() < 0.7 else None,
-            "addr_address_json": address_json(addr.address_line, addr.postcode, None),
+            "addr_address_json": address_json(addr.address_line, addr.postcode),
         }
     )
     if b.ages[i] >= 18 and rnd.random() < 0.2:  # a parent's NHS number, recorded from a health referral

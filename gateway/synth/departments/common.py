@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gateway.synth.casenotes import NoteSubject
+from gateway.synth.identifiers import LANDLINE, phone_number
 from gateway.synth.noise import Identity, NoiseRates, apply_noise
 from gateway.synth.population import CHILD, GRANDPARENT, HEAD, PARTNER, World
 
@@ -186,9 +187,7 @@ class StoreBuilder:
                 }
             )
 
-    def professionals(
-        self, prefix: str, count: int, role: str, teams: list[str], area_code: str = "020 7946 0"
-    ) -> list[Professional]:
+    def professionals(self, prefix: str, count: int, role: str, teams: list[str]) -> list[Professional]:
         from gateway.synth.names import name_pools
 
         pool = name_pools()[0]
@@ -197,14 +196,14 @@ class StoreBuilder:
             sex = self.rnd.random() < 0.7
             first = self.rnd.choice(pool.female if sex else pool.male)
             name = f"{first} {self.rnd.choice(pool.surnames)}"
-            phone = f"{area_code}{self.rnd.randrange(1000):03d}"
+            phone = phone_number(LANDLINE, self.rnd.randrange(1000))
             out.append(Professional(f"{prefix}{k + 1:04d}", name, role, teams[k % len(teams)], phone))
         return out
 
 
-def address_json(line: str, postcode: str | None, uprn: int | None) -> str:
-    """SSD keeps addresses as a JSON blob of parts; UPRN is present only when the CMS had it."""
-    return json.dumps({"ADDRESS": line, "POSTCODE": postcode, "UPRN": uprn}, sort_keys=True)
+def address_json(line: str, postcode: str | None) -> str:
+    """SSD keeps addresses as a JSON blob of parts (the UPRN, when held, is in its own column)."""
+    return json.dumps({"ADDRESS": line, "POSTCODE": postcode}, sort_keys=True)
 
 
 def note_subject(w: World, kid: int, worker_name: str) -> NoteSubject:

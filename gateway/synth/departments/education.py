@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from gateway.synth.departments.common import StoreBuilder, days_before
-from gateway.synth.identifiers import make_upn
+from gateway.synth.identifiers import LANDLINE, make_upn, phone_number
 from gateway.synth.names import name_pools
 from gateway.synth.noise import Identity
 
@@ -63,7 +63,7 @@ def build(b: StoreBuilder) -> None:
                 "sch_phase": phase,
                 "sch_postcode": w.geography.postcode[rnd.randrange(w.geography.size)],
                 "sch_dsl_name": dsl,
-                "sch_phone": f"020 7946 0{rnd.randrange(1000):03d}",
+                "sch_phone": phone_number(LANDLINE, rnd.randrange(1000)),
             }
         )
     primaries = [s for s in schools if s[1] == "Primary"]
