@@ -120,6 +120,10 @@ class _Names:
         return self._pick(g, "S")
 
 
+# Siblings who are not twins are born at least this far apart.
+MIN_BIRTH_SPACING_DAYS = 300
+
+
 def _dob(rnd: random.Random, as_of: dt.date, age: int) -> dt.date:
     """A birth date that makes the person exactly `age` on the as-of date."""
     latest = as_of.replace(year=as_of.year - age) if not (as_of.month == 2 and as_of.day == 29) else as_of
@@ -180,18 +184,42 @@ def build_world(n_people: int, seed: int, as_of: dt.date) -> World:
     def add_children(h: int, f: int, count: int, mum: int, dad: int, g: int, surname_of: list[str]) -> None:
         k = 0
         parent_age = min(age_on_date(dob[p], as_of) for p in (mum, dad) if p >= 0)
-        while k < count:
+        siblings: list[int] = []
+        attempts = 0
+        while k < count and attempts < 50:
+            attempts += 1
             age = rnd.randint(0, min(17, max(parent_age - 18, 0)))
             twins = rnd.random() < TWIN_RATE  # per maternity
+            births: list[int] = []
             for t in range(2 if twins else 1):
                 s = "F" if rnd.random() < 0.488 else "M"
                 surname = rnd.choice(surname_of)
                 i = add(h, f, CHILD, s, age, g, surname)
                 mother[i], father[i] = mum, dad
+                _distinct_sibling_name(i, siblings + births, s, g)
                 if t == 1:
                     dob[i] = dob[i - 1]
                     twin_of[i], twin_of[i - 1] = i - 1, i
+                births.append(i)
+            if any(abs((dob[births[0]] - dob[b]).days) < MIN_BIRTH_SPACING_DAYS for b in siblings):
+                # No mother gives birth twice within ten months: drop this maternity and draw again.
+                for _ in births:
+                    _pop_last()
+                continue
+            siblings.extend(births)
             k += 2 if twins else 1
+
+    def _distinct_sibling_name(i: int, siblings: list[int], s: str, g: int) -> None:
+        """Parents do not give two of their children the same first name."""
+        taken = {first[b] for b in siblings}
+        for _ in range(20):
+            if first[i] not in taken:
+                return
+            first[i] = names.first(g, s)
+
+    def _pop_last() -> None:
+        for column in (household, family, role, sex, dob, first, middle, last, group, mother, father, twin_of):
+            column.pop()
 
     h = 0
     while len(household) < n_people:

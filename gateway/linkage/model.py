@@ -1,0 +1,225 @@
+"""The Fellegi-Sunter linkage model: what is compared, how pairs are found, and when two records match.
+
+Read this file as the model's specification. Each comparison lists its agreement levels from the
+strongest to the weakest; Splink learns an m and u probability for every level (u by random sampling,
+m by expectation maximisation); the only values set by hand are the few in `policies/linkage.yaml`,
+each with its reason. The same settings run unchanged on
+DuckDB and on Spark because every level is built from Splink's dialect-aware level library.
+
+Columns are those produced by `gateway.linkage.standardise.standardise_record`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import SettingsCreator, block_on
+
+@dataclass(frozen=True)
+class Profile:
+    """The reviewed, non-learned parts of the model, read from `policies/linkage.yaml`.
+
+    `match_threshold` decides when two records are one person. The `*_disagree_m` values fix the m
+    probability of a complete disagreement where EM cannot learn it on council data (see the policy
+    file for the reasoning); None lets EM learn it, which is right for data without households.
+    """
+
+    match_threshold: float = 0.99
+    review_band_weight: float = 4.0
+    dob_disagree_m: float | None = 0.002
+    first_name_disagree_m: float | None = 0.003
+    sex_disagree_m: float | None = 0.005
+
+    @property
+    def match_weight(self) -> float:
+        return math.log2(self.match_threshold / (1 - self.match_threshold))
+
+
+def _else(m: float | None) -> cll.ElseLevel:
+    level = cll.ElseLevel()
+    return level.configure(m_probability=m, fix_m_probability=True) if m is not None else level
+
+
+def _first_name(profile: Profile) -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="first_name",
+        comparison_levels=[
+            cll.NullLevel("first_name"),
+            cll.ExactMatchLevel("first_name").configure(tf_adjustment_column="first_name"),
+            cll.ColumnsReversedLevel("first_name", "last_name", symmetrical=True).configure(
+                label_for_charts="Forename and surname swapped"
+            ),
+            cll.ArrayIntersectLevel("first_name_roots", 1).configure(
+                label_for_charts="Same name by nickname table"
+            ),
+            cll.Or(
+                cll.DamerauLevenshteinLevel("first_name", 1), cll.JaroWinklerLevel("first_name", 0.92)
+            ).configure(label_for_charts="One keying slip or Jaro-Winkler >= 0.92"),
+            _else(profile.first_name_disagree_m),
+        ],
+    )
+
+
+def _surname_and_address() -> cl.CustomComparison:
+    """Surname and dwelling as one comparison, because within a household they are not independent.
+
+    Scored separately, a shared surname and a shared address would each count as if by chance, when
+    people sharing both are usually one family: twins would match on surname, address and date of
+    birth, and three 'independent' agreements would outvote their different first names. As a joint
+    comparison, random sampling measures how often *non-matching* pairs share surname and dwelling
+    (co-residents do, often), so a family resemblance is weighed once.
+    """
+    dwelling = cll.Or(cll.ExactMatchLevel("uprn"), cll.ExactMatchLevel("address_key"))
+    similar_address = cll.JaroWinklerLevel("address_key", 0.9)
+    surname_close = cll.Or(
+        cll.JaroWinklerLevel("last_name", 0.92),
+        cll.ColumnsReversedLevel("first_name", "last_name", symmetrical=True),
+    )
+    return cl.CustomComparison(
+        output_column_name="surname_address",
+        comparison_levels=[
+            cll.NullLevel("last_name"),
+            # No term-frequency adjustment here: a rare surname makes two random residents unlikely to
+            # share it, but says nothing against two members of one family sharing it.
+            cll.And(cll.ExactMatchLevel("last_name"), dwelling).configure(
+                label_for_charts="Same surname, same dwelling"
+            ),
+            cll.And(cll.ExactMatchLevel("last_name"), similar_address).configure(
+                label_for_charts="Same surname, similar address (a slip in the address)"
+            ),
+            cll.And(cll.ExactMatchLevel("last_name"), cll.ExactMatchLevel("postcode"))
+            .configure(tf_adjustment_column="last_name")
+            .configure(label_for_charts="Same surname, same postcode"),
+            cll.ExactMatchLevel("last_name")
+            .configure(tf_adjustment_column="last_name")
+            .configure(label_for_charts="Same surname, elsewhere or address unknown"),
+            cll.And(surname_close, cll.Or(dwelling, similar_address)).configure(
+                label_for_charts="Similar or swapped surname, same or similar address"
+            ),
+            surname_close.configure(label_for_charts="Similar or swapped surname, elsewhere"),
+            cll.Or(dwelling, similar_address).configure(
+                label_for_charts="Different surname, same or similar address"
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _date_of_birth(profile: Profile) -> cl.CustomComparison:
+    """Exact, then the slips real forms make: day and month swapped, a default day or month, a typo."""
+    return cl.CustomComparison(
+        output_column_name="dob",
+        comparison_levels=[
+            cll.NullLevel("dob"),
+            cll.ExactMatchLevel("dob"),
+            cll.CustomLevel(
+                "dob_year_l = dob_year_r AND dob_day_l = dob_month_r AND dob_month_l = dob_day_r",
+                label_for_charts="Day and month swapped",
+            ),
+            cll.CustomLevel(
+                "dob_year_l = dob_year_r AND ("
+                "(dob_month_l = dob_month_r AND (dob_day_l = 1 OR dob_day_r = 1)) OR "
+                "(dob_month_l = 1 AND dob_day_l = 1) OR (dob_month_r = 1 AND dob_day_r = 1))",
+                label_for_charts="Same year, one side a default day or month",
+            ),
+            cll.LevenshteinLevel("dob", 1),
+            cll.ExactMatchLevel("dob_year").configure(label_for_charts="Same year of birth"),
+            _else(profile.dob_disagree_m),
+        ],
+    )
+
+
+def _sex(profile: Profile) -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="sex",
+        comparison_levels=[
+            cll.NullLevel("sex"),
+            cll.ExactMatchLevel("sex"),
+            _else(profile.sex_disagree_m),
+        ],
+    )
+
+
+def _nhs_number() -> cl.CustomComparison:
+    """An NHS number identifies one person, so random pairs almost never share one: too rarely for
+    random sampling to observe. u is therefore set, not estimated: 1e-5 allows for numbers keyed against
+    the wrong family member, far more often than chance."""
+    return cl.CustomComparison(
+        output_column_name="nhs_number",
+        comparison_levels=[
+            cll.NullLevel("nhs_number"),
+            cll.ExactMatchLevel("nhs_number").configure(u_probability=1e-5, fix_u_probability=True),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def comparisons(profile: Profile) -> list[Any]:
+    return [
+        _first_name(profile),
+        _surname_and_address(),
+        _date_of_birth(profile),
+        _sex(profile),
+        _nhs_number(),
+    ]
+
+
+def prediction_blocking_rules() -> list[Any]:
+    """Pairs are only scored if they agree on one of these; each rule catches what the others miss."""
+    return [
+        block_on("dob"),
+        block_on("first_name", "last_name"),
+        block_on("nhs_number"),
+        block_on("last_name", "dob_year"),
+        block_on("first_name", "dob_year", "sex"),
+        block_on("postcode", "first_name"),
+        block_on("postcode", "dob_year"),
+        block_on("uprn", "sex"),
+        "l.first_name = r.last_name AND l.last_name = r.first_name",
+    ]
+
+
+def training_blocking_rules() -> list[Any]:
+    """EM sessions: each fixes the fields in its rule and learns the m probabilities of the others.
+
+    Plain EM on a block such as "same name" converges partly on *households*: a father and son of one
+    name at one address agree on everything but the date of birth. The first session therefore learns
+    the date-of-birth levels only where the dwelling also agrees and relies on the profile's fixed dob_disagree_m to tell
+    generations apart; the surname-and-address comparison is learned where first name and birth date
+    agree, which co-residents (other than twins, whose first names differ) almost never do.
+    """
+    same_dwelling = "(l.uprn = r.uprn OR l.address_key = r.address_key)"
+    return [
+        f"l.first_name = r.first_name AND l.last_name = r.last_name AND {same_dwelling}",
+        block_on("dob"),
+        block_on("first_name", "dob"),
+    ]
+
+
+def deterministic_rules() -> list[Any]:
+    """Near-certain matches, used with an assumed recall to estimate the prior match probability."""
+    return [
+        block_on("first_name", "last_name", "dob"),
+        block_on("nhs_number"),
+    ]
+
+
+DETERMINISTIC_RECALL = 0.8
+
+
+def settings(profile: Profile) -> SettingsCreator:
+    """Dedupe over one table holding every store's records: equivalent to link-and-dedupe across stores,
+    since a store can hold one resident twice (duplicate registrations are real)."""
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=comparisons(profile),
+        blocking_rules_to_generate_predictions=prediction_blocking_rules(),
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=False,
+        additional_columns_to_retain=["source", "local_id"],
+    )
