@@ -19,6 +19,7 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
 
+
 @dataclass(frozen=True)
 class Profile:
     """The reviewed, non-learned parts of the model, read from `policies/linkage.yaml`.
@@ -188,9 +189,10 @@ def training_blocking_rules() -> list[Any]:
 
     Plain EM on a block such as "same name" converges partly on *households*: a father and son of one
     name at one address agree on everything but the date of birth. The first session therefore learns
-    the date-of-birth levels only where the dwelling also agrees and relies on the profile's fixed dob_disagree_m to tell
-    generations apart; the surname-and-address comparison is learned where first name and birth date
-    agree, which co-residents (other than twins, whose first names differ) almost never do.
+    the date-of-birth levels only where the dwelling also agrees, and relies on the profile's fixed
+    dob_disagree_m to tell generations apart. The surname-and-address comparison is learned where
+    first name and birth date agree, which co-residents (other than twins, whose first names differ)
+    almost never do.
     """
     same_dwelling = "(l.uprn = r.uprn OR l.address_key = r.address_key)"
     return [
