@@ -4,6 +4,7 @@ Layout (all under `--data-dir`, default `var/`, or `GATEWAY_DATA_DIR`):
 
     stores.json        which databases hold the departmental stores (SQLite paths or PostgreSQL URLs)
     stores/*.db        the departmental stores, when embedded
+    gateway.db         the gateway's own database (person index), unless stores.json names another
     truth/             the generator's ground truth; nothing in the gateway reads it at run time
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 MANIFEST = "stores.json"
+DEFAULT_INDEX_URL = "sqlite:///gateway.db"
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,16 @@ class DataDir:
         """SQLAlchemy URLs by store name; embedded paths are kept relative so the directory can move."""
         stores = self.read_manifest()["stores"]
         return {name: self.resolve(url) for name, url in stores.items()}
+
+    def index_url(self) -> str:
+        """The gateway's own database: `index` in stores.json, else `gateway.db` in the data dir."""
+        manifest = self.read_manifest() if self.exists() else {}
+        return self.resolve(manifest.get("index", DEFAULT_INDEX_URL))
+
+    def set_index_url(self, url: str) -> None:
+        manifest = self.read_manifest()
+        manifest["index"] = without_password(url)
+        self.write_manifest(manifest)
 
     def resolve(self, url: str) -> str:
         parsed = make_url(url)

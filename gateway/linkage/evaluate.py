@@ -7,9 +7,11 @@ so evaluating a million records costs a few dictionaries.
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 
 def _pairs(n: int) -> int:
@@ -62,3 +64,50 @@ def pairwise_scores(predicted: Mapping[str, str], truth: Mapping[str, str]) -> S
         predicted_clusters=len(pred_sizes),
         exact_clusters=exact,
     )
+
+
+TRUTH_COLUMNS = ("source", "local_id", "person_key")
+
+
+class TruthFileError(ValueError):
+    pass
+
+
+def read_truth(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(record -> person key, record -> household key) from a `source,local_id,person_key[,household_key]`
+    file; records are `source:local_id`. A council's own clerically labelled sample works the same way."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            missing = set(TRUTH_COLUMNS) - set(reader.fieldnames or [])
+            if missing:
+                raise TruthFileError(f"{path} lacks the column(s) {', '.join(sorted(missing))}")
+            persons: dict[str, str] = {}
+            households: dict[str, str] = {}
+            for row in reader:
+                uid = f"{row['source']}:{row['local_id']}"
+                persons[uid] = row["person_key"]
+                if row.get("household_key"):
+                    households[uid] = row["household_key"]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise TruthFileError(f"cannot read {path}: {exc}") from exc
+    return persons, households
+
+
+def label_scores(
+    labels: Mapping[tuple[str, str], bool], person_of: Mapping[str, str]
+) -> dict[str, float | int]:
+    """Precision and recall of the index on clerically labelled pairs (from `gateway link review`)."""
+    tp = fp = fn = tn = 0
+    for (a, b), is_match in labels.items():
+        if a not in person_of or b not in person_of:
+            continue
+        linked = person_of[a] == person_of[b]
+        tp += linked and is_match
+        fp += linked and not is_match
+        fn += (not linked) and is_match
+        tn += (not linked) and not is_match
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"labelled_pairs": tp + fp + fn + tn, "precision": precision, "recall": recall, "f1": f1}

@@ -42,8 +42,9 @@ class LinkResult:
 
 
 def _quiet() -> None:
-    # Splink logs every SQL step at INFO; the CLI shows progress itself.
-    logging.getLogger("splink").setLevel(logging.WARNING)
+    # Splink logs every SQL step at INFO and warns about levels it did not observe; the CLI shows
+    # progress itself and the saved model records every level's parameters.
+    logging.getLogger("splink").setLevel(logging.ERROR)
 
 
 def train(linker: Linker, *, u_pairs: float, seed: int, progress: Progress) -> None:
@@ -57,6 +58,27 @@ def train(linker: Linker, *, u_pairs: float, seed: int, progress: Progress) -> N
     for rule in model.training_blocking_rules():
         progress("estimating m probabilities by expectation maximisation")
         linker.training.estimate_parameters_using_expectation_maximisation(rule, fix_u_probabilities=True)
+
+
+# A level never seen in training (among matches, or among random pairs) carries no evidence either way:
+# it is given m = u, a weight of zero. Splink's own default would score it at 1e-6, a strong penalty,
+# which punishes data that is merely shaped differently from the training data (a partner file with a
+# postcode but no address line lands in a level the stores never produce).
+NEUTRAL_DEFAULT = 1e-6
+
+
+def neutral_unobserved(model_json: dict[str, Any]) -> dict[str, Any]:
+    for comparison in model_json.get("comparisons", []):
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if m is None or u is None:
+                known = m if m is not None else u
+                level["m_probability"] = level["u_probability"] = (
+                    known if known is not None else NEUTRAL_DEFAULT
+                )
+    return model_json
 
 
 def link_records(
@@ -79,6 +101,10 @@ def link_records(
     _quiet()
     train(linker, u_pairs=u_pairs, seed=seed, progress=progress)
 
+    # Reload the trained model with unobserved levels made neutral, so that this run and every later
+    # use of the saved model (partner files) score pairs identically.
+    model_json = neutral_unobserved(linker.misc.save_model_to_json())
+    linker = Linker(table, model_json, log_level=None)
     progress("scoring candidate pairs")
     floor = profile.match_weight - profile.review_band_weight
     predictions = linker.inference.predict(threshold_match_weight=floor)
@@ -98,7 +124,6 @@ def link_records(
         )
         for r in rows(predictions, ["unique_id_l", "unique_id_r", "match_weight", "match_probability"])
     ]
-    model_json = linker.misc.save_model_to_json()
     return LinkResult(
         clusters=clusters,
         edges=edges,

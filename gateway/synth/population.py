@@ -218,7 +218,20 @@ def build_world(n_people: int, seed: int, as_of: dt.date) -> World:
             first[i] = names.first(g, s)
 
     def _pop_last() -> None:
-        for column in (household, family, role, sex, dob, first, middle, last, group, mother, father, twin_of):
+        for column in (
+            household,
+            family,
+            role,
+            sex,
+            dob,
+            first,
+            middle,
+            last,
+            group,
+            mother,
+            father,
+            twin_of,
+        ):
             column.pop()
 
     h = 0

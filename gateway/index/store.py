@@ -1,0 +1,219 @@
+"""Read and write the person index in the gateway's database (SQLite file or PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, inspect, select
+
+from gateway.index import schema
+from gateway.index.ids import Change
+from gateway.stores.engines import store_engine
+
+CHUNK = 5_000
+
+
+class IndexMissing(LookupError):
+    """No linkage run has been written yet."""
+
+
+@dataclass(frozen=True)
+class XrefRow:
+    source: str
+    local_id: str
+    person_id: str
+    match_probability: float | None
+    match_weight: float | None
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    person_id: str
+    household_id: str
+    family_id: str
+    records: int
+
+
+@dataclass(frozen=True)
+class ReviewPair:
+    left_id: str
+    right_id: str
+    match_weight: float
+    match_probability: float
+    linked: bool
+
+
+@dataclass
+class IndexWrite:
+    """Everything one `gateway link` run writes, replaced atomically."""
+
+    run: dict[str, Any]
+    persons: list[PersonRow]
+    xref: list[XrefRow]
+    households: list[dict[str, Any]]
+    families: list[dict[str, Any]]
+    changes: list[tuple[str, Change]]  # (entity, change)
+    review: list[ReviewPair]
+
+
+def _chunks(rows: Sequence[dict[str, Any]]) -> Iterator[Sequence[dict[str, Any]]]:
+    for i in range(0, len(rows), CHUNK):
+        yield rows[i : i + CHUNK]
+
+
+class IndexStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = store_engine(url)
+
+    def create(self) -> None:
+        schema.metadata.create_all(self.engine)
+
+    def exists(self) -> bool:
+        if not inspect(self.engine).has_table(schema.runs.name):
+            return False
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(schema.runs)).scalar_one() > 0
+
+    def require(self) -> None:
+        if not self.exists():
+            raise IndexMissing("no person index yet: run `gateway link` first")
+
+    # --- reading -----------------------------------------------------------------------------
+    def person_of_record(self) -> dict[str, str]:
+        """`source:local_id` -> person id, for every indexed record (empty before the first run)."""
+        if not self.exists():
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(schema.xref.c.source, schema.xref.c.local_id, schema.xref.c.person_id))
+            return {f"{s}:{lid}": pid for s, lid, pid in rows}
+
+    def groups_of_person(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(person id -> household id, person id -> family id) from the last run."""
+        if not self.exists():
+            return {}, {}
+        with self.engine.connect() as conn:
+            rows = list(
+                conn.execute(
+                    select(
+                        schema.persons.c.person_id, schema.persons.c.household_id, schema.persons.c.family_id
+                    )
+                )
+            )
+        return {p: h for p, h, _ in rows}, {p: f for p, _, f in rows}
+
+    def last_run(self) -> dict[str, Any]:
+        self.require()
+        with self.engine.connect() as conn:
+            row = conn.execute(select(schema.runs).order_by(schema.runs.c.run_id.desc()).limit(1)).one()
+        run = dict(row._mapping)
+        run["model"] = json.loads(run.pop("model_json"))
+        return run
+
+    def export_rows(self) -> Iterator[dict[str, Any]]:
+        """source, local_id, person_id, household_id, family_id for every record, in a stable order."""
+        self.require()
+        x, p = schema.xref, schema.persons
+        query = (
+            select(x.c.source, x.c.local_id, x.c.person_id, p.c.household_id, p.c.family_id)
+            .select_from(x.join(p, p.c.person_id == x.c.person_id))
+            .order_by(x.c.source, x.c.local_id)
+        )
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                yield dict(row._mapping)
+
+    def review_queue(self, limit: int | None = None, unlabelled_only: bool = True) -> list[ReviewPair]:
+        """Pairs nearest the threshold first."""
+        self.require()
+        run = self.last_run()
+        r, lab = schema.review, schema.labels
+        threshold = run["match_threshold"]
+        centre = math.log2(threshold / (1 - threshold))
+        query = select(r.c.left_id, r.c.right_id, r.c.match_weight, r.c.match_probability, r.c.linked)
+        if unlabelled_only:
+            query = query.outerjoin(
+                lab, (lab.c.left_id == r.c.left_id) & (lab.c.right_id == r.c.right_id)
+            ).where(lab.c.is_match.is_(None))
+        query = query.order_by(func.abs(r.c.match_weight - centre), r.c.left_id, r.c.right_id)
+        if limit:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [ReviewPair(a, b, w, p, bool(k)) for a, b, w, p, k in conn.execute(query)]
+
+    def labels(self) -> dict[tuple[str, str], bool]:
+        if not inspect(self.engine).has_table(schema.labels.name):
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(schema.labels.c.left_id, schema.labels.c.right_id, schema.labels.c.is_match)
+            )
+            return {(a, b): bool(m) for a, b, m in rows}
+
+    # --- writing -----------------------------------------------------------------------------
+    def save_labels(self, rows: Iterable[tuple[str, str, bool, str | None]]) -> int:
+        """Record clerical decisions (left id, right id, is match, reviewer); a later label wins."""
+        self.create()
+        now = dt.datetime.now(dt.UTC)
+        n = 0
+        with self.engine.begin() as conn:
+            for left, right, is_match, reviewer in rows:
+                a, b = sorted((left, right))
+                conn.execute(
+                    delete(schema.labels).where(
+                        (schema.labels.c.left_id == a) & (schema.labels.c.right_id == b)
+                    )
+                )
+                conn.execute(
+                    insert(schema.labels).values(
+                        left_id=a, right_id=b, is_match=int(is_match), reviewer=reviewer, labelled_at=now
+                    )
+                )
+                n += 1
+        return n
+
+    def write(self, w: IndexWrite) -> int:
+        """Replace the index with this run's, in one transaction: readers see the old or the new."""
+        self.create()
+        with self.engine.begin() as conn:
+            run_id = conn.execute(insert(schema.runs).values(**w.run)).inserted_primary_key[0]
+            for table in (schema.review, schema.xref, schema.persons, schema.households, schema.families):
+                conn.execute(delete(table))
+            self._insert(conn, schema.households, w.households)
+            self._insert(conn, schema.families, w.families)
+            self._insert(conn, schema.persons, [{**p.__dict__, "run_id": run_id} for p in w.persons])
+            self._insert(conn, schema.xref, [x.__dict__ for x in w.xref])
+            self._insert(
+                conn,
+                schema.lineage,
+                [
+                    {"run_id": run_id, "entity": e, "old_id": c.old_id, "new_id": c.new_id, "change": c.kind}
+                    for e, c in w.changes
+                ],
+            )
+            self._insert(
+                conn,
+                schema.review,
+                [{**r.__dict__, "linked": int(r.linked), "run_id": run_id} for r in w.review],
+            )
+        return int(run_id)
+
+    @staticmethod
+    def _insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+        for chunk in _chunks(rows):
+            conn.execute(insert(table), list(chunk))
+
+    def lineage(self, entity: str | None = None) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            query = select(schema.lineage).order_by(schema.lineage.c.id)
+            if entity:
+                query = query.where(schema.lineage.c.entity == entity)
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def dispose(self) -> None:
+        self.engine.dispose()

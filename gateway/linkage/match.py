@@ -1,0 +1,146 @@
+"""Match a partner's list (a CSV file) to the person index without adding its people to the index.
+
+The partner rows are scored against the indexed records with the model trained by the last
+`gateway link` run (the same m/u parameters and term frequencies), and each row gets the best person
+whose match probability reaches the threshold, or none.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from splink import Linker
+
+from gateway.datadir import DataDir
+from gateway.index.build import read_stores
+from gateway.index.store import IndexStore
+from gateway.linkage.engines import DuckDBEngine, rows
+from gateway.linkage.standardise import standardise_record, to_arrow
+from gateway.stores.identity import STANDARD_COLUMNS
+
+MATCHABLE_FIELDS = tuple(c for c in STANDARD_COLUMNS if c != "local_id")
+PARTNER = "partner"
+OUTPUT_COLUMNS = ("person_id", "match_probability", "match_weight", "match_status")
+MATCHED, POSSIBLE, NONE = "matched", "possible", "none"
+
+
+class MatchInputError(ValueError):
+    """The partner file or the column map is unusable; the message says why."""
+
+
+def parse_map(pairs: list[str], header: list[str]) -> dict[str, str]:
+    """`COL=FIELD` options -> {field: column}; every column must exist and every field be known."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        column, sep, field = pair.partition("=")
+        column, field = column.strip(), field.strip()
+        if not sep or not column or not field:
+            raise MatchInputError(f"--map {pair!r}: write it as COLUMN=FIELD, e.g. --map 'Surname=last_name'")
+        if field not in MATCHABLE_FIELDS:
+            raise MatchInputError(
+                f"--map {pair!r}: unknown field {field!r}; fields: {', '.join(MATCHABLE_FIELDS)}"
+            )
+        if column not in header:
+            raise MatchInputError(
+                f"--map {pair!r}: the file has no column {column!r}; it has {', '.join(header)}"
+            )
+        if field in mapping:
+            raise MatchInputError(f"field {field!r} is mapped twice")
+        mapping[field] = column
+    if not {"first_name", "last_name"} <= mapping.keys() and "nhs_number" not in mapping:
+        raise MatchInputError("map at least first_name and last_name (or nhs_number) to match on")
+    return mapping
+
+
+@dataclass(frozen=True)
+class MatchSummary:
+    rows: int
+    matched: int
+    possible: int
+    out: Path
+
+
+def match_file(
+    dd: DataDir,
+    path: Path,
+    map_pairs: list[str],
+    out: Path,
+    *,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> MatchSummary:
+    store = IndexStore(dd.index_url())
+    store.require()
+    run = store.last_run()
+    threshold = float(run["match_threshold"])
+    floor = math.log2(threshold / (1 - threshold)) - float(run.get("review_band_weight") or 4.0)
+    person_of = store.person_of_record()
+
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            header = list(reader.fieldnames or [])
+            partner_rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise MatchInputError(f"cannot read {path}: {exc}") from exc
+    if not header:
+        raise MatchInputError(f"{path} has no header row")
+    mapping = parse_map(map_pairs, header)
+
+    partner = [
+        standardise_record(PARTNER, {"local_id": str(i), **{f: row.get(c) for f, c in mapping.items()}})
+        for i, row in enumerate(partner_rows, start=1)
+    ]
+    progress("reading the indexed records")
+    records, _ = read_stores(dd, progress)
+    indexed = [r for r in records if r["unique_id"] in person_of]
+
+    best: dict[str, tuple[str, float, float]] = {}
+    if partner and indexed:
+        logging.getLogger("splink").setLevel(logging.ERROR)
+        engine = DuckDBEngine()
+        db_api = engine.db_api()
+        left = engine.register(db_api, to_arrow(indexed), "indexed")
+        right = engine.register(db_api, to_arrow(partner), "partner_file")
+        linker = Linker(left, run["model"], log_level=None)
+        for column in ("first_name", "last_name"):
+            linker.table_management.compute_tf_table(column)
+        progress("scoring the partner file against the index")
+        scored = linker.inference.predict_between(left, right, threshold_match_weight=floor)
+        for r in rows(scored, ["unique_id_l", "unique_id_r", "match_probability", "match_weight"]):
+            ids = {r["unique_id_l"], r["unique_id_r"]}
+            partner_id = next(i for i in ids if i.startswith(f"{PARTNER}:"))
+            index_id = next(i for i in ids if not i.startswith(f"{PARTNER}:"))
+            candidate = (person_of[index_id], float(r["match_probability"]), float(r["match_weight"]))
+            if partner_id not in best or candidate[1] > best[partner_id][1]:
+                best[partner_id] = candidate
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=[*header, *OUTPUT_COLUMNS])
+        writer.writeheader()
+        for rec, row in zip(partner, partner_rows, strict=True):
+            hit = best.get(rec["unique_id"])
+            extra: dict[str, Any] = {
+                "person_id": "",
+                "match_probability": "",
+                "match_weight": "",
+                "match_status": NONE,
+            }
+            if hit:
+                # Below the threshold the best candidate's score is shown, never its person id.
+                matched = hit[1] >= threshold
+                extra = {
+                    "person_id": hit[0] if matched else "",
+                    "match_probability": f"{hit[1]:.6f}",
+                    "match_weight": f"{hit[2]:.2f}",
+                    "match_status": MATCHED if matched else POSSIBLE,
+                }
+            writer.writerow({**row, **extra})
+    matched = sum(1 for hit in best.values() if hit[1] >= threshold)
+    return MatchSummary(rows=len(partner), matched=matched, possible=len(best) - matched, out=out)
