@@ -10,12 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from gateway.stores.postgres import drop_database
 from gateway.stores.schema import STORE_NAMES
 from gateway.synth.seed import seed
+
+# Shared CI machines are noisy; property tests are about behaviour, not speed.
+settings.register_profile("gateway", deadline=None)
+settings.load_profile("gateway")
 
 PG_SERVER = os.environ.get("GATEWAY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BOROUGH_PEOPLE = 20_000
@@ -38,6 +43,25 @@ def borough(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("borough")
     seed(root, people=BOROUGH_PEOPLE)
     return root
+
+
+@pytest.fixture(scope="session")
+def linked_borough(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A default-noise 20k borough with its person index built (about 15 seconds, once per worker)."""
+    from gateway.datadir import DataDir
+    from gateway.index.build import build_index
+
+    root = tmp_path_factory.mktemp("linked")
+    seed(root, people=BOROUGH_PEOPLE)
+    build_index(DataDir(root))
+    return root
+
+
+@pytest.fixture
+def small_borough(tmp_path: Path) -> Path:
+    """A 1,500-resident borough of this test's own (under a second to make)."""
+    seed(tmp_path, people=1_500)
+    return tmp_path
 
 
 @pytest.fixture

@@ -65,17 +65,21 @@ def _spark_session(cores: int) -> Any:
             "the Spark engine needs the optional extra: pip install 'gateway[spark]' (and a Java 17+ runtime)"
         ) from exc
     os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)  # type: ignore[attr-defined]
-    return (
+    session = (
         SparkSession.builder.master(f"local[{cores}]")
         .appName("gateway-link")
         .config("spark.jars", similarity_jar_location())
         .config("spark.sql.shuffle.partitions", str(max(2, cores * 2)))
         .config("spark.default.parallelism", str(max(2, cores * 2)))
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", os.environ.get("GATEWAY_SPARK_DRIVER_MEMORY", "4g"))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.driver.extraJavaOptions", "-Dlog4j.rootLogger=ERROR,console")
         .getOrCreate()
     )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
 
 
 class SparkEngine:
