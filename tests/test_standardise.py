@@ -87,8 +87,24 @@ def test_nhs_number_strips_formatting():
     assert sd.nhs_number(None) is None
 
 
-@given(st.dictionaries(st.sampled_from(["first_name", "last_name", "dob", "sex", "postcode", "address_line",
-                                        "uprn", "nhs_number", "middle_name"]), anything))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "first_name",
+                "last_name",
+                "dob",
+                "sex",
+                "postcode",
+                "address_line",
+                "uprn",
+                "nhs_number",
+                "middle_name",
+            ]
+        ),
+        anything,
+    )
+)
 def test_standardise_record_matches_the_arrow_schema(fields):
     record = sd.standardise_record("housing", {"local_id": "HP1", **fields})
     assert list(record) == sd.RECORD_SCHEMA.names

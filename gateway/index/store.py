@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, inspect, select
+from sqlalchemy.exc import OperationalError
 
 from gateway.index import schema
 from gateway.index.ids import Change
 from gateway.stores.engines import store_engine
+from gateway.stores.postgres import create_database
 
 CHUNK = 5_000
 
@@ -72,9 +74,18 @@ class IndexStore:
         self.engine: Engine = store_engine(url)
 
     def create(self) -> None:
+        """Create the tables (and, on PostgreSQL, the database itself) if they do not exist yet."""
+        if self.engine.dialect.name == "postgresql":
+            create_database(self.url)
         schema.metadata.create_all(self.engine)
 
     def exists(self) -> bool:
+        try:
+            return self._has_run()
+        except OperationalError:  # e.g. the PostgreSQL database has not been created yet
+            return False
+
+    def _has_run(self) -> bool:
         if not inspect(self.engine).has_table(schema.runs.name):
             return False
         with self.engine.connect() as conn:
