@@ -1,0 +1,162 @@
+"""Linkage speed, memory and accuracy: `gateway link` on 20k and 100k residents, plus FEBRL.
+
+For each borough size, in a fresh process (so peak RSS is that run's own): wall seconds and peak
+memory of the full `gateway link` (read every store, standardise, train, score, cluster, households,
+families, write the index) and pairwise precision/recall/F1 against the seed's ground truth.
+
+Baseline, same run, same machine, same records: deterministic linkage, i.e. an exact join on
+standardised first name, surname and date of birth followed by connected components, which is what
+a council gets without a probabilistic model. Reported as ratios (time and F1 against the baseline).
+Goal (issue 3): 100k residents link in at most 300 s on a 2-core machine.
+
+    python benchmarks/linkage.py [--sizes 20000 100000] [--febrl] [--out benchmarks/results/linkage.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+GOAL_SECONDS_100K = 300.0
+
+LINK = """
+import json, sys, time
+from pathlib import Path
+from gateway.datadir import DataDir
+from gateway.index.build import build_index
+from gateway.index.store import IndexStore
+from gateway.linkage.evaluate import pairwise_scores, read_truth
+dd = DataDir(Path(sys.argv[1]))
+t = time.perf_counter()
+s = build_index(dd)
+seconds = time.perf_counter() - t
+truth, households = read_truth(dd.truth_dir / "identity.csv")
+rows = list(IndexStore(dd.index_url()).export_rows())
+person = {f"{r['source']}:{r['local_id']}": r["person_id"] for r in rows}
+household = {f"{r['source']}:{r['local_id']}": r["household_id"] for r in rows}
+print(json.dumps({"seconds": seconds, "records": s.records, "persons": s.persons,
+                  "scores": pairwise_scores(person, truth).as_dict(),
+                  "households": pairwise_scores(household, households).as_dict()}))
+"""
+
+BASELINE = """
+import json, sys, time
+from pathlib import Path
+from gateway.datadir import DataDir
+from gateway.index.build import read_stores
+from gateway.index.graph import connected_components
+from gateway.linkage.evaluate import pairwise_scores, read_truth
+dd = DataDir(Path(sys.argv[1]))
+t = time.perf_counter()
+records, _ = read_stores(dd, lambda m: None)
+groups = {}
+for r in records:
+    if r["first_name"] and r["last_name"] and r["dob"]:
+        groups.setdefault((r["first_name"], r["last_name"], r["dob"]), []).append(r["unique_id"])
+edges = [(ids[0], other) for ids in groups.values() for other in ids[1:]]
+clusters = connected_components([r["unique_id"] for r in records], edges)
+seconds = time.perf_counter() - t
+truth, _ = read_truth(dd.truth_dir / "identity.csv")
+print(json.dumps({"seconds": seconds, "scores": pairwise_scores(clusters, truth).as_dict()}))
+"""
+
+FEBRL = """
+import json, sys, time
+from gateway.linkage import febrl
+from gateway.linkage.engines import engine_for
+from gateway.linkage.evaluate import pairwise_scores
+from gateway.linkage.model import Profile
+from gateway.linkage.pipeline import link_records
+from gateway.linkage.standardise import standardise_record
+out = {}
+for name in ("febrl4", "febrl3"):
+    records = [standardise_record(s, r) for s, rows in febrl.load(name).items() for r in rows]
+    truth = {r["unique_id"]: febrl.person_key(r["local_id"]) for r in records}
+    for label, profile in (("learned", Profile(dob_disagree_m=None, first_name_disagree_m=None)),
+                           ("council_profile", Profile())):
+        t = time.perf_counter()
+        result = link_records(records, engine_for("duckdb"), profile=profile)
+        out[f"{name}_{label}"] = {"seconds": time.perf_counter() - t, "records": len(records),
+                                  **pairwise_scores(result.clusters, truth).as_dict()}
+print(json.dumps(out))
+"""
+
+
+def run_child(code: str, *args: str) -> tuple[dict, float]:
+    """Run code in a fresh interpreter; return its JSON line and its own peak RSS in MiB."""
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True)
+    out = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit("child failed")
+    return json.loads(out.strip().splitlines()[-1]), usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000])
+    parser.add_argument("--febrl", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/linkage.json"))
+    args = parser.parse_args()
+
+    from gateway.synth.seed import seed
+
+    results: dict = {"cpus": os.cpu_count(), "goal_seconds_100k": GOAL_SECONDS_100K, "boroughs": {}}
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory() as d:
+            seed(Path(d), people=size)
+            link, link_mib = run_child(LINK, d)
+            base, base_mib = run_child(BASELINE, d)
+        entry = {
+            "residents": size,
+            "records": link["records"],
+            "persons": link["persons"],
+            "link_seconds": round(link["seconds"], 2),
+            "link_peak_mib": round(link_mib),
+            "precision": round(link["scores"]["precision"], 4),
+            "recall": round(link["scores"]["recall"], 4),
+            "f1": round(link["scores"]["f1"], 4),
+            "household_f1": round(link["households"]["f1"], 4),
+            "baseline_seconds": round(base["seconds"], 2),
+            "baseline_peak_mib": round(base_mib),
+            "baseline_precision": round(base["scores"]["precision"], 4),
+            "baseline_recall": round(base["scores"]["recall"], 4),
+            "baseline_f1": round(base["scores"]["f1"], 4),
+            "time_ratio_vs_baseline": round(link["seconds"] / base["seconds"], 1),
+            "f1_ratio_vs_baseline": round(link["scores"]["f1"] / base["scores"]["f1"], 3),
+        }
+        if size == 100_000:
+            entry["fraction_of_goal"] = round(link["seconds"] / GOAL_SECONDS_100K, 2)
+        results["boroughs"][str(size)] = entry
+        print(
+            f"{size:>8,} residents  {entry['records']:>7,} records  link {entry['link_seconds']:>7.1f} s "
+            f"{entry['link_peak_mib']:>5} MiB  P {entry['precision']:.4f} R {entry['recall']:.4f} "
+            f"F1 {entry['f1']:.4f} | exact-match baseline {entry['baseline_seconds']:.1f} s F1 "
+            f"{entry['baseline_f1']:.4f} | x{entry['time_ratio_vs_baseline']} time, "
+            f"x{entry['f1_ratio_vs_baseline']} F1",
+            flush=True,
+        )
+    if args.febrl:
+        febrl, _ = run_child(FEBRL)
+        results["febrl"] = {
+            k: {m: round(v, 4) if isinstance(v, float) else v for m, v in d.items()} for k, d in febrl.items()
+        }
+        for name, r in results["febrl"].items():
+            print(
+                f"{name:<24} P {r['precision']:.4f} R {r['recall']:.4f} F1 {r['f1']:.4f} "
+                f"({r['seconds']:.1f} s)"
+            )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
