@@ -41,40 +41,27 @@ def test_precision_and_recall_meet_the_targets(linked_borough):
     assert scores.true_pairs > 4000  # the borough really has cross-store links to find
 
 
-def test_twins_are_never_merged(linked_borough):
-    person_of = _person_of(linked_borough)
-    records = _records_of_truth(linked_borough)
-    twins = [
-        (p["person_key"], p["twin_of"])
-        for p in read_csv(linked_borough / "truth" / "persons.csv")
-        if p["twin_of"] and p["person_key"] < p["twin_of"]
-    ]
-    checked = 0
-    for a, b in twins:
-        ids_a = {person_of[r] for r in records.get(a, [])}
-        ids_b = {person_of[r] for r in records.get(b, [])}
-        if ids_a and ids_b:
-            checked += 1
-            assert not ids_a & ids_b, f"twins {a} and {b} were merged"
-    assert checked >= 20
-
-
-def test_same_name_neighbours_are_never_merged(linked_borough):
-    person_of = _person_of(linked_borough)
-    records = _records_of_truth(linked_borough)
-    pairs = [
-        (p["person_key"], p["same_name_as"])
-        for p in read_csv(linked_borough / "truth" / "persons.csv")
-        if p["same_name_as"]
-    ]
+def _assert_kept_apart(root: Path, column: str, minimum: int) -> None:
+    """No person id holds records of two residents the truth pairs by `column` (twin_of, same_name_as)."""
+    person_of = _person_of(root)
+    records = _records_of_truth(root)
+    pairs = [(p["person_key"], p[column]) for p in read_csv(root / "truth" / "persons.csv") if p[column]]
     checked = 0
     for a, b in pairs:
         ids_a = {person_of[r] for r in records.get(a, [])}
         ids_b = {person_of[r] for r in records.get(b, [])}
         if ids_a and ids_b:
             checked += 1
-            assert not ids_a & ids_b, f"same-name neighbours {a} and {b} were merged"
-    assert checked >= 10
+            assert not ids_a & ids_b, f"{a} and {b} ({column}) were merged"
+    assert checked >= minimum
+
+
+def test_twins_are_never_merged(linked_borough):
+    _assert_kept_apart(linked_borough, "twin_of", minimum=20)
+
+
+def test_same_name_neighbours_are_never_merged(linked_borough):
+    _assert_kept_apart(linked_borough, "same_name_as", minimum=10)
 
 
 def test_households_follow_the_dwelling(linked_borough):

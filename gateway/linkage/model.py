@@ -178,6 +178,7 @@ def prediction_blocking_rules() -> list[Any]:
         block_on("last_name", "dob_year"),
         block_on("first_name", "dob_year", "sex"),
         block_on("postcode", "first_name"),
+        block_on("postcode", "last_name"),
         block_on("postcode", "dob_year"),
         block_on("uprn", "sex"),
         "l.first_name = r.last_name AND l.last_name = r.first_name",
