@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,6 +29,24 @@ class Settings(BaseSettings):
     policies_dir: Path = Field(default_factory=_default_policies_dir)
     host: str = "127.0.0.1"
     port: int = 8000
+    # Bearer tokens: who issues them, for whom, and where the public keys are. In demo mode with no
+    # JWKS configured, the development issuer's key in the data directory is used.
+    issuer: str = "https://gateway.local/dev-issuer"
+    audience: str = "gateway"
+    jwks_file: Path | None = None
+    jwks_url: str | None = None
+    # How often the policy files are checked for changes (seconds).
+    policy_check_interval: float = Field(default=1.0, ge=0)
+
+    @model_validator(mode="after")
+    def _production_needs_real_keys(self) -> Settings:
+        if self.mode == "production" and not (self.jwks_file or self.jwks_url):
+            raise ValueError("production mode needs the identity provider's keys: set jwks_file or jwks_url")
+        return self
+
+    @property
+    def uses_dev_issuer(self) -> bool:
+        return self.mode == "demo" and not (self.jwks_file or self.jwks_url)
 
     @classmethod
     def settings_customise_sources(

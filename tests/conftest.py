@@ -82,3 +82,13 @@ def pg_prefix() -> Iterator[str]:
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+def bearer(data_dir: Path, user_id: str) -> dict[str, str]:
+    """Authorization header with a development-issuer token for a demo user."""
+    from gateway.config import _default_policies_dir
+    from gateway.identity.dev_issuer import sign_token
+    from gateway.identity.users import load_demo_users
+
+    user = load_demo_users(_default_policies_dir()).get(user_id)
+    return {"Authorization": f"Bearer {sign_token(data_dir, user)}"}

@@ -1,4 +1,4 @@
-"""HTTP surface of issue 2: probes and the catalogue, with the contract's error shape."""
+"""HTTP surface: probes and the catalogue, with the contract's error shape."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from gateway.api.app import create_app
 from gateway.catalogue import Classification, load_catalogue
 from gateway.config import Settings, load_settings
 from gateway.stores.schema import STORE_NAMES, store_metadata
+from tests.conftest import bearer
 
 POLICIES = Path(__file__).resolve().parents[1] / "policies"
 
@@ -36,8 +37,13 @@ def test_not_ready_without_stores(tmp_path: Path) -> None:
         assert c.get("/healthz").status_code == 200
 
 
-def test_catalogue_classifies_every_column_of_every_store(client: TestClient) -> None:
-    body = client.get("/v1/catalogue").json()
+def test_catalogue_needs_a_token(client: TestClient) -> None:
+    r = client.get("/v1/catalogue")
+    assert r.status_code == 401 and r.json()["error"] == "unauthenticated"
+
+
+def test_catalogue_classifies_every_column_of_every_store(client: TestClient, borough: Path) -> None:
+    body = client.get("/v1/catalogue", headers=bearer(borough, "an.priya")).json()
     datasets = {d["name"]: d for d in body["datasets"]}
     for store in STORE_NAMES:
         for table in store_metadata(store).sorted_tables:

@@ -8,12 +8,23 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from gateway import __version__
-from gateway.api import catalogue, health
+from gateway.api import agreements, catalogue, health, identity
 from gateway.api.errors import install_error_handlers
 from gateway.catalogue import load_catalogue
 from gateway.config import Settings
 from gateway.datadir import DataDir
+from gateway.identity import dev_issuer
+from gateway.identity.tokens import Verifier, load_key_set
+from gateway.policy.decision import PolicyEngine
 from gateway.stores.registry import StoreRegistry
+
+
+def _verifier(settings: Settings) -> Verifier:
+    if settings.uses_dev_issuer:
+        keys = dev_issuer.key_set(settings.data_dir)
+    else:
+        keys = load_key_set(settings.jwks_file, settings.jwks_url)
+    return Verifier(issuer=settings.issuer, audience=settings.audience, keys=keys)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -29,7 +40,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Loaded at start-up so that a broken policy file stops the service instead of serving half a policy.
     app.state.catalogue = load_catalogue(settings.policies_dir)
     app.state.stores = StoreRegistry.open(DataDir(settings.data_dir))
+    app.state.verifier = _verifier(settings)
+    app.state.policy = PolicyEngine(settings.policies_dir, check_interval=settings.policy_check_interval)
+    if app.state.policy.load_error:  # refuse to start on a broken policy rather than deny silently
+        raise RuntimeError(f"policy could not be loaded: {app.state.policy.load_error}")
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(identity.router)
     app.include_router(catalogue.router)
+    app.include_router(agreements.router)
     return app

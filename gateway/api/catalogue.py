@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from gateway.api.auth import CurrentPrincipal
 from gateway.catalogue import Catalogue
 
 router = APIRouter(prefix="/v1", tags=["catalogue"])
 
 
 @router.get("/catalogue", response_model=Catalogue)
-def catalogue(request: Request) -> Catalogue:
+def catalogue(request: Request, _principal: CurrentPrincipal) -> Catalogue:
     return request.app.state.catalogue

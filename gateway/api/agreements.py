@@ -1,0 +1,35 @@
+"""`GET /v1/agreements` and `GET /v1/agreements/{id}`: the legal-gateway registry, with status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from gateway.api.auth import CurrentPrincipal
+from gateway.api.errors import GatewayError
+
+router = APIRouter(prefix="/v1", tags=["agreements"])
+
+
+def _engine_or_503(request: Request) -> Any:
+    engine = request.app.state.policy
+    if engine.load_error:
+        raise GatewayError(503, "policy_unavailable", f"the policy could not be loaded: {engine.load_error}")
+    return engine
+
+
+@router.get("/agreements")
+def list_agreements(request: Request, _principal: CurrentPrincipal) -> dict[str, Any]:
+    engine = _engine_or_503(request)
+    day = engine.today()
+    return {"agreements": [a.public(day) for a in sorted(engine.registry.values(), key=lambda a: a.id)]}
+
+
+@router.get("/agreements/{agreement_id}")
+def get_agreement(agreement_id: str, request: Request, _principal: CurrentPrincipal) -> dict[str, Any]:
+    engine = _engine_or_503(request)
+    found = engine.registry.get(agreement_id)
+    if found is None:
+        raise GatewayError(404, "not_found", f"there is no agreement {agreement_id!r} in the registry")
+    return found.public(engine.today())

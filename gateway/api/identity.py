@@ -1,0 +1,30 @@
+"""`GET /v1/me` and the development issuer's `GET /.well-known/jwks.json`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from gateway.api.auth import CurrentPrincipal
+from gateway.api.errors import GatewayError
+from gateway.identity.dev_issuer import public_jwks
+
+router = APIRouter(tags=["identity"])
+
+
+@router.get("/.well-known/jwks.json")
+def jwks(request: Request) -> dict[str, Any]:
+    settings = request.app.state.settings
+    if not settings.uses_dev_issuer:
+        raise GatewayError(
+            404, "not_found", "this gateway verifies tokens from an external identity provider"
+        )
+    return public_jwks(settings.data_dir)
+
+
+@router.get("/v1/me")
+def me(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    agreements = request.app.state.policy.open_to(principal)
+    purposes = sorted({p for a in agreements for p in a["purposes"]})
+    return {**principal.as_dict(), "agreements": agreements, "purposes": purposes}

@@ -1,0 +1,98 @@
+"""Bearer-token verification (JWT, via joserfc, authlib's JOSE implementation).
+
+Every check is explicit: the signature against the issuer's JWKS, an allow-list of asymmetric
+algorithms (never `none`, never HS* — a public key must not double as an HMAC secret), `iss`, `aud`,
+`exp` and `nbf` with a small clock skew, and the claims the gateway uses. Any failure is one
+`InvalidToken` whose message says what was wrong; the API turns it into 401.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from gateway.identity.principal import Principal
+
+ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
+CLOCK_SKEW_SECONDS = 30
+MAX_TOKEN_BYTES = 8192
+
+
+class InvalidToken(Exception):
+    """The token is not acceptable; the message is safe to return to the caller."""
+
+
+@dataclass
+class Verifier:
+    issuer: str
+    audience: str
+    keys: KeySet
+    algorithms: Sequence[str] = ALLOWED_ALGORITHMS
+    leeway: int = CLOCK_SKEW_SECONDS
+    _options: dict[str, Any] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        bad = [a for a in self.algorithms if a not in ALLOWED_ALGORITHMS]
+        if bad:
+            raise ValueError(f"algorithms not allowed for bearer tokens: {', '.join(bad)}")
+        self._options = dict(
+            iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "value": self.audience},
+            exp={"essential": True},
+            sub={"essential": True},
+            nbf={"essential": False},
+        )
+
+    def verify(self, token: str, now: float | None = None) -> Principal:
+        if not token or len(token) > MAX_TOKEN_BYTES or token.count(".") != 2:
+            raise InvalidToken("malformed bearer token")
+        try:
+            decoded = jwt.decode(token, self.keys, algorithms=list(self.algorithms))
+        except JoseError as exc:
+            raise InvalidToken(f"token rejected: {exc.error or type(exc).__name__}") from exc
+        except (ValueError, TypeError, KeyError) as exc:  # undecodable segments
+            raise InvalidToken("malformed bearer token") from exc
+        if decoded.header.get("alg") not in self.algorithms:
+            raise InvalidToken("token rejected: algorithm not allowed")
+        claims = decoded.claims
+        try:
+            registry = jwt.JWTClaimsRegistry(
+                now=int(now if now is not None else time.time()), leeway=self.leeway, **self._options
+            )
+            registry.validate(claims)
+        except JoseError as exc:
+            raise InvalidToken(f"token rejected: {exc.description or exc.error}") from exc
+        roles = claims.get("roles", [])
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise InvalidToken("token rejected: 'roles' must be a list of strings")
+        return Principal(
+            sub=str(claims["sub"]),
+            name=str(claims.get("name", claims["sub"])),
+            roles=tuple(sorted(roles)),
+            department=claims.get("department"),
+            team=claims.get("team"),
+            claims=dict(claims),
+        )
+
+
+def load_key_set(jwks_file: Path | None = None, jwks_url: str | None = None) -> KeySet:
+    """Public keys from a JWKS file or URL; private key material in a JWKS is refused."""
+    if jwks_file:
+        data = json.loads(Path(jwks_file).read_text())
+    elif jwks_url:
+        with urllib.request.urlopen(jwks_url, timeout=10) as resp:
+            data = json.loads(resp.read())
+    else:
+        raise ValueError("configure the token issuer's keys: jwks_file or jwks_url")
+    if any("d" in k for k in data.get("keys", [])):
+        raise ValueError("the JWKS holds private key material; publish public keys only")
+    return KeySet.import_key_set(data)

@@ -1,0 +1,150 @@
+"""`gateway policy check`: everything under `policies/` validated, every problem on its own line.
+
+Errors (exit 1): files that do not parse or fit their schema; agreements naming unknown datasets,
+fields, providers or roles; agreements without a legal basis; in-force agreements past their review
+date; refusals in rules.csv that contradict an agreement's grant; policy tests naming unknown users.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.catalogue import load_catalogue
+from gateway.identity.users import load_demo_users
+from gateway.linkage.profile import ProfileError, load_profile
+from gateway.policy.agreements import Agreement, RegistryError, load_registry
+from gateway.policy.cases import CaseFileError, load_cases
+from gateway.policy.enforcer import MODEL_FILE, RuleLine, RulesError, build_enforcer, read_rules
+from gateway.stores.schema import STORE_NAMES
+
+# Roles the gateway's endpoints know; anything else in a policy is a typo or an unbuilt feature.
+KNOWN_ROLES = {"caseworker", "senior_practitioner", "analyst", "ig_officer", "reidentification_approver"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+def _overlaps(rule: RuleLine, a: Agreement, roles_of: dict[str, set[str]]) -> str | None:
+    role, dept, dataset, view, purpose, basis, start, end, _ = rule.values
+    for r in a.recipients:
+        if role not in roles_of.get(r.role, {r.role}):
+            continue
+        if dept not in {"*", r.department} and r.department != "*":
+            continue
+        if view != a.view:
+            continue
+        if not any(fnmatch.fnmatchcase(d, dataset) for d in a.datasets):
+            continue
+        if not any(fnmatch.fnmatchcase(p, purpose) for p in a.purposes):
+            continue
+        if start > a.end.isoformat() or end < a.start.isoformat():
+            continue
+        return f"rule {basis} (rules.csv line {rule.line}) refuses what agreement {a.id} grants to {r.role}"
+    return None
+
+
+def check_policies(policies_dir: Path, today: dt.date | None = None) -> list[Problem]:
+    policies_dir = Path(policies_dir)
+    today = today or dt.date.today()
+    problems: list[Problem] = []
+
+    try:
+        catalogue = load_catalogue(policies_dir)
+    except Exception as exc:  # parse or schema: report, keep checking the rest
+        problems.append(Problem("catalogue.yaml", " ".join(str(exc).split())[:400]))
+        catalogue = None
+    try:
+        registry = load_registry(policies_dir)
+    except RegistryError as exc:
+        problems.extend(Problem("agreements", p) for p in exc.problems)
+        registry = {}
+    try:
+        rules = read_rules(policies_dir)
+    except (RulesError, OSError) as exc:
+        problems.append(Problem("rules.csv", str(exc)))
+        rules = []
+    try:
+        users = load_demo_users(policies_dir)
+    except Exception as exc:
+        problems.append(Problem("demo-users.yaml", " ".join(str(exc).split())[:400]))
+        users = None
+    try:
+        load_profile(policies_dir)
+    except ProfileError as exc:
+        problems.append(Problem("linkage.yaml", str(exc)))
+    try:
+        build_enforcer(policies_dir, registry, rules)
+    except Exception as exc:
+        problems.append(Problem(MODEL_FILE, f"the access model does not load: {' '.join(str(exc).split())}"))
+
+    inherits: dict[str, set[str]] = {}
+    for r in rules:
+        if r.kind == "g":
+            inherits.setdefault(r.values[1], {r.values[1]}).add(r.values[0])
+    roles_known = KNOWN_ROLES | {r.values[0] for r in rules if r.kind == "g"}
+
+    for a in registry.values():
+        where = f"agreement {a.id}"
+        if not a.legal_basis:
+            problems.append(Problem(where, "has no legal basis"))
+        if a.in_force(today) and a.review < today:
+            problems.append(
+                Problem(where, f"is in force but its review date {a.review.isoformat()} has passed")
+            )
+        for provider in a.providers:
+            if provider not in STORE_NAMES:
+                problems.append(Problem(where, f"unknown provider {provider!r}"))
+        for r in a.recipients:
+            if r.role not in roles_known:
+                problems.append(Problem(where, f"unknown recipient role {r.role!r}"))
+        if a.view == "aggregate" and a.disclosure.threshold is None:
+            problems.append(Problem(where, "an aggregate agreement needs a disclosure threshold"))
+        if a.view == "extract" and a.disclosure.k is None:
+            problems.append(Problem(where, "an extract agreement needs disclosure k"))
+        if catalogue is not None:
+            for name, fields in a.datasets.items():
+                dataset = catalogue.dataset(name)
+                if dataset is None:
+                    problems.append(Problem(where, f"unknown dataset {name!r}"))
+                    continue
+                for f in fields:
+                    if f not in dataset.fields:
+                        problems.append(Problem(where, f"unknown field {f!r} in dataset {name!r}"))
+                if dataset.store and dataset.store not in a.providers:
+                    problems.append(Problem(where, f"dataset {name!r} is not from one of its providers"))
+
+    for rule in rules:
+        if rule.kind == "p" and rule.values[-1] == "deny":
+            for a in registry.values():
+                if clash := _overlaps(rule, a, inherits):
+                    problems.append(Problem("rules.csv", f"contradictory rules: {clash}"))
+
+    try:
+        cases = load_cases(policies_dir)
+    except CaseFileError as exc:
+        problems.append(Problem("tests", str(exc)))
+        cases = []
+    if users is not None:
+        known = {u.id for u in users.users}
+        for filename, case in cases:
+            if case.user and case.user not in known:
+                problems.append(
+                    Problem(f"tests/{filename}", f"case {case.name!r} names unknown user {case.user!r}")
+                )
+            if case.request.agreement and case.request.agreement not in registry:
+                problems.append(
+                    Problem(
+                        f"tests/{filename}",
+                        f"case {case.name!r} names unknown agreement {case.request.agreement!r}",
+                    )
+                )
+    return problems

@@ -1,0 +1,248 @@
+"""The decision every endpoint calls: may this principal do this to this dataset, for this purpose?
+
+`PolicyEngine.decide(principal, view, dataset, purpose, agreement=None) -> Decision`. Deny by default.
+The pycasbin enforcer finds the first matching line (refusals first); a grant names its agreement, whose
+permitted fields and disclosure settings travel with the decision. A refusal always carries a sentence
+saying why: the rule that refused, or the nearest agreement and what it lacks (ended, not started,
+another purpose). Decisions are cached per principal and request; the cache is dropped whenever a file
+under `policies/` changes, which is checked at most once a second, so edits apply without a restart.
+If the policy cannot be loaded, every decision is a refusal naming the error (fail closed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import casbin
+
+from gateway.identity.principal import Principal
+from gateway.policy.agreements import Agreement, Disclosure, RegistryError, load_registry
+from gateway.policy.enforcer import RulesError, build_enforcer, read_rules
+
+ANY = "*"
+
+
+@dataclass(frozen=True)
+class Decision:
+    allow: bool
+    reason: str
+    view: str
+    dataset: str
+    purpose: str
+    agreement: Agreement | None = None
+    rule: str | None = None  # the basis of the matching line: an agreement id or a rule id
+    permitted_fields: tuple[str, ...] | None = None  # None: the rule does not limit fields
+    disclosure: Disclosure | None = None
+
+    @property
+    def agreement_id(self) -> str | None:
+        return self.agreement.id if self.agreement else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "allow": self.allow,
+            "reason": self.reason,
+            "view": self.view,
+            "dataset": self.dataset,
+            "purpose": self.purpose,
+            "agreement_id": self.agreement_id,
+            "rule": self.rule,
+            "permitted_fields": list(self.permitted_fields) if self.permitted_fields is not None else None,
+            "disclosure": self.disclosure.model_dump(exclude_none=True) if self.disclosure else None,
+        }
+
+
+@dataclass
+class _Loaded:
+    enforcer: casbin.Enforcer | None
+    registry: dict[str, Agreement]
+    error: str | None
+    signature: tuple
+
+
+def _signature(policies_dir: Path) -> tuple:
+    files = sorted(p for p in Path(policies_dir).rglob("*") if p.is_file())
+    out = []
+    for p in files:
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            continue
+        out.append((str(p), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+@dataclass
+class PolicyEngine:
+    policies_dir: Path
+    check_interval: float = 1.0
+    today: Callable[[], dt.date] = dt.date.today
+    _loaded: _Loaded | None = field(default=None, init=False, repr=False)
+    _checked_at: float = field(default=0.0, init=False, repr=False)
+    _cache: dict[tuple, Decision] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    # --- loading -------------------------------------------------------------------------------
+    def _load(self, signature: tuple) -> _Loaded:
+        try:
+            registry = load_registry(self.policies_dir)
+            rules = read_rules(self.policies_dir)
+            enforcer = build_enforcer(self.policies_dir, registry, rules)
+        except (RegistryError, RulesError, OSError, ValueError, RuntimeError) as exc:
+            return _Loaded(None, {}, " ".join(str(exc).split()), signature)
+        return _Loaded(enforcer, registry, None, signature)
+
+    def current(self) -> _Loaded:
+        now = time.monotonic()
+        with self._lock:
+            if self._loaded is None or now - self._checked_at >= self.check_interval:
+                self._checked_at = now
+                signature = _signature(self.policies_dir)
+                if self._loaded is None or signature != self._loaded.signature:
+                    self._loaded = self._load(signature)
+                    self._cache.clear()
+            return self._loaded
+
+    @property
+    def registry(self) -> dict[str, Agreement]:
+        return self.current().registry
+
+    @property
+    def load_error(self) -> str | None:
+        return self.current().error
+
+    # --- deciding ------------------------------------------------------------------------------
+    def decide(
+        self,
+        principal: Principal,
+        view: str,
+        dataset: str,
+        purpose: str,
+        agreement: str | None = None,
+        day: dt.date | None = None,
+    ) -> Decision:
+        loaded = self.current()
+        day = day or self.today()
+        key = (principal.cache_key, view, dataset, purpose, agreement, day)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        decision = self._decide(loaded, principal, view, dataset, purpose, agreement, day)
+        self._cache[key] = decision
+        return decision
+
+    def _decide(
+        self,
+        loaded: _Loaded,
+        principal: Principal,
+        view: str,
+        dataset: str,
+        purpose: str,
+        agreement_id: str | None,
+        day: dt.date,
+    ) -> Decision:
+        def deny(reason: str, rule: str | None = None) -> Decision:
+            return Decision(False, reason, view, dataset, purpose, rule=rule)
+
+        if loaded.enforcer is None:
+            return deny(f"policy could not be loaded, so nothing is allowed: {loaded.error}")
+        if not principal.roles:
+            return deny("the caller holds no role")
+        if agreement_id is not None and agreement_id not in loaded.registry:
+            return deny(f"there is no agreement {agreement_id} in the registry")
+        dept = principal.department or ""
+        iso = day.isoformat()
+        granted: tuple[str, list[str]] | None = None
+        for role in principal.roles:
+            ok, line = loaded.enforcer.enforce_ex(
+                role, dept, dataset, view, purpose, agreement_id or ANY, iso
+            )
+            if line and line[-1] == "deny":
+                return deny(f"refused by rule {line[5]} ({line[0]} may not use {line[3]} views)", line[5])
+            if ok and granted is None:
+                granted = (role, line)
+        if granted is None:
+            return deny(self._explain(loaded, principal, view, dataset, purpose, agreement_id, day))
+        role, line = granted
+        basis = line[5]
+        found = loaded.registry.get(basis)
+        if found is None:
+            return Decision(
+                True, f"allowed by rule {basis} for role {role}", view, dataset, purpose, rule=basis
+            )
+        return Decision(
+            True,
+            f"allowed by agreement {found.id} ({found.title}) for {role} in {line[1]} and purpose {purpose}",
+            view,
+            dataset,
+            purpose,
+            agreement=found,
+            rule=basis,
+            permitted_fields=tuple(found.datasets.get(dataset, ())),
+            disclosure=found.disclosure,
+        )
+
+    @staticmethod
+    def _explain(
+        loaded: _Loaded,
+        principal: Principal,
+        view: str,
+        dataset: str,
+        purpose: str,
+        agreement_id: str | None,
+        day: dt.date,
+    ) -> str:
+        """The nearest agreement to the request and what it lacks, as one sentence."""
+        roles = set(principal.roles)
+        for role in principal.roles:
+            roles.update(loaded.enforcer.get_implicit_roles_for_user(role) if loaded.enforcer else [])
+        candidates = [
+            a
+            for a in loaded.registry.values()
+            if (agreement_id is None or a.id == agreement_id)
+            and any(r.role in roles and r.department in {ANY, principal.department} for r in a.recipients)
+            and dataset in a.datasets
+            and a.view == view
+        ]
+        for a in candidates:
+            if purpose in a.purposes and not a.in_force(day):
+                if day > a.end:
+                    return f"agreement {a.id} ({a.title}) ended on {a.end.isoformat()}"
+                return f"agreement {a.id} ({a.title}) does not start until {a.start.isoformat()}"
+        if candidates:
+            a = candidates[0]
+            return (
+                f"purpose {purpose!r} is not a purpose of agreement {a.id}; "
+                f"it allows {', '.join(sorted(a.purposes))}"
+            )
+        if agreement_id is not None:
+            return (
+                f"agreement {agreement_id} does not let {'/'.join(principal.roles)} in "
+                f"{principal.department or 'no department'} use {view} of {dataset}"
+            )
+        who = f"{'/'.join(principal.roles)} in {principal.department or 'no department'}"
+        return f"no agreement or rule lets {who} use {view} of {dataset} for {purpose} (deny by default)"
+
+    # --- what is open to a principal ------------------------------------------------------------
+    def open_to(self, principal: Principal, day: dt.date | None = None) -> list[dict[str, Any]]:
+        """In-force agreements whose recipients include the principal, with their purposes and view."""
+        loaded = self.current()
+        day = day or self.today()
+        if loaded.enforcer is None:
+            return []
+        roles = set(principal.roles)
+        for role in principal.roles:
+            roles.update(loaded.enforcer.get_implicit_roles_for_user(role))
+        out = []
+        for a in sorted(loaded.registry.values(), key=lambda a: a.id):
+            if a.in_force(day) and any(
+                r.role in roles and r.department in {ANY, principal.department} for r in a.recipients
+            ):
+                out.append({"id": a.id, "title": a.title, "view": a.view, "purposes": sorted(a.purposes)})
+        return out

@@ -1,0 +1,96 @@
+"""The UK GDPR Article 30 record of processing activities, generated from the agreement registry."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+
+from gateway.catalogue import Catalogue, Classification, load_catalogue
+from gateway.policy.agreements import Agreement, load_registry
+
+COLUMNS = (
+    "agreement",
+    "title",
+    "status",
+    "controller_contact",
+    "purposes",
+    "legal_basis",
+    "data_subjects",
+    "personal_data_categories",
+    "special_category_data",
+    "sources",
+    "recipients",
+    "form_of_disclosure",
+    "international_transfers",
+    "retention",
+    "in_force",
+    "review_due",
+)
+VIEW_FORMS = {
+    "flags": "flags shown to named practitioners for people on their caseload; nothing copied",
+    "records": "records of the requester's own service",
+    "aggregate": "aggregate tables with small-number suppression and rounding",
+    "extract": "pseudonymised, de-identified extract after IG approval",
+}
+
+
+def _categories(a: Agreement, catalogue: Catalogue) -> tuple[str, str]:
+    ordinary: set[str] = set()
+    special: set[str] = set()
+    for name, fields in a.datasets.items():
+        dataset = catalogue.dataset(name)
+        label = dataset.description.rstrip(".") if dataset else name
+        for f in fields:
+            cls = dataset.fields.get(f) if dataset else None
+            (special if cls == Classification.special_category else ordinary).add(f"{label}: {f}")
+    return "; ".join(sorted(ordinary)) or "none", "; ".join(sorted(special)) or "none"
+
+
+def ropa_rows(policies_dir: Path, today: dt.date | None = None) -> list[dict[str, str]]:
+    today = today or dt.date.today()
+    catalogue = load_catalogue(policies_dir)
+    rows = []
+    for a in sorted(load_registry(policies_dir).values(), key=lambda a: a.id):
+        ordinary, special = _categories(a, catalogue)
+        rows.append(
+            {
+                "agreement": a.id,
+                "title": a.title,
+                "status": a.status(today),
+                "controller_contact": f"{a.owner.name} <{a.owner.contact}>",
+                "purposes": "; ".join(f"{k}: {v}" for k, v in sorted(a.purposes.items())),
+                "legal_basis": "; ".join(a.legal_basis),
+                "data_subjects": a.data_subjects,
+                "personal_data_categories": ordinary,
+                "special_category_data": special,
+                "sources": ", ".join(a.providers),
+                "recipients": ", ".join(f"{r.role} ({r.department})" for r in a.recipients),
+                "form_of_disclosure": VIEW_FORMS[a.view],
+                "international_transfers": "none",
+                "retention": a.retention,
+                "in_force": f"{a.start.isoformat()} to {a.end.isoformat()}",
+                "review_due": a.review.isoformat(),
+            }
+        )
+    return rows
+
+
+def render_csv(rows: list[dict[str, str]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def render_markdown(rows: list[dict[str, str]]) -> str:
+    out = ["# Record of processing activities (UK GDPR Article 30)", ""]
+    out.append("Generated from `policies/agreements/` by `gateway policy ropa`; do not edit by hand.")
+    for row in rows:
+        out += ["", f"## {row['agreement']}: {row['title']}", "", "| | |", "| --- | --- |"]
+        for col in COLUMNS[2:]:
+            value = row[col].replace("|", "\\|")
+            out.append(f"| {col.replace('_', ' ')} | {value} |")
+    return "\n".join(out) + "\n"
