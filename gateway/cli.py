@@ -483,6 +483,9 @@ def demo(
         console.print("reusing the person index (run `gateway link` to rebuild it)")
     else:
         run_link(data_dir)
+    token_command = f"TOKEN=$(.venv/bin/gateway token cw.alice --data-dir {data_dir})"
+    curl = f'curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:{port}/v1/me'
+    console.print(f"sign in as a demo user: {token_command}; {curl}")
     serve(data_dir=data_dir, host="127.0.0.1", port=port, config=None)
 
 

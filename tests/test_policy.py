@@ -226,3 +226,17 @@ def test_ropa_lists_every_agreement_with_its_basis_and_special_categories():
     assert all(r["retention"] and r["recipients"] for r in rows)
     bad = runner.invoke(cli, ["policy", "ropa", "--format", "pdf"])
     assert bad.exit_code == 1
+
+
+def test_permitted_lists_datasets_and_fields_in_one_query():
+    seen = ENGINE.permitted(ALICE, "flags", "child_protection_enquiry", day=dt.date(2026, 6, 1))
+    assert seen["housing.hsg_rent_accounts"] == ("ra_arrears_band", "ra_arrears_since")
+    assert "early_help.ssd_early_help_episodes" in seen
+    assert all(not d.startswith("childrens_social_care.") for d in seen)  # not her own service's
+    priya = Principal("an.priya", "Priya", ("analyst",), "insight", "INS01")
+    assert ENGINE.permitted(priya, "records", "service_planning") == {}
+    assert set(ENGINE.permitted(priya, "aggregate", "service_planning")) == {
+        "persons",
+        "families",
+        "referrals",
+    }
