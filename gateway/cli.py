@@ -458,6 +458,38 @@ def policy_ropa(
     sys.stdout.write(render_csv(rows) if fmt == "csv" else render_markdown(rows))
 
 
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    data_dir: DataDirOption = Path("var"),
+    config: Annotated[Path | None, typer.Option("--config", help="YAML settings file.")] = None,
+) -> None:
+    """Verify the audit chain and signed checkpoints: `OK <entries> <head-hash>`, or exit 1 naming the first bad."""
+    from audit.open import open_audit
+    from audit.verify import verify_chain
+    from gateway.config import load_settings
+
+    try:
+        settings = load_settings(config, data_dir=data_dir)
+        store = open_audit(settings)
+        result = verify_chain(store.engine, store.key.public, store.anchor_file)
+    except Exception as exc:
+        _fail(f"cannot read the audit log: {' '.join(str(exc).split())[:300]}")
+    store.engine.dispose()
+    if result.ok:
+        print(f"OK {result.entries} {result.head_hash}")
+        if result.unsealed:
+            console.print(
+                f"{result.unsealed} newest events are chained but not yet under a signed checkpoint"
+            )
+        return
+    print(f"BAD {result.first_bad}: {result.problem}")
+    raise typer.Exit(1)
+
+
 @app.command()
 def demo(
     people: Annotated[int, typer.Option("--people", min=10, help="Residents, when seeding.")] = 20_000,

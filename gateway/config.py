@@ -37,6 +37,16 @@ class Settings(BaseSettings):
     jwks_url: str | None = None
     # How often the policy files are checked for changes (seconds).
     policy_check_interval: float = Field(default=1.0, ge=0)
+    # The audit store: SQLite file in the data dir unless `audit` in stores.json or this names another.
+    audit_url: str | None = None
+    audit_key_file: Path | None = None  # Ed25519 checkpoint key; default <data-dir>/keys/audit-checkpoint.pem
+    audit_checkpoint_every: int = Field(default=1000, ge=1)
+    audit_checkpoint_seconds: float = Field(default=300.0, gt=0)
+    # Review alerts: distinct subjects per user per hour, working hours (local time), denial bursts.
+    alert_subjects_per_hour: int = Field(default=40, ge=1)
+    alert_working_hours: tuple[int, int] = (7, 19)
+    alert_timezone: str = "Europe/London"
+    alert_denials_in_ten_minutes: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
     def _production_needs_real_keys(self) -> Settings:

@@ -5,6 +5,9 @@ Layout (all under `--data-dir`, default `var/`, or `GATEWAY_DATA_DIR`):
     stores.json        which databases hold the departmental stores (SQLite paths or PostgreSQL URLs)
     stores/*.db        the departmental stores, when embedded
     gateway.db         the gateway's own database (person index), unless stores.json names another
+    audit.db           the audit log (hash-chained), unless stores.json names another
+    audit-checkpoints.jsonl  copies of the signed audit checkpoints, outside the database
+    keys/              the development token issuer's key and the audit checkpoint key
     truth/             the generator's ground truth; nothing in the gateway reads it at run time
 """
 
@@ -19,6 +22,9 @@ from sqlalchemy.engine import make_url
 
 MANIFEST = "stores.json"
 DEFAULT_INDEX_URL = "sqlite:///gateway.db"
+DEFAULT_AUDIT_URL = "sqlite:///audit.db"
+AUDIT_ANCHOR = "audit-checkpoints.jsonl"
+AUDIT_KEY = "keys/audit-checkpoint.pem"
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,20 @@ class DataDir:
         """The gateway's own database: `index` in stores.json, else `gateway.db` in the data dir."""
         manifest = self.read_manifest() if self.exists() else {}
         return self.resolve(manifest.get("index", DEFAULT_INDEX_URL))
+
+    def audit_url(self) -> str:
+        """The audit store: `audit` in stores.json, else `audit.db` in the data dir."""
+        manifest = self.read_manifest() if self.exists() else {}
+        return self.resolve(manifest.get("audit", DEFAULT_AUDIT_URL))
+
+    @property
+    def audit_anchor(self) -> Path:
+        """Signed checkpoints, also appended here: outside the database, so deleting them shows."""
+        return self.root / AUDIT_ANCHOR
+
+    @property
+    def audit_key(self) -> Path:
+        return self.root / AUDIT_KEY
 
     def set_index_url(self, url: str) -> None:
         manifest = self.read_manifest()

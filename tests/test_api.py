@@ -26,7 +26,7 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["stores"] == dict.fromkeys(STORE_NAMES, "ok")
+    assert ready.json()["stores"] == dict.fromkeys([*STORE_NAMES, "audit"], "ok")
 
 
 def test_not_ready_without_stores(tmp_path: Path) -> None:

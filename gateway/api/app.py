@@ -7,8 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from audit.open import open_audit
 from gateway import __version__
-from gateway.api import agreements, catalogue, health, identity
+from gateway.api import agreements, audit_review, catalogue, health, identity
+from gateway.api.audit_trail import install_audit_trail
 from gateway.api.errors import install_error_handlers
 from gateway.catalogue import load_catalogue
 from gateway.config import Settings
@@ -33,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.audit.close()  # seals the chain with a final signed checkpoint
         app.state.stores.dispose()
 
     app = FastAPI(title="Data-sharing gateway", version=__version__, lifespan=lifespan)
@@ -44,9 +47,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.policy = PolicyEngine(settings.policies_dir, check_interval=settings.policy_check_interval)
     if app.state.policy.load_error:  # refuse to start on a broken policy rather than deny silently
         raise RuntimeError(f"policy could not be loaded: {app.state.policy.load_error}")
+    app.state.audit = open_audit(settings)
+    app.state.audit.create()
     install_error_handlers(app)
+    install_audit_trail(app)
     app.include_router(health.router)
     app.include_router(identity.router)
     app.include_router(catalogue.router)
     app.include_router(agreements.router)
+    app.include_router(audit_review.router)
     return app

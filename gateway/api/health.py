@@ -16,11 +16,12 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """Ready when every departmental store answers; 503 otherwise, naming the stores that do not."""
+    """Ready when every departmental store and the audit store answer; 503 otherwise, naming which not."""
     registry = request.app.state.stores
     if registry.problem:
         return JSONResponse({"error": "not_ready", "detail": registry.problem, "stores": {}}, status_code=503)
     status = registry.ping()
+    status["audit"] = "ok" if request.app.state.audit.ping() else "unavailable"
     down = sorted(name for name, s in status.items() if s != "ok")
     if down:
         detail = f"stores unavailable: {', '.join(down)}"

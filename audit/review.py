@@ -1,0 +1,163 @@
+"""What an IG officer asks of the audit log: filtered pages of events, a person's access history, alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Engine, select
+
+from audit import schema
+from audit.chain import from_row
+
+E = schema.events
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    actor: str | None = None
+    subject: str | None = None
+    purpose: str | None = None
+    decision: str | None = None
+    since: str | None = None  # ISO time, inclusive
+    until: str | None = None  # ISO time, exclusive
+
+
+def _query(f: EventFilter, cursor: int | None = None) -> Any:
+    q = select(E).order_by(E.c.seq.desc())
+    if f.actor:
+        q = q.where(E.c.actor == f.actor)
+    if f.subject:
+        q = q.where(E.c.subject_ids.like(f'%"{f.subject}"%'))
+    if f.purpose:
+        q = q.where(E.c.purpose == f.purpose)
+    if f.decision:
+        q = q.where(E.c.decision == f.decision)
+    if f.since:
+        q = q.where(E.c.time >= f.since)
+    if f.until:
+        q = q.where(E.c.time < f.until)
+    if cursor is not None:
+        q = q.where(E.c.seq < cursor)
+    return q
+
+
+def page(
+    engine: Engine, f: EventFilter, limit: int, cursor: int | None
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Newest first; `next_cursor` is the seq to pass back for the following page (None at the end)."""
+    with engine.connect() as conn:
+        rows = [from_row(r._mapping) for r in conn.execute(_query(f, cursor).limit(limit + 1))]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1]["seq"] if more and rows else None)
+
+
+def stream(engine: Engine, f: EventFilter) -> Iterator[dict[str, Any]]:
+    with engine.connect() as conn:
+        for r in conn.execution_options(yield_per=5000).execute(_query(f)):
+            yield from_row(r._mapping)
+
+
+def subject_history(engine: Engine, person_id: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "who": e["actor"],
+            "roles": e["roles"],
+            "when": e["time"],
+            "action": e["action"],
+            "purpose": e["purpose"],
+            "agreement_id": e["agreement_id"],
+            "decision": e["decision"],
+            "fields": e["fields_released"],
+            "break_glass": e["break_glass"],
+            "reason": e["reason"],
+            "audit_id": e["id"],
+            "seq": e["seq"],
+        }
+        for e in stream(engine, EventFilter(subject=person_id))
+    ]
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    subjects_per_hour: int = 40
+    working_hours: tuple[int, int] = (7, 19)
+    timezone: str = "Europe/London"
+    denials_in_ten_minutes: int = 5
+
+
+def _local(time: str, tz: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(time.replace("Z", "+00:00"))
+    try:
+        return moment.astimezone(ZoneInfo(tz))
+    except ZoneInfoNotFoundError:
+        return moment
+
+
+def alerts(engine: Engine, rules: AlertRules, since: str | None = None) -> list[dict[str, Any]]:
+    """Accesses that need a person to look at them, oldest first within each kind."""
+    events = list(reversed(list(stream(engine, EventFilter(since=since)))))
+    out: list[dict[str, Any]] = []
+    for e in events:
+        if e["break_glass"]:
+            out.append(_alert("break_glass", e, f"{e['actor']} used break-glass: {e['reason']}"))
+            if e["subject_ids"]:
+                out.append(
+                    _alert("outside_caseload", e, f"{e['actor']} reached people not on their caseload")
+                )
+        start, end = rules.working_hours
+        local = _local(e["time"], rules.timezone)
+        if (
+            e["actor"] != "anonymous"
+            and e["subject_ids"]
+            and (local.weekday() >= 5 or not start <= local.hour < end)
+        ):
+            out.append(_alert("out_of_hours", e, f"{e['actor']} accessed personal data at {local:%a %H:%M}"))
+    per_hour: dict[tuple[str, str], set[str]] = defaultdict(set)
+    first_of: dict[tuple[str, str], dict[str, Any]] = {}
+    for e in events:
+        key = (e["actor"], e["time"][:13])
+        per_hour[key].update(e["subject_ids"])
+        first_of.setdefault(key, e)
+    for key, subjects in per_hour.items():
+        if len(subjects) > rules.subjects_per_hour:
+            out.append(
+                _alert(
+                    "unusual_volume",
+                    first_of[key],
+                    f"{key[0]} touched {len(subjects)} people in the hour from {key[1]}:00 "
+                    f"(limit {rules.subjects_per_hour})",
+                )
+            )
+    denials: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e in events:
+        if e["decision"] == "deny":
+            denials[e["actor"]].append(e)
+    for actor, ds in denials.items():
+        window: list[dt.datetime] = []
+        for e in ds:
+            t = dt.datetime.fromisoformat(e["time"].replace("Z", "+00:00"))
+            window = [w for w in window if t - w < dt.timedelta(minutes=10)] + [t]
+            if len(window) == rules.denials_in_ten_minutes:
+                out.append(
+                    _alert("denied_burst", e, f"{actor} was refused {len(window)} times within ten minutes")
+                )
+    return out
+
+
+def _alert(kind: str, e: dict[str, Any], detail: str) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "detail": detail,
+        "actor": e["actor"],
+        "time": e["time"],
+        "audit_id": e["id"],
+        "seq": e["seq"],
+        "subject_ids": e["subject_ids"],
+        "purpose": e["purpose"],
+    }

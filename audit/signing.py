@@ -1,0 +1,68 @@
+"""Checkpoint signatures: Ed25519 (cryptography) over `seq|head_hash|time`, key kept outside the DB."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+
+def payload(seq: int, head_hash: str, time: str) -> bytes:
+    return f"{seq}|{head_hash}|{time}".encode()
+
+
+def _key_id(public: Ed25519PublicKey) -> str:
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class CheckpointKey:
+    private: Ed25519PrivateKey
+
+    @property
+    def public(self) -> Ed25519PublicKey:
+        return self.private.public_key()
+
+    @property
+    def key_id(self) -> str:
+        return _key_id(self.public)
+
+    def sign(self, seq: int, head_hash: str, time: str) -> str:
+        return base64.b64encode(self.private.sign(payload(seq, head_hash, time))).decode()
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> CheckpointKey:
+        path = Path(path)
+        if path.exists():
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            if not isinstance(key, Ed25519PrivateKey):
+                raise ValueError(f"{path} is not an Ed25519 private key")
+            return cls(key)
+        key = Ed25519PrivateKey.generate()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+        return cls(key)
+
+
+def verify_signature(public: Ed25519PublicKey, seq: int, head_hash: str, time: str, signature: str) -> bool:
+    try:
+        public.verify(base64.b64decode(signature), payload(seq, head_hash, time))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def key_id_of(public: Ed25519PublicKey) -> str:
+    return _key_id(public)

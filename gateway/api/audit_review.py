@@ -1,0 +1,119 @@
+"""IG review of the audit log (role `ig_officer`): events, a person's history, verification, alerts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from audit.chain import CHAINED_FIELDS
+from audit.review import AlertRules, EventFilter, alerts, page, stream, subject_history
+from audit.verify import verify_chain
+from gateway.api.audit_trail import audit_context
+from gateway.api.auth import CurrentPrincipal
+from gateway.api.errors import GatewayError
+from gateway.identity.principal import Principal
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+PURPOSE = "audit_oversight"
+EXPORT_FIELDS = (*CHAINED_FIELDS, "hash")
+
+
+def _authorise(request: Request, principal: Principal, action: str) -> None:
+    decision = request.app.state.policy.decide(principal, "review", "audit", PURPOSE)
+    ctx = audit_context(request)
+    ctx.update(action=action, purpose=PURPOSE, reason=decision.reason)
+    if not decision.allow:
+        raise GatewayError(403, "forbidden", decision.reason)
+
+
+def _iso(value: str | None, name: str) -> str | None:
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise GatewayError(400, "bad_request", f"{name} must be an ISO 8601 time, not {value!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@router.get("/events", response_model=None)
+def events(
+    request: Request,
+    principal: CurrentPrincipal,
+    actor: str | None = None,
+    subject: str | None = None,
+    purpose: str | None = None,
+    decision: Literal["allow", "deny"] | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[int | None, Query(ge=1)] = None,
+    format: Literal["json", "jsonl", "csv"] = "json",
+) -> Any:
+    _authorise(request, principal, "audit.events")
+    f = EventFilter(actor, subject, purpose, decision, _iso(since, "since"), _iso(until, "until"))
+    engine = request.app.state.audit.engine
+    if format == "json":
+        rows, next_cursor = page(engine, f, limit, cursor)
+        audit_context(request)["rows_released"] = len(rows)
+        return {"events": rows, "next_cursor": next_cursor}
+    rows = list(stream(engine, f))
+    audit_context(request)["rows_released"] = len(rows)
+    if format == "jsonl":
+        body = "".join(json.dumps({k: r[k] for k in EXPORT_FIELDS}, sort_keys=True) + "\n" for r in rows)
+        return Response(body, media_type="application/x-ndjson")
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS)
+    writer.writeheader()
+    for r in rows:
+        writer.writerow(
+            {k: json.dumps(r[k]) if isinstance(r[k], list | dict) else r[k] for k in EXPORT_FIELDS}
+        )
+    return Response(buf.getvalue(), media_type="text/csv")
+
+
+@router.get("/subjects/{person_id}")
+def subject(person_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    _authorise(request, principal, "audit.subject")
+    history = subject_history(request.app.state.audit.engine, person_id)
+    audit_context(request).update(rows_released=len(history))
+    return {"person_id": person_id, "accesses": history}
+
+
+@router.get("/verify")
+def verify(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    _authorise(request, principal, "audit.verify")
+    store = request.app.state.audit
+    v = verify_chain(store.engine, store.key.public, store.anchor_file)
+    return {
+        "ok": v.ok,
+        "entries": v.entries,
+        "head_hash": v.head_hash,
+        "first_bad": v.first_bad,
+        "problem": v.problem,
+        "checkpoints": v.checkpoints,
+        "unsealed": v.unsealed,
+    }
+
+
+@router.get("/alerts")
+def review_alerts(request: Request, principal: CurrentPrincipal, since: str | None = None) -> dict[str, Any]:
+    _authorise(request, principal, "audit.alerts")
+    s = request.app.state.settings
+    rules = AlertRules(
+        s.alert_subjects_per_hour,
+        tuple(s.alert_working_hours),
+        s.alert_timezone,
+        s.alert_denials_in_ten_minutes,
+    )
+    found = alerts(request.app.state.audit.engine, rules, _iso(since, "since"))
+    return {"alerts": found}

@@ -1,0 +1,102 @@
+"""Write-ahead audit for every `/v1` request: the event is committed before any byte of the reply leaves.
+
+The middleware lets the route run, holds its whole reply, builds the audit event from what the route
+recorded on `request.state.audit` (action, subjects, purpose, agreement, fields and rows released,
+disclosure, break-glass) plus who asked and what status they get, and commits it. Only then is the
+reply sent. If the audit store cannot commit, the caller gets 503 `audit_unavailable` and none of the
+reply: no event, no data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from audit.store import AuditUnavailable, new_event
+
+log = logging.getLogger("gateway.audit")
+AUDITED_PREFIX = "/v1"
+
+
+def audit_context(request: Request) -> dict[str, Any]:
+    """What a route records about its own access; the middleware adds who, when and the outcome."""
+    if not hasattr(request.state, "audit"):
+        request.state.audit = {}
+    return request.state.audit
+
+
+def _detail(body: bytes) -> str | None:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    return (
+        parsed.get("detail") if isinstance(parsed, dict) and isinstance(parsed.get("detail"), str) else None
+    )
+
+
+def build_event(request: Request, status: int, body: bytes) -> dict[str, Any]:
+    ctx = audit_context(request)
+    principal = getattr(request.state, "principal", None)
+    allowed = status < 400
+    return new_event(
+        id=request.state.audit_id,
+        actor=principal.sub if principal else "anonymous",
+        roles=list(principal.roles) if principal else [],
+        action=ctx.get("action") or f"{request.method} {request.url.path}",
+        resource=ctx.get("resource") or request.url.path,
+        subject_ids=sorted(ctx.get("subject_ids", [])),
+        purpose=ctx.get("purpose") or request.query_params.get("purpose"),
+        agreement_id=ctx.get("agreement_id"),
+        decision="allow" if allowed and ctx.get("decision", "allow") == "allow" else "deny",
+        reason=ctx.get("reason")
+        or (_detail(body) if not allowed else None)
+        or ("ok" if allowed else "refused"),
+        fields_released=sorted(ctx.get("fields_released", [])) if allowed else [],
+        rows_released=int(ctx.get("rows_released", 0)) if allowed else 0,
+        disclosure_applied=ctx.get("disclosure_applied", {}) if allowed else {},
+        break_glass=bool(ctx.get("break_glass", False)),
+        trace_id=request.state.trace_id,
+        status=status,
+    )
+
+
+def install_audit_trail(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def audit_trail(request: Request, call_next: Any) -> Response:
+        if not request.url.path.startswith(AUDITED_PREFIX):
+            return await call_next(request)
+        request.state.audit_id = str(uuid.uuid4())
+        request.state.trace_id = request.headers.get("x-trace-id", "")[:64] or uuid.uuid4().hex
+        try:
+            response = await call_next(request)
+            body = b"".join([chunk async for chunk in response.body_iterator])
+            status, headers, media = response.status_code, dict(response.headers), response.media_type
+        except Exception:
+            log.exception("request failed", extra={"trace_id": request.state.trace_id})
+            body = json.dumps({"error": "internal_error", "detail": "the request failed"}).encode()
+            status, headers, media = 500, {}, "application/json"
+        event = build_event(request, status, body)
+        try:
+            await run_in_threadpool(request.app.state.audit.append, event)
+        except AuditUnavailable as exc:
+            log.error(
+                "audit unavailable, reply withheld: %s", exc, extra={"trace_id": request.state.trace_id}
+            )
+            return JSONResponse(
+                {
+                    "error": "audit_unavailable",
+                    "detail": "the access could not be recorded, so nothing is released",
+                },
+                status_code=503,
+            )
+        headers.pop("content-length", None)
+        headers["x-audit-id"] = request.state.audit_id
+        headers["x-trace-id"] = request.state.trace_id
+        return Response(content=body, status_code=status, headers=headers, media_type=media)
