@@ -467,7 +467,7 @@ def audit_verify(
     data_dir: DataDirOption = Path("var"),
     config: Annotated[Path | None, typer.Option("--config", help="YAML settings file.")] = None,
 ) -> None:
-    """Verify the audit chain and signed checkpoints; print `OK <entries> <head-hash>` or name the first bad."""
+    """Verify the audit chain and its signed checkpoints: `OK <entries> <head-hash>` or the first bad."""
     from audit.open import open_audit
     from audit.verify import verify_chain
     from gateway.config import load_settings
