@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from audit.store import AuditUnavailable, new_event
+from gateway.identity.tokens import InvalidToken
 
 log = logging.getLogger("gateway.audit")
 AUDITED_PREFIX = "/v1"
@@ -41,9 +42,24 @@ def _detail(body: bytes) -> str | None:
     )
 
 
+def _caller(request: Request) -> Any:
+    """The authenticated caller; for requests no route authenticated (an unknown path), the token is
+    still checked so that the event names who knocked, if they proved it."""
+    principal = getattr(request.state, "principal", None)
+    if principal is not None:
+        return principal
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    try:
+        return request.app.state.verifier.verify(token.strip())
+    except InvalidToken:
+        return None
+
+
 def build_event(request: Request, status: int, body: bytes) -> dict[str, Any]:
     ctx = audit_context(request)
-    principal = getattr(request.state, "principal", None)
+    principal = _caller(request)
     allowed = status < 400
     return new_event(
         id=request.state.audit_id,
