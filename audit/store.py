@@ -91,7 +91,10 @@ def audit_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")  # one writer at a time, across processes
 
         return engine
-    return create_engine(normalise(parsed), pool_pre_ping=True, pool_size=2, max_overflow=2)
+    # Fail fast: a request waits on its audit event, so an unreachable server must not hold it for minutes.
+    return create_engine(
+        normalise(parsed), pool_pre_ping=True, pool_size=2, max_overflow=2, connect_args={"connect_timeout": 5}
+    )
 
 
 class AuditStore:

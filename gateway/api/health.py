@@ -18,12 +18,14 @@ def healthz() -> dict[str, str]:
 def readyz(request: Request) -> JSONResponse:
     """Ready when every departmental store and the audit store answer; 503 otherwise, naming which not."""
     registry = request.app.state.stores
-    if registry.problem:
-        return JSONResponse({"error": "not_ready", "detail": registry.problem, "stores": {}}, status_code=503)
-    status = registry.ping()
+    status = registry.ping() if not registry.problem else {}
     status["audit"] = "ok" if request.app.state.audit.ping() else "unavailable"
     down = sorted(name for name, s in status.items() if s != "ok")
+    problems = [registry.problem] if registry.problem else []
     if down:
-        detail = f"stores unavailable: {', '.join(down)}"
-        return JSONResponse({"error": "not_ready", "detail": detail, "stores": status}, status_code=503)
+        problems.append(f"stores unavailable: {', '.join(down)}")
+    if problems:
+        return JSONResponse(
+            {"error": "not_ready", "detail": "; ".join(problems), "stores": status}, status_code=503
+        )
     return JSONResponse({"status": "ready", "stores": status})
