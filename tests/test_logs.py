@@ -1,0 +1,83 @@
+"""Operational logs of a full demo run carry ids and trace ids, never residents' names or numbers."""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import bearer
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_full_demo_run_logs_no_personal_data(tmp_path: Path) -> None:
+    data, port, log = tmp_path / "var", _free_port(), tmp_path / "demo.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gateway.cli",
+                "demo",
+                "--people",
+                "1500",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(data),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.time() + 120
+            while True:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert proc.poll() is None and time.time() < deadline, log.read_text()[-2000:]
+                time.sleep(0.3)
+            for user in ("cw.alice", "an.priya", "ig.olu"):
+                headers = bearer(data, user)
+                for path in (
+                    "/v1/me",
+                    "/v1/agreements",
+                    "/v1/catalogue",
+                    "/v1/audit/events",
+                    "/v1/audit/alerts",
+                ):
+                    httpx.get(f"{base}{path}", headers=headers, timeout=30)
+            httpx.get(f"{base}/v1/me", timeout=30)  # unauthenticated
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    text = log.read_text()
+    assert "Person index" in text and "GET /v1/me" in text  # the log really covers seeding, linking, serving
+    with (data / "truth" / "persons.csv").open() as fh:
+        people = list(csv.DictReader(fh))
+    leaks = [
+        value
+        for p in people
+        for value in (
+            f"{p['first_name']} {p['last_name']}",
+            f"{p['last_name']}, {p['first_name']}",
+            p["nhs_number"],
+        )
+        if value.strip(" ,") and value in text
+    ]
+    assert leaks == []
