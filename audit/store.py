@@ -93,7 +93,11 @@ def audit_engine(url: str) -> Engine:
         return engine
     # Fail fast: a request waits on its audit event, so an unreachable server must not hold it for minutes.
     return create_engine(
-        normalise(parsed), pool_pre_ping=True, pool_size=2, max_overflow=2, connect_args={"connect_timeout": 5}
+        normalise(parsed),
+        pool_pre_ping=True,
+        pool_size=2,
+        max_overflow=2,
+        connect_args={"connect_timeout": 5},
     )
 
 
