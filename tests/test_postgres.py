@@ -60,7 +60,7 @@ def test_readiness_on_postgres_and_when_a_store_is_gone(tmp_path: Path, pg_prefi
     seed(tmp_path, people=300, dsn_prefix=pg_prefix)
     with TestClient(create_app(Settings(data_dir=tmp_path))) as client:
         ready = client.get("/readyz")
-        assert ready.status_code == 200 and set(ready.json()["stores"]) == set(STORE_NAMES)
+        assert ready.status_code == 200 and set(ready.json()["stores"]) == {*STORE_NAMES, "audit"}
         from gateway.stores.postgres import drop_database
 
         drop_database(DataDir(tmp_path).store_urls()["community_safety"])
