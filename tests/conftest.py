@@ -92,3 +92,29 @@ def bearer(data_dir: Path, user_id: str) -> dict[str, str]:
 
     user = load_demo_users(_default_policies_dir()).get(user_id)
     return {"Authorization": f"Bearer {sign_token(data_dir, user)}"}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(base_url: str, proc: object, timeout: float = 120.0) -> None:
+    """Block until a gateway subprocess answers /healthz; fail if it dies or never does."""
+    import time
+
+    import httpx
+
+    deadline = time.time() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None, f"the gateway process exited with {proc.returncode}"  # type: ignore[attr-defined]
+        assert time.time() < deadline, "the gateway process did not start in time"
+        time.sleep(0.2)

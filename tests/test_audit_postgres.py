@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -28,7 +27,7 @@ from gateway.config import Settings
 from gateway.datadir import DataDir
 from gateway.identity.dev_issuer import load_or_create_key
 from gateway.stores.postgres import drop_database
-from tests.conftest import bearer
+from tests.conftest import bearer, free_port, wait_healthy
 
 pytestmark = pytest.mark.postgres
 
@@ -152,18 +151,12 @@ def test_an_unreachable_audit_store_means_503_and_no_data(tmp_path, audit_db):
     direct.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_gateway_processes_keep_one_chain(tmp_path, audit_db):
     dd = DataDir(tmp_path)
     key = CheckpointKey.load_or_create(dd.audit_key)  # made once, before the processes share it
     load_or_create_key(tmp_path)
     AuditStore(audit_db, key).create()
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     env = {**os.environ, "GATEWAY_AUDIT_URL": audit_db, "GATEWAY_AUDIT_CHECKPOINT_EVERY": "50"}
     procs = [
         subprocess.Popen(
@@ -175,16 +168,8 @@ def test_two_gateway_processes_keep_one_chain(tmp_path, audit_db):
         for p in ports
     ]
     try:
-        deadline = time.time() + 60
-        for p in ports:
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{p}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.time() < deadline, "gateway processes did not start"
-                time.sleep(0.2)
+        for p, proc in zip(ports, procs, strict=True):
+            wait_healthy(f"http://127.0.0.1:{p}", proc)
         users = ["cw.alice", "cw.ben", "an.priya", "ig.olu"]
         headers = {u: bearer(tmp_path, u) for u in users}
 

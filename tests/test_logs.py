@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import csv
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import bearer
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import bearer, free_port, wait_healthy
 
 
 def test_a_full_demo_run_logs_no_personal_data(tmp_path: Path) -> None:
-    data, port, log = tmp_path / "var", _free_port(), tmp_path / "demo.log"
+    data, port, log = tmp_path / "var", free_port(), tmp_path / "demo.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
             [
@@ -43,15 +35,7 @@ def test_a_full_demo_run_logs_no_personal_data(tmp_path: Path) -> None:
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.time() + 120
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert proc.poll() is None and time.time() < deadline, log.read_text()[-2000:]
-                time.sleep(0.3)
+            wait_healthy(base, proc)
             for user in ("cw.alice", "an.priya", "ig.olu"):
                 headers = bearer(data, user)
                 for path in (

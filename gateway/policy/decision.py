@@ -78,6 +78,14 @@ def _signature(policies_dir: Path) -> tuple:
     return tuple(out)
 
 
+def _roles(loaded: _Loaded, principal: Principal) -> set[str]:
+    """The principal's roles plus every role they inherit through `g` lines in rules.csv."""
+    roles = set(principal.roles)
+    for role in principal.roles:
+        roles.update(loaded.enforcer.get_implicit_roles_for_user(role) if loaded.enforcer else [])
+    return roles
+
+
 @dataclass
 class PolicyEngine:
     policies_dir: Path
@@ -199,9 +207,7 @@ class PolicyEngine:
         day: dt.date,
     ) -> str:
         """The nearest agreement to the request and what it lacks, as one sentence."""
-        roles = set(principal.roles)
-        for role in principal.roles:
-            roles.update(loaded.enforcer.get_implicit_roles_for_user(role) if loaded.enforcer else [])
+        roles = _roles(loaded, principal)
         candidates = [
             a
             for a in loaded.registry.values()
@@ -243,9 +249,7 @@ class PolicyEngine:
         if loaded.enforcer is None:
             return {}
         day = day or self.today()
-        roles = set(principal.roles)
-        for role in principal.roles:
-            roles.update(loaded.enforcer.get_implicit_roles_for_user(role))
+        roles = _roles(loaded, principal)
         out: dict[str, tuple[str, ...]] = {}
         for role in sorted(roles):
             for line in loaded.enforcer.get_filtered_policy(0, role, "", "", view, "", "", "", "", "allow"):
@@ -263,9 +267,7 @@ class PolicyEngine:
         day = day or self.today()
         if loaded.enforcer is None:
             return []
-        roles = set(principal.roles)
-        for role in principal.roles:
-            roles.update(loaded.enforcer.get_implicit_roles_for_user(role))
+        roles = _roles(loaded, principal)
         out = []
         for a in sorted(loaded.registry.values(), key=lambda a: a.id):
             if a.in_force(day) and any(
