@@ -17,6 +17,7 @@ from gateway.synth.departments.common import (
     address_json,
     days_before,
     note_subject,
+    protected_household,
 )
 from gateway.synth.identifiers import LANDLINE, phone_number
 from gateway.synth.noise import Identity
@@ -361,6 +362,8 @@ def _person_row(b: StoreBuilder, i: int, lid: str, ident: Identity) -> dict:
         "pers_death_date": None,
         "pers_is_mother": "Y" if (not child and ident.sex == "F" and b.relationship(i) == "mother") else None,
         "pers_nationality": None,
+        # Restricted access: the person's whereabouts must not be disclosed (refuge, adoption, protection).
+        "pers_restricted": "Y" if protected_household(b.world, int(b.world.household[i])) else None,
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import random
 from collections import defaultdict
@@ -50,6 +51,18 @@ def seeded(seed: int, store: str) -> random.Random:
 
 def days_before(as_of: dt.date, rnd: random.Random, lo: int, hi: int) -> dt.date:
     return as_of - dt.timedelta(days=rnd.randint(lo, hi))
+
+
+# About 1.5% of households are protected in the services that know them: a family in a refuge after
+# domestic abuse, an adoptive placement, witness protection. Decided per household from its latent
+# need, without drawing from the store's random stream (so every other value is unchanged).
+PROTECTED_SHARE = 0.015
+
+
+def protected_household(world: World, h: int) -> bool:
+    risk = float(world.hh_risk[h])
+    digest = hashlib.sha256(f"protected:{h}:{risk:.12f}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < PROTECTED_SHARE * min(3.0, risk)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from gateway.synth.departments.common import StoreBuilder, days_before
+from gateway.synth.departments.common import StoreBuilder, days_before, protected_household
 from gateway.synth.geography import WARDS
 from gateway.synth.noise import Identity
 
@@ -173,6 +173,7 @@ def _register(b: StoreBuilder, i: int, tenancy: str, relationship: str) -> str:
             "tp_sex": ident.sex,
             "tp_relationship": relationship,
             "tp_phone": b.world.phone[i] if b.ages[i] >= 18 and rnd.random() < 0.8 else None,
+            "tp_sensitive": "Y" if protected_household(b.world, int(b.world.household[i])) else None,
             "tp_address_line": ident.address_line,
             "tp_postcode": ident.postcode,
         }
