@@ -110,6 +110,8 @@ def alerts(engine: Engine, rules: AlertRules, since: str | None = None) -> list[
                 out.append(
                     _alert("outside_caseload", e, f"{e['actor']} reached people not on their caseload")
                 )
+        if (e.get("disclosure_applied") or {}).get("protected"):
+            out.append(_alert("protected_access", e, f"{e['actor']} reached a protected person's services"))
         start, end = rules.working_hours
         local = _local(e["time"], rules.timezone)
         if (

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from audit.open import open_audit
 from gateway import __version__
-from gateway.api import agreements, audit_review, catalogue, health, identity
+from gateway.api import agreements, audit_review, caseworker, catalogue, health, identity
 from gateway.api.audit_trail import install_audit_trail
 from gateway.api.errors import install_error_handlers
 from gateway.catalogue import load_catalogue
@@ -17,6 +17,7 @@ from gateway.config import Settings
 from gateway.datadir import DataDir
 from gateway.identity import dev_issuer
 from gateway.identity.tokens import Verifier, load_key_set
+from gateway.index.store import IndexStore
 from gateway.policy.decision import PolicyEngine
 from gateway.stores.registry import StoreRegistry
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         app.state.audit.close()  # seals the chain with a final signed checkpoint
+        app.state.index.dispose()
         app.state.stores.dispose()
 
     app = FastAPI(title="Data-sharing gateway", version=__version__, lifespan=lifespan)
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalogue = load_catalogue(settings.policies_dir)
     app.state.stores = StoreRegistry.open(DataDir(settings.data_dir))
     app.state.verifier = _verifier(settings)
+    app.state.index = IndexStore(DataDir(settings.data_dir).index_url())
     app.state.policy = PolicyEngine(settings.policies_dir, check_interval=settings.policy_check_interval)
     if app.state.policy.load_error:  # refuse to start on a broken policy rather than deny silently
         raise RuntimeError(f"policy could not be loaded: {app.state.policy.load_error}")
@@ -56,4 +59,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(catalogue.router)
     app.include_router(agreements.router)
     app.include_router(audit_review.router)
+    app.include_router(caseworker.router)
     return app

@@ -66,6 +66,7 @@ def sign_token(
         "roles": list(user.roles),
         "department": user.department,
         "team": user.team,
+        "worker_id": user.worker_id,
         "iat": issued,
         "nbf": issued,
         "exp": issued + ttl,

@@ -13,6 +13,8 @@ class Principal:
     roles: tuple[str, ...]
     department: str | None = None
     team: str | None = None
+    # The caller's id in their own department's system, for caseload lookups (optional claim).
+    worker_id: str | None = None
     claims: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -26,4 +28,5 @@ class Principal:
             "roles": list(self.roles),
             "department": self.department,
             "team": self.team,
+            "worker_id": self.worker_id,
         }

@@ -80,6 +80,7 @@ class Verifier:
             roles=tuple(sorted(roles)),
             department=claims.get("department"),
             team=claims.get("team"),
+            worker_id=claims.get("worker_id"),
             claims=dict(claims),
         )
 

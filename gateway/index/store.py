@@ -118,6 +118,55 @@ class IndexStore:
             )
         return {p: h for p, h, _ in rows}, {p: f for p, _, f in rows}
 
+    # --- lookups for the service (indexed, one query each) -------------------------------------
+    def records_of(self, person_ids: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+        """person id -> its (source, local_id) records."""
+        ids = sorted(set(person_ids))
+        out: dict[str, list[tuple[str, str]]] = {p: [] for p in ids}
+        if not ids:
+            return out
+        x = schema.xref
+        with self.engine.connect() as conn:
+            query = select(x.c.person_id, x.c.source, x.c.local_id).where(x.c.person_id.in_(ids))
+            for pid, source, local_id in conn.execute(query):
+                out[pid].append((source, local_id))
+        return out
+
+    def persons_of(self, source: str, local_ids: Iterable[str]) -> dict[str, str]:
+        """local id -> person id for records of one source."""
+        ids = sorted(set(local_ids))
+        if not ids:
+            return {}
+        x = schema.xref
+        with self.engine.connect() as conn:
+            query = select(x.c.local_id, x.c.person_id).where((x.c.source == source) & x.c.local_id.in_(ids))
+            return dict(conn.execute(query).all())
+
+    def people(self, person_ids: Iterable[str]) -> dict[str, PersonRow]:
+        ids = sorted(set(person_ids))
+        if not ids:
+            return {}
+        p = schema.persons
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(p.c.person_id, p.c.household_id, p.c.family_id, p.c.records).where(
+                    p.c.person_id.in_(ids)
+                )
+            )
+            return {r[0]: PersonRow(*r) for r in rows}
+
+    def family_members(self, family_ids: Iterable[str]) -> dict[str, list[str]]:
+        ids = sorted(set(family_ids))
+        out: dict[str, list[str]] = {f: [] for f in ids}
+        if not ids:
+            return out
+        p = schema.persons
+        with self.engine.connect() as conn:
+            query = select(p.c.family_id, p.c.person_id).where(p.c.family_id.in_(ids)).order_by(p.c.person_id)
+            for fid, pid in conn.execute(query):
+                out[fid].append(pid)
+        return out
+
     def last_run(self) -> dict[str, Any]:
         self.require()
         with self.engine.connect() as conn:

@@ -1,0 +1,235 @@
+"""Caseworker views: their caseload, other services' flags, and a family's context.
+
+A caseworker sees flags only for people on their caseload or in the family of a child on it; anyone
+else needs `X-Break-Glass-Reason` (at least 20 characters), which the reply and the audit event both
+carry and IG alerts surface. Which flags are released, for which purpose, comes from the agreements.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+
+from gateway.api.audit_trail import audit_context
+from gateway.api.auth import CurrentPrincipal
+from gateway.api.errors import GatewayError
+from gateway.caseworker.caseload import Caseload, load_caseload, own_records
+from gateway.caseworker.views import FlagsResult, gather_flags, permissions
+from gateway.datadir import DataDir
+from gateway.identity.principal import Principal
+from gateway.index.store import IndexStore
+
+router = APIRouter(prefix="/v1", tags=["caseworker"])
+
+PERSON_ID = re.compile(r"^P[0-9A-Z]{12}$")
+FAMILY_ID = re.compile(r"^F[0-9A-Z]{12}$")
+PURPOSE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+CASEWORK_ROLES = {"caseworker", "senior_practitioner"}
+BREAK_GLASS_MIN, BREAK_GLASS_MAX = 20, 500
+
+Purpose = Annotated[
+    str, Query(pattern=PURPOSE_PATTERN, description="Why you are looking, e.g. child_protection_enquiry.")
+]
+BreakGlass = Annotated[str | None, Header(alias="X-Break-Glass-Reason")]
+
+
+def _index(request: Request) -> IndexStore:
+    index: IndexStore = request.app.state.index
+    if not index.exists():
+        raise GatewayError(
+            503, "index_unavailable", "the person index has not been built: run `gateway link`"
+        )
+    return index
+
+
+def _as_of(request: Request) -> dt.date:
+    """The date flags are computed at: the synthetic borough's own date, else today."""
+    dd = DataDir(request.app.state.settings.data_dir)
+    try:
+        return dt.date.fromisoformat(dd.read_manifest()["as_of"])
+    except (FileNotFoundError, KeyError, ValueError):
+        return dt.date.today()
+
+
+def _caseworker(request: Request, principal: Principal, action: str) -> None:
+    audit_context(request)["action"] = action
+    if not CASEWORK_ROLES & set(principal.roles):
+        raise GatewayError(403, "forbidden", "only caseworkers have a caseload and see flags")
+
+
+def _break_glass(request: Request, reason: str | None) -> str | None:
+    if reason is None:
+        return None
+    reason = reason.strip()
+    if not BREAK_GLASS_MIN <= len(reason) <= BREAK_GLASS_MAX:
+        raise GatewayError(
+            400,
+            "bad_request",
+            f"X-Break-Glass-Reason must explain the need in {BREAK_GLASS_MIN} to {BREAK_GLASS_MAX} "
+            "characters",
+        )
+    audit_context(request)["break_glass"] = True
+    return reason
+
+
+def _check_id(value: str, pattern: re.Pattern[str], kind: str) -> None:
+    if not pattern.match(value):
+        raise GatewayError(400, "bad_request", f"{value[:40]!r} is not a {kind} id")
+
+
+def _record(request: Request, result: FlagsResult, purpose: str, glass: str | None) -> None:
+    ctx = audit_context(request)
+    ctx.update(
+        purpose=purpose,
+        agreement_id=",".join(result.agreements) or None,
+        fields_released=sorted(result.fields_released),
+        rows_released=result.rows_released,
+        disclosure_applied={"view": "flags", "protected": result.protected},
+    )
+    reasons = [f"flags under {', '.join(result.agreements)}"]
+    if glass:
+        reasons.append(f"break-glass: {glass}")
+    if result.protected:
+        reasons.append("protected person: involvement and contact route only")
+    ctx["reason"] = "; ".join(reasons)
+
+
+def _refuse_outside_caseload(request: Request, subject: str, kind: str) -> None:
+    reason = (
+        f"{kind} {subject} is not on your caseload or in the family of a child on it; "
+        f"send X-Break-Glass-Reason to see them in an emergency"
+    )
+    audit_context(request)["reason"] = reason
+    raise GatewayError(403, "not_on_caseload", reason)
+
+
+def _permissions(request: Request, principal: Principal, purpose: str) -> Any:
+    perms = permissions(request.app.state.policy, principal, purpose)
+    if perms.refusal is not None:
+        audit_context(request)["reason"] = perms.refusal.reason
+        raise GatewayError(403, "forbidden", perms.refusal.reason)
+    return perms
+
+
+@router.get("/caseload")
+def caseload(request: Request, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    _caseworker(request, principal, "caseload.read")
+    index = _index(request)
+    engines = request.app.state.stores.engines
+    load: Caseload = load_caseload(principal, engines, index)
+    own = own_records(principal, set(load.members), engines, index)
+    items = []
+    for pid in sorted(load.members, key=lambda p: (load.family_of.get(p, ""), p not in load.allocated, p)):
+        rec = own.get(pid, {})
+        dob = rec.get("date_of_birth")
+        items.append(
+            {
+                "person_id": pid,
+                "family_id": load.family_of.get(pid),
+                "name": rec.get("name"),
+                "date_of_birth": dob.isoformat() if dob else None,
+                "relationship": "allocated"
+                if pid in load.allocated
+                else (rec.get("role") or "family member"),
+            }
+        )
+    audit_context(request).update(
+        subject_ids=[i["person_id"] for i in items],
+        fields_released=[f"{principal.department}.name", f"{principal.department}.date_of_birth"],
+        rows_released=len(items),
+        reason="the caller's own caseload",
+    )
+    return items
+
+
+@router.get("/persons/{person_id}/flags")
+def person_flags(
+    person_id: str,
+    request: Request,
+    principal: CurrentPrincipal,
+    purpose: Purpose,
+    break_glass: BreakGlass = None,
+) -> dict[str, Any]:
+    _caseworker(request, principal, "flags.read")
+    _check_id(person_id, PERSON_ID, "person")
+    glass = _break_glass(request, break_glass)
+    audit_context(request).update(subject_ids=[person_id], purpose=purpose)
+    index = _index(request)
+    if person_id not in index.people([person_id]):
+        raise GatewayError(404, "not_found", f"there is no person {person_id} in the index")
+    load = load_caseload(principal, request.app.state.stores.engines, index)
+    relationship = load.relationship(person_id)
+    if relationship is None and glass is None:
+        _refuse_outside_caseload(request, person_id, "person")
+    perms = _permissions(request, principal, purpose)
+    result = gather_flags([person_id], perms, request.app.state.stores.engines, index, _as_of(request))
+    _record(request, result, purpose, glass)
+    person = result.people[person_id]
+    return {
+        "person_id": person_id,
+        "relationship": relationship or "break_glass",
+        "flags": person.flags,
+        "services": person.services,
+        "protected": person.protected,
+        "break_glass": glass is not None,
+        "agreements": result.agreements,
+        "audit_id": request.state.audit_id,
+    }
+
+
+@router.get("/families/{family_id}/context")
+def family_context(
+    family_id: str,
+    request: Request,
+    principal: CurrentPrincipal,
+    purpose: Purpose,
+    break_glass: BreakGlass = None,
+) -> dict[str, Any]:
+    _caseworker(request, principal, "family.context")
+    _check_id(family_id, FAMILY_ID, "family")
+    glass = _break_glass(request, break_glass)
+    audit_context(request).update(purpose=purpose)
+    index = _index(request)
+    members = index.family_members([family_id])[family_id]
+    if not members:
+        raise GatewayError(404, "not_found", f"there is no family {family_id} in the index")
+    audit_context(request)["subject_ids"] = members
+    engines = request.app.state.stores.engines
+    load = load_caseload(principal, engines, index)
+    if not set(members) & load.members and glass is None:
+        _refuse_outside_caseload(request, family_id, "family")
+    perms = _permissions(request, principal, purpose)
+    result = gather_flags(members, perms, engines, index, _as_of(request))
+    _record(request, result, purpose, glass)
+    own = own_records(principal, set(members), engines, index)
+    professionals: dict[tuple, dict[str, Any]] = {}
+    out_members = []
+    for pid in members:
+        person = result.people[pid]
+        for f in person.flags:
+            if f["contact"]:
+                key = (f["service"], *(f["contact"].get(k) for k in ("name", "role", "team", "phone")))
+                professionals.setdefault(key, {"service": f["service"], **f["contact"]})
+        out_members.append(
+            {
+                "person_id": pid,
+                "relationship": (load.relationship(pid) == "allocated"
+                and "allocated")
+                or own.get(pid, {}).get("role")
+                or "family member",
+                "flags": person.flags,
+                "services": person.services,
+                "protected": person.protected,
+            }
+        )
+    return {
+        "family_id": family_id,
+        "members": out_members,
+        "professionals": list(professionals.values()),
+        "break_glass": glass is not None,
+        "agreements": result.agreements,
+        "audit_id": request.state.audit_id,
+    }

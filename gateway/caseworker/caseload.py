@@ -1,0 +1,120 @@
+"""Whose data a caseworker may see: the people allocated to them, and those people's families.
+
+Allocations come from the caller's own department's store (children's social care involvements, early
+help episodes), matched to the caller through the `worker_id` claim; people become person-index ids
+through the cross-reference, families through the index's family groups.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from gateway.identity.principal import Principal
+from gateway.index.store import IndexStore
+from gateway.stores.schema import store_metadata
+
+CASEWORK_DEPARTMENTS = ("childrens_social_care", "early_help")
+
+
+@dataclass(frozen=True)
+class Caseload:
+    allocated: frozenset[str]  # person ids allocated to the caller
+    family_of: dict[str, str]  # person id -> family id, for everyone on the caseload
+    members: frozenset[str]  # allocated people and their family members
+
+    def relationship(self, person_id: str) -> str | None:
+        if person_id in self.allocated:
+            return "allocated"
+        return "family" if person_id in self.members else None
+
+
+def _allocated_local_ids(engine: Engine, department: str, worker_id: str) -> set[str]:
+    t = store_metadata(department).tables
+    if department == "childrens_social_care":
+        inv = t["ssd_involvements"]
+        q = select(inv.c.invo_person_id).where(
+            inv.c.invo_professional_id == worker_id, inv.c.invo_involvement_end_date.is_(None)
+        )
+    else:
+        ep = t["ssd_early_help_episodes"]
+        q = select(ep.c.earl_person_id).where(
+            ep.c.earl_episode_worker_id == worker_id, ep.c.earl_episode_end_date.is_(None)
+        )
+    with engine.connect() as conn:
+        return {row[0] for row in conn.execute(q) if row[0]}
+
+
+def load_caseload(principal: Principal, engines: dict[str, Engine], index: IndexStore) -> Caseload:
+    department = principal.department
+    if department not in CASEWORK_DEPARTMENTS or not principal.worker_id or department not in engines:
+        return Caseload(frozenset(), {}, frozenset())
+    local = _allocated_local_ids(engines[department], department, principal.worker_id)
+    allocated = set(index.persons_of(department, local).values())
+    families = {p: row.family_id for p, row in index.people(allocated).items()}
+    members = {m for ms in index.family_members(families.values()).values() for m in ms} | allocated
+    family_of = {p: row.family_id for p, row in index.people(members).items()}
+    return Caseload(frozenset(allocated), family_of, frozenset(members))
+
+
+def own_records(
+    principal: Principal, person_ids: set[str], engines: dict[str, Engine], index: IndexStore
+) -> dict[str, dict[str, Any]]:
+    """Name, date of birth and family role of each person as the caller's own service records them."""
+    department = principal.department
+    if department not in CASEWORK_DEPARTMENTS or department not in engines:
+        return {}
+    local_of: dict[str, str] = {}
+    for pid, records in index.records_of(person_ids).items():
+        for source, local_id in records:
+            if source == department:
+                local_of.setdefault(local_id, pid)
+    t = store_metadata(department).tables
+    out: dict[str, dict[str, Any]] = {}
+    roles: dict[str, str] = {}
+    with engines[department].connect() as conn:
+        if department == "childrens_social_care":
+            p = t["ssd_person"]
+            rows = conn.execute(
+                select(p.c.pers_person_id, p.c.pers_forename, p.c.pers_surname, p.c.pers_dob).where(
+                    p.c.pers_person_id.in_(list(local_of))
+                )
+            )
+            fam = t["ssd_family"]
+            for lid, rel in conn.execute(
+                select(fam.c.fami_person_id, fam.c.fami_relationship).where(
+                    fam.c.fami_person_id.in_(list(local_of))
+                )
+            ):
+                roles[local_of[lid]] = rel
+        else:
+            p = t["eh_person"]
+            rows = conn.execute(
+                select(p.c.ehp_person_id, p.c.ehp_forename, p.c.ehp_surname, p.c.ehp_dob).where(
+                    p.c.ehp_person_id.in_(list(local_of))
+                )
+            )
+            fam = t["eh_family_member"]
+            for lid, rel in conn.execute(
+                select(fam.c.ehfm_person_id, fam.c.ehfm_relationship).where(
+                    fam.c.ehfm_person_id.in_(list(local_of))
+                )
+            ):
+                roles[local_of[lid]] = rel
+        for lid, first, last, dob in rows:
+            pid = local_of[lid]
+            if pid not in out:
+                out[pid] = {"name": " ".join(x for x in (first, last) if x) or None, "date_of_birth": dob}
+    for pid, rel in roles.items():
+        out.setdefault(pid, {"name": None, "date_of_birth": None})["role"] = rel
+    return out
+
+
+def group_by_family(caseload: Caseload) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for person, family in caseload.family_of.items():
+        out[family].append(person)
+    return out
