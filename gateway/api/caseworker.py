@@ -216,8 +216,7 @@ def family_context(
         out_members.append(
             {
                 "person_id": pid,
-                "relationship": (load.relationship(pid) == "allocated"
-                and "allocated")
+                "relationship": (load.relationship(pid) == "allocated" and "allocated")
                 or own.get(pid, {}).get("role")
                 or "family member",
                 "flags": person.flags,
