@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import os
+import select as select_module
+import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -118,3 +121,51 @@ def wait_healthy(base_url: str, proc: object, timeout: float = 120.0) -> None:
         assert proc.poll() is None, f"the gateway process exited with {proc.returncode}"  # type: ignore[attr-defined]
         assert time.time() < deadline, "the gateway process did not start in time"
         time.sleep(0.2)
+
+
+class TcpProxy:
+    """A real TCP hop in front of PostgreSQL that the test can cut, as a network failure would."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        self.running = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while self.running:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self.sockets += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
+
+    def _pipe(self, a: socket.socket, b: socket.socket) -> None:
+        try:
+            while self.running:
+                ready, _, _ = select_module.select([a, b], [], [], 0.2)
+                for s in ready:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    (b if s is a else a).sendall(data)
+        except OSError:
+            return
+
+    def cut(self) -> None:
+        self.running = False
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread so the port really closes
+        except OSError:
+            pass
+        self.listener.close()
+        for s in self.sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import select as select_module
-import socket
 import subprocess
 import sys
-import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -27,7 +24,7 @@ from gateway.config import Settings
 from gateway.datadir import DataDir
 from gateway.identity.dev_issuer import load_or_create_key
 from gateway.stores.postgres import drop_database
-from tests.conftest import bearer, free_port, wait_healthy
+from tests.conftest import TcpProxy, bearer, free_port, wait_healthy
 
 pytestmark = pytest.mark.postgres
 
@@ -76,54 +73,6 @@ def test_the_audit_role_may_insert_and_select_but_never_update_or_delete(tmp_pat
             conn.execute(text(f'DROP OWNED BY "{role}"'))
             conn.execute(text(f'DROP ROLE "{role}"'))
         owner.engine.dispose()
-
-
-class TcpProxy:
-    """A real TCP hop in front of PostgreSQL that the test can cut, as a network failure would."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.sockets: list[socket.socket] = []
-        self.running = True
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while self.running:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            self.sockets += [client, upstream]
-            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
-
-    def _pipe(self, a: socket.socket, b: socket.socket) -> None:
-        try:
-            while self.running:
-                ready, _, _ = select_module.select([a, b], [], [], 0.2)
-                for s in ready:
-                    data = s.recv(65536)
-                    if not data:
-                        return
-                    (b if s is a else a).sendall(data)
-        except OSError:
-            return
-
-    def cut(self) -> None:
-        self.running = False
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread so the port really closes
-        except OSError:
-            pass
-        self.listener.close()
-        for s in self.sockets:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-                s.close()
-            except OSError:
-                pass
 
 
 def test_an_unreachable_audit_store_means_503_and_no_data(tmp_path, audit_db):
