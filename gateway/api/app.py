@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.stores = StoreRegistry.open(DataDir(settings.data_dir))
     app.state.verifier = _verifier(settings)
     app.state.index = IndexStore(DataDir(settings.data_dir).index_url())
+    app.state.caseloads = {}  # (department, worker id) -> (expiry, Caseload); see api/caseworker.py
     app.state.policy = PolicyEngine(settings.policies_dir, check_interval=settings.policy_check_interval)
     if app.state.policy.load_error:  # refuse to start on a broken policy rather than deny silently
         raise RuntimeError(f"policy could not be loaded: {app.state.policy.load_error}")

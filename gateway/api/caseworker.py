@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -38,11 +39,30 @@ BreakGlass = Annotated[str | None, Header(alias="X-Break-Glass-Reason")]
 
 def _index(request: Request) -> IndexStore:
     index: IndexStore = request.app.state.index
-    if not index.exists():
-        raise GatewayError(
-            503, "index_unavailable", "the person index has not been built: run `gateway link`"
-        )
+    if not getattr(request.app.state, "index_built", False):
+        if not index.exists():
+            raise GatewayError(
+                503, "index_unavailable", "the person index has not been built: run `gateway link`"
+            )
+        request.app.state.index_built = True  # an index, once written, is only ever replaced
     return index
+
+
+# Caseloads change when a case is allocated or closed, not per request: each worker's is reused for
+# this many seconds, so a reallocation takes effect within that time.
+CASELOAD_TTL_SECONDS = 10.0
+
+
+def _caseload(request: Request, principal: Principal, index: IndexStore) -> Caseload:
+    cache: dict = request.app.state.caseloads
+    key = (principal.department, principal.worker_id)
+    now = time.monotonic()
+    hit = cache.get(key)
+    if hit and hit[0] > now:
+        return hit[1]
+    load = load_caseload(principal, request.app.state.stores.engines, index)
+    cache[key] = (now + CASELOAD_TTL_SECONDS, load)
+    return load
 
 
 def _as_of(request: Request) -> dt.date:
@@ -119,7 +139,7 @@ def caseload(request: Request, principal: CurrentPrincipal) -> list[dict[str, An
     _caseworker(request, principal, "caseload.read")
     index = _index(request)
     engines = request.app.state.stores.engines
-    load: Caseload = load_caseload(principal, engines, index)
+    load = _caseload(request, principal, index)
     own = own_records(principal, set(load.members), engines, index)
     items = []
     for pid in sorted(load.members, key=lambda p: (load.family_of.get(p, ""), p not in load.allocated, p)):
@@ -158,10 +178,10 @@ def person_flags(
     glass = _break_glass(request, break_glass)
     audit_context(request).update(subject_ids=[person_id], purpose=purpose)
     index = _index(request)
-    if person_id not in index.people([person_id]):
-        raise GatewayError(404, "not_found", f"there is no person {person_id} in the index")
-    load = load_caseload(principal, request.app.state.stores.engines, index)
+    load = _caseload(request, principal, index)
     relationship = load.relationship(person_id)
+    if relationship is None and person_id not in index.people([person_id]):
+        raise GatewayError(404, "not_found", f"there is no person {person_id} in the index")
     if relationship is None and glass is None:
         _refuse_outside_caseload(request, person_id, "person")
     perms = _permissions(request, principal, purpose)
@@ -198,7 +218,7 @@ def family_context(
         raise GatewayError(404, "not_found", f"there is no family {family_id} in the index")
     audit_context(request)["subject_ids"] = members
     engines = request.app.state.stores.engines
-    load = load_caseload(principal, engines, index)
+    load = _caseload(request, principal, index)
     if not set(members) & load.members and glass is None:
         _refuse_outside_caseload(request, family_id, "family")
     perms = _permissions(request, principal, purpose)

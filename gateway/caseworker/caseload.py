@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 
 from gateway.identity.principal import Principal
 from gateway.index.store import IndexStore
-from gateway.stores.schema import store_metadata
+from gateway.stores.schema import store_tables
 
 CASEWORK_DEPARTMENTS = ("childrens_social_care", "early_help")
 
@@ -33,7 +33,7 @@ class Caseload:
 
 
 def _allocated_local_ids(engine: Engine, department: str, worker_id: str) -> set[str]:
-    t = store_metadata(department).tables
+    t = store_tables(department)
     if department == "childrens_social_care":
         inv = t["ssd_involvements"]
         q = select(inv.c.invo_person_id).where(
@@ -72,7 +72,7 @@ def own_records(
         for source, local_id in records:
             if source == department:
                 local_of.setdefault(local_id, pid)
-    t = store_metadata(department).tables
+    t = store_tables(department)
     out: dict[str, dict[str, Any]] = {}
     roles: dict[str, str] = {}
     with engines[department].connect() as conn:

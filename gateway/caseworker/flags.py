@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select
 
-from gateway.stores.schema import store_metadata
+from gateway.stores.schema import store_tables
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def _latest(flags: Iterable[RawFlag]) -> list[RawFlag]:
 
 
 def housing(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]:
-    t = store_metadata("housing").tables
+    t = store_tables("housing")
     tp, ten, ra, ta, off = (
         t[n]
         for n in (
@@ -197,7 +197,7 @@ def housing(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]:
 
 
 def education(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]:
-    t = store_metadata("education").tables
+    t = store_tables("education")
     pup, att, exc, sch = t["edu_pupils"], t["edu_attendance"], t["edu_exclusions"], t["edu_schools"]
     school = {
         pid: _contact(dsl, "Designated safeguarding lead", name, phone)
@@ -241,7 +241,7 @@ def education(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]
 
 
 def community_safety(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]:
-    t = store_metadata("community_safety").tables
+    t = store_tables("community_safety")
     dan, dac, yot, off = (
         t["cs_da_notifications"],
         t["cs_da_children"],
@@ -301,7 +301,7 @@ def community_safety(conn: Connection, ids: list[str], as_of: dt.date) -> list[R
 
 
 def adult_social_care(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]:
-    t = store_metadata("adult_social_care").tables
+    t = store_tables("adult_social_care")
     pkg, wkr = t["asc_care_packages"], t["asc_workers"]
     q = (
         select(
@@ -322,7 +322,7 @@ def adult_social_care(conn: Connection, ids: list[str], as_of: dt.date) -> list[
 
 
 def benefits(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]:
-    t = store_metadata("benefits").tables
+    t = store_tables("benefits")
     cp, hb = t["rb_claim_persons"], t["rb_hb_awards"]
     q = (
         select(cp.c.cp_person_ref, hb.c.hb_from_date)
@@ -333,7 +333,7 @@ def benefits(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]:
 
 
 def early_help(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]:
-    t = store_metadata("early_help").tables
+    t = store_tables("early_help")
     ep, kw = t["ssd_early_help_episodes"], t["eh_key_workers"]
     q = (
         select(
@@ -374,6 +374,6 @@ PROTECTION_MARKERS = {
 
 def protected_ids(conn: Connection, store: str, ids: list[str]) -> set[str]:
     table_name, id_col, marker = PROTECTION_MARKERS[store]
-    table = store_metadata(store).tables[table_name]
+    table = store_tables(store)[table_name]
     q = select(table.c[id_col]).where(and_(table.c[id_col].in_(ids), table.c[marker] == "Y"))
     return {row[0] for row in conn.execute(q)}

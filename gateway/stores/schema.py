@@ -19,6 +19,9 @@ invented ones:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import cache
+
 from sqlalchemy import Column, Date, Float, Index, Integer, MetaData, String, Table, Text
 
 STORE_NAMES: tuple[str, ...] = (
@@ -585,3 +588,13 @@ def store_metadata(store: str) -> MetaData:
         return _BUILDERS[store]()
     except KeyError:
         raise ValueError(f"unknown store {store!r}; known: {', '.join(STORE_NAMES)}") from None
+
+
+@cache
+def store_tables(store: str) -> Mapping[str, Table]:
+    """One shared, read-only set of table objects per store, for the service's queries.
+
+    Reusing the same Table objects lets SQLAlchemy's compiled-statement cache hit on every request;
+    a fresh MetaData per query would recompile each statement (several milliseconds per flag request).
+    """
+    return store_metadata(store).tables

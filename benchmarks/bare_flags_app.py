@@ -1,0 +1,44 @@
+"""The baseline for benchmarks/flags.py: the same flag SQL as the gateway, with no governance at all.
+
+No token, no caseload check, no policy decision, no audit event: look the person up in the index,
+run every service's flag queries in parallel, return the raw rows. Served by uvicorn like the gateway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from gateway.caseworker.flags import SERVICE_QUERIES
+from gateway.datadir import DataDir
+from gateway.index.store import IndexStore
+from gateway.stores.registry import StoreRegistry
+
+
+def create() -> FastAPI:
+    dd = DataDir(Path(os.environ["GATEWAY_DATA_DIR"]))
+    stores = StoreRegistry.open(dd)
+    index = IndexStore(dd.index_url())
+    as_of = dt.date.fromisoformat(dd.read_manifest()["as_of"])
+    app = FastAPI()
+
+    def run(service: str, ids: list[str]) -> list[Any]:
+        with stores.engines[service].connect() as conn:
+            return [f.__dict__ for f in SERVICE_QUERIES[service](conn, ids, as_of)]
+
+    @app.get("/bare/persons/{person_id}/flags")
+    def flags(person_id: str) -> dict[str, Any]:
+        local: dict[str, list[str]] = {}
+        for source, local_id in index.records_of([person_id])[person_id]:
+            local.setdefault(source, []).append(local_id)
+        services = [s for s in SERVICE_QUERIES if s in local]
+        with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
+            results = dict(zip(services, pool.map(lambda s: run(s, local[s]), services), strict=True))
+        return {"person_id": person_id, "flags": results}
+
+    return app
