@@ -7,7 +7,8 @@ people: cw.alice's caseload. At 1, 8 and 32 concurrent clients it prints p50/p99
 second for both, and the p50 ratio (goal <= 1.5x). Then the gateway's p50 at one client per borough
 size, which should stay flat as the borough grows (every lookup is indexed).
 
-    python benchmarks/flags.py [--sizes 10000 100000 1000000] [--requests 400] [--out benchmarks/results/flags.json]
+    python benchmarks/flags.py [--sizes 10000 100000 1000000] [--requests 400]
+        [--out benchmarks/results/flags.json]
 """
 
 from __future__ import annotations
@@ -129,10 +130,12 @@ def run_size(people: int, n: int, levels: list[int]) -> dict:
                     "bare": b,
                     "p50_ratio": round(g["p50_ms"] / b["p50_ms"], 2),
                 }
+                ratio = g["p50_ms"] / b["p50_ms"]
                 print(
-                    f"{people:>9,} residents, {clients:>2} clients: gateway p50 {g['p50_ms']:7.2f} ms p99 "
-                    f"{g['p99_ms']:7.2f} ms {g['requests_per_second']:7.1f}/s | bare p50 {b['p50_ms']:7.2f} ms "
-                    f"p99 {b['p99_ms']:7.2f} ms {b['requests_per_second']:7.1f}/s | p50 x{g['p50_ms'] / b['p50_ms']:.2f}",
+                    f"{people:>9,} residents, {clients:>2} clients: gateway p50 {g['p50_ms']:7.2f} ms "
+                    f"p99 {g['p99_ms']:7.2f} ms {g['requests_per_second']:7.1f}/s | bare p50 "
+                    f"{b['p50_ms']:7.2f} ms p99 {b['p99_ms']:7.2f} ms {b['requests_per_second']:7.1f}/s "
+                    f"| p50 x{ratio:.2f}",
                     flush=True,
                 )
             return out
