@@ -18,6 +18,30 @@ from gateway.index.store import IndexStore
 from gateway.stores.schema import store_tables
 
 CASEWORK_DEPARTMENTS = ("childrens_social_care", "early_help")
+# Where each casework department keeps its people and their family roles:
+# (person table, id, forename, surname, dob, family table, member id, relationship).
+OWN_RECORDS = {
+    "childrens_social_care": (
+        "ssd_person",
+        "pers_person_id",
+        "pers_forename",
+        "pers_surname",
+        "pers_dob",
+        "ssd_family",
+        "fami_person_id",
+        "fami_relationship",
+    ),
+    "early_help": (
+        "eh_person",
+        "ehp_person_id",
+        "ehp_forename",
+        "ehp_surname",
+        "ehp_dob",
+        "eh_family_member",
+        "ehfm_person_id",
+        "ehfm_relationship",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -72,38 +96,23 @@ def own_records(
         for source, local_id in records:
             if source == department:
                 local_of.setdefault(local_id, pid)
+    person_table, id_col, first_col, last_col, dob_col, family_table, member_col, role_col = OWN_RECORDS[
+        department
+    ]
     t = store_tables(department)
+    p, fam = t[person_table], t[family_table]
     out: dict[str, dict[str, Any]] = {}
     roles: dict[str, str] = {}
     with engines[department].connect() as conn:
-        if department == "childrens_social_care":
-            p = t["ssd_person"]
-            rows = conn.execute(
-                select(p.c.pers_person_id, p.c.pers_forename, p.c.pers_surname, p.c.pers_dob).where(
-                    p.c.pers_person_id.in_(list(local_of))
-                )
+        rows = conn.execute(
+            select(p.c[id_col], p.c[first_col], p.c[last_col], p.c[dob_col]).where(
+                p.c[id_col].in_(list(local_of))
             )
-            fam = t["ssd_family"]
-            for lid, rel in conn.execute(
-                select(fam.c.fami_person_id, fam.c.fami_relationship).where(
-                    fam.c.fami_person_id.in_(list(local_of))
-                )
-            ):
-                roles[local_of[lid]] = rel
-        else:
-            p = t["eh_person"]
-            rows = conn.execute(
-                select(p.c.ehp_person_id, p.c.ehp_forename, p.c.ehp_surname, p.c.ehp_dob).where(
-                    p.c.ehp_person_id.in_(list(local_of))
-                )
-            )
-            fam = t["eh_family_member"]
-            for lid, rel in conn.execute(
-                select(fam.c.ehfm_person_id, fam.c.ehfm_relationship).where(
-                    fam.c.ehfm_person_id.in_(list(local_of))
-                )
-            ):
-                roles[local_of[lid]] = rel
+        )
+        for lid, rel in conn.execute(
+            select(fam.c[member_col], fam.c[role_col]).where(fam.c[member_col].in_(list(local_of)))
+        ):
+            roles[local_of[lid]] = rel
         for lid, first, last, dob in rows:
             pid = local_of[lid]
             if pid not in out:

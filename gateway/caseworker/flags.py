@@ -251,43 +251,26 @@ def community_safety(conn: Connection, ids: list[str], as_of: dt.date) -> list[R
     year_ago = as_of - dt.timedelta(days=365)
     out = []
     contact_cols = (off.c.off_name, off.c.off_role, off.c.off_team, off.c.off_phone)
-    for column in (dan.c.dan_victim_nominal_id, dan.c.dan_perpetrator_nominal_id):
-        q = (
-            select(column, dan.c.dan_notified_date, *contact_cols)
-            .select_from(dan.outerjoin(off, off.c.off_officer_id == dan.c.dan_officer_id))
-            .where(column.in_(ids), dan.c.dan_notified_date >= year_ago)
-        )
-        for pid, notified, *contact in conn.execute(q):
-            out.append(
-                RawFlag(
-                    "community_safety",
-                    "domestic_abuse_notification_last_12m",
-                    pid,
-                    True,
-                    notified,
-                    _contact(*contact),
-                )
-            )
-    q = (
+    officer = off.c.off_officer_id == dan.c.dan_officer_id
+    recent = dan.c.dan_notified_date >= year_ago
+    # Victim, perpetrator, or a child present: each is a domestic-abuse notification about the person.
+    notifications = [
+        select(column, dan.c.dan_notified_date, *contact_cols)
+        .select_from(dan.outerjoin(off, officer))
+        .where(column.in_(ids), recent)
+        for column in (dan.c.dan_victim_nominal_id, dan.c.dan_perpetrator_nominal_id)
+    ]
+    notifications.append(
         select(dac.c.dac_nominal_id, dan.c.dan_notified_date, *contact_cols)
         .select_from(
-            dac.join(dan, dan.c.dan_notification_id == dac.c.dac_notification_id).outerjoin(
-                off, off.c.off_officer_id == dan.c.dan_officer_id
-            )
+            dac.join(dan, dan.c.dan_notification_id == dac.c.dac_notification_id).outerjoin(off, officer)
         )
-        .where(dac.c.dac_nominal_id.in_(ids), dan.c.dan_notified_date >= year_ago)
+        .where(dac.c.dac_nominal_id.in_(ids), recent)
     )
-    for pid, notified, *contact in conn.execute(q):
-        out.append(
-            RawFlag(
-                "community_safety",
-                "domestic_abuse_notification_last_12m",
-                pid,
-                True,
-                notified,
-                _contact(*contact),
-            )
-        )
+    for q in notifications:
+        for pid, notified, *contact in conn.execute(q):
+            flag = "domestic_abuse_notification_last_12m"
+            out.append(RawFlag("community_safety", flag, pid, True, notified, _contact(*contact)))
     q = (
         select(yot.c.yot_nominal_id, yot.c.yot_start_date, *contact_cols)
         .select_from(yot.outerjoin(off, off.c.off_officer_id == yot.c.yot_officer_id))
