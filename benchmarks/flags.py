@@ -76,10 +76,12 @@ def _load(urls: list[str], headers: dict[str, str], clients: int, n: int) -> dic
 
 
 def run_size(people: int, n: int, levels: list[int]) -> dict:
+    from gateway.config import _default_policies_dir
     from gateway.datadir import DataDir
+    from gateway.identity.dev_issuer import sign_token
+    from gateway.identity.users import load_demo_users
     from gateway.index.build import build_index
     from gateway.synth.seed import seed
-    from tests.conftest import bearer
 
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)
@@ -110,7 +112,8 @@ def run_size(people: int, n: int, levels: list[int]) -> dict:
             bare_port,
         )
         try:
-            headers = bearer(root, "cw.alice")
+            alice = load_demo_users(_default_policies_dir()).get("cw.alice")
+            headers = {"Authorization": f"Bearer {sign_token(root, alice)}"}
             caseload = httpx.get(
                 f"http://127.0.0.1:{gw_port}/v1/caseload", headers=headers, timeout=60
             ).json()
@@ -154,7 +157,6 @@ def main() -> None:
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/flags.json"))
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
     results: dict = {"goal_p50_ratio": GOAL, "cpus": os.cpu_count(), "sizes": {}}
     for i, size in enumerate(args.sizes):
         levels = args.levels if i == 0 else [1]  # full concurrency sweep on the first size, p50 scaling after
