@@ -66,12 +66,16 @@ def _caseload(request: Request, principal: Principal, index: IndexStore) -> Case
 
 
 def _as_of(request: Request) -> dt.date:
-    """The date flags are computed at: the synthetic borough's own date, else today."""
-    dd = DataDir(request.app.state.settings.data_dir)
-    try:
-        return dt.date.fromisoformat(dd.read_manifest()["as_of"])
-    except (FileNotFoundError, KeyError, ValueError):
-        return dt.date.today()
+    """The date flags are computed at: the stores' own as-of date (read once), else today."""
+    state = request.app.state
+    if not hasattr(state, "stores_as_of"):
+        try:
+            state.stores_as_of = dt.date.fromisoformat(
+                DataDir(state.settings.data_dir).read_manifest()["as_of"]
+            )
+        except (FileNotFoundError, KeyError, ValueError):
+            state.stores_as_of = None
+    return state.stores_as_of or dt.date.today()
 
 
 def _caseworker(request: Request, principal: Principal, action: str) -> None:
@@ -137,6 +141,12 @@ def _permissions(request: Request, principal: Principal, purpose: str) -> Any:
 @router.get("/caseload")
 def caseload(request: Request, principal: CurrentPrincipal) -> list[dict[str, Any]]:
     _caseworker(request, principal, "caseload.read")
+    decision = request.app.state.policy.decide(
+        principal, "caseload", f"{principal.department}.caseload", "case_management"
+    )
+    audit_context(request).update(purpose="case_management", reason=decision.reason)
+    if not decision.allow:
+        raise GatewayError(403, "forbidden", decision.reason)
     index = _index(request)
     engines = request.app.state.stores.engines
     load = _caseload(request, principal, index)
@@ -160,7 +170,6 @@ def caseload(request: Request, principal: CurrentPrincipal) -> list[dict[str, An
         subject_ids=[i["person_id"] for i in items],
         fields_released=[f"{principal.department}.name", f"{principal.department}.date_of_birth"],
         rows_released=len(items),
-        reason="the caller's own caseload",
     )
     return items
 
