@@ -190,8 +190,10 @@ def link(
     """Build or rebuild the person index and households from all stores."""
     if ctx.invoked_subcommand is not None:
         return
-    if engine not in ("duckdb", "spark"):
-        _fail(f"--engine must be duckdb or spark, not {engine!r}")
+    from gateway.linkage.engines import ENGINES
+
+    if engine not in ENGINES:
+        _fail(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     if index_url:
         dd = DataDir(data_dir)
         _require_stores(dd)

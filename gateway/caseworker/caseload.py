@@ -7,7 +7,6 @@ through the cross-reference, families through the index's family groups.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,11 +118,4 @@ def own_records(
                 out[pid] = {"name": " ".join(x for x in (first, last) if x) or None, "date_of_birth": dob}
     for pid, rel in roles.items():
         out.setdefault(pid, {"name": None, "date_of_birth": None})["role"] = rel
-    return out
-
-
-def group_by_family(caseload: Caseload) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = defaultdict(list)
-    for person, family in caseload.family_of.items():
-        out[family].append(person)
     return out

@@ -114,7 +114,6 @@ FLAGS: tuple[FlagSpec, ...] = (
         ("ehkw_name", "ehkw_role", "ehkw_team", "ehkw_phone"),
     ),
 )
-SPECS = {(f.service, f.flag): f for f in FLAGS}
 SERVICES = tuple(dict.fromkeys(f.service for f in FLAGS))
 PERSISTENT_ABSENCE = 0.10  # DfE: missing 10% or more of possible sessions
 

@@ -17,7 +17,6 @@ from gateway.policy.agreements import Agreement
 
 MODEL_FILE = "model.conf"
 RULES_FILE = "rules.csv"
-FOREVER = ("2000-01-01", "9999-12-31")
 P_FIELDS = ("role", "dept", "dataset", "view", "purpose", "basis", "start", "end", "eft")
 
 
