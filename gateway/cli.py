@@ -169,6 +169,30 @@ def run_link(data_dir: Path, engine: str = "duckdb", policies: Path | None = Non
         table.add_row(label, f"{value:,}" if isinstance(value, int) else value)
     Console().print(table)
     console.print(f"index written to {safe_url(dd.index_url())} (threshold {profile.match_threshold})")
+    run_refresh(dd)
+
+
+def run_refresh(dd: DataDir) -> None:
+    """Rebuild the linked analysis store from the stores and the current index."""
+    from gateway.analysis.build import build_analysis
+    from gateway.index.store import IndexStore
+
+    if not IndexStore(dd.index_url()).exists():
+        _fail(f"no person index in {dd.root}: run `gateway link --data-dir {dd.root}` first")
+    with console.status("building the analysis store", spinner="dots") as status:
+        summary = build_analysis(dd, progress=lambda m: status.update(m))
+    rows = ", ".join(f"{name} {n:,}" for name, n in summary.rows.items())
+    console.print(f"analysis store written to {safe_url(summary.url)} in {summary.seconds:.1f} s: {rows}")
+
+
+AnalysisUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--analysis-url",
+        help="Write the analysis store to this database (default: DuckDB file analysis.duckdb in the data "
+        "dir; or a PostgreSQL URL) and remember it in stores.json.",
+    ),
+]
 
 
 @link_app.callback(invoke_without_command=True)
@@ -185,20 +209,35 @@ def link(
             help="Write the index to this database (e.g. a PostgreSQL URL) and remember it in stores.json.",
         ),
     ] = None,
+    analysis_url: AnalysisUrlOption = None,
     policies: PoliciesOption = None,
 ) -> None:
-    """Build or rebuild the person index and households from all stores."""
+    """Build or rebuild the person index and households from all stores, then the analysis store."""
     if ctx.invoked_subcommand is not None:
         return
     from gateway.linkage.engines import ENGINES
 
     if engine not in ENGINES:
         _fail(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
-    if index_url:
-        dd = DataDir(data_dir)
+    dd = DataDir(data_dir)
+    if index_url or analysis_url:
         _require_stores(dd)
+    if index_url:
         dd.set_index_url(index_url)
+    if analysis_url:
+        dd.set_analysis_url(analysis_url)
     run_link(data_dir, engine, policies)
+
+
+@app.command()
+def refresh(data_dir: DataDirOption = Path("var"), analysis_url: AnalysisUrlOption = None) -> None:
+    """Rebuild the linked analysis store (analyst tables) from the stores and the current person index,
+    without relinking. Record keys for perturbation are kept from the last build."""
+    dd = DataDir(data_dir)
+    _require_stores(dd)
+    if analysis_url:
+        dd.set_analysis_url(analysis_url)
+    run_refresh(dd)
 
 
 @link_app.command("evaluate")
@@ -499,6 +538,7 @@ def demo(
     data_dir: DataDirOption = Path("var"),
 ) -> None:
     """Seed the synthetic borough (if absent), link it (if not yet linked), serve it on http://127.0.0.1:PORT."""
+    from gateway.analysis.store import AnalysisStore
     from gateway.index.store import IndexStore
 
     dd = DataDir(data_dir)
@@ -515,6 +555,8 @@ def demo(
         )
     if IndexStore(dd.index_url()).exists():
         console.print("reusing the person index (run `gateway link` to rebuild it)")
+        if not AnalysisStore(dd.analysis_url()).exists():
+            run_refresh(dd)
     else:
         run_link(data_dir)
     token_command = f"TOKEN=$(.venv/bin/gateway token cw.alice --data-dir {data_dir})"

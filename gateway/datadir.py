@@ -23,6 +23,8 @@ from sqlalchemy.engine import make_url
 MANIFEST = "stores.json"
 DEFAULT_INDEX_URL = "sqlite:///gateway.db"
 DEFAULT_AUDIT_URL = "sqlite:///audit.db"
+DEFAULT_ANALYSIS_URL = "duckdb:///analysis.duckdb"
+POSTCODE_DIRECTORY = "reference/postcode_directory.csv"
 AUDIT_ANCHOR = "audit-checkpoints.jsonl"
 AUDIT_KEY = "keys/audit-checkpoint.pem"
 
@@ -72,6 +74,21 @@ class DataDir:
         manifest = self.read_manifest() if self.exists() else {}
         return self.resolve(manifest.get("audit", DEFAULT_AUDIT_URL))
 
+    def analysis_url(self) -> str:
+        """The linked analysis store: `analysis` in stores.json, else `analysis.duckdb` in the data dir."""
+        manifest = self.read_manifest() if self.exists() else {}
+        return self.resolve(manifest.get("analysis", DEFAULT_ANALYSIS_URL))
+
+    def set_analysis_url(self, url: str) -> None:
+        manifest = self.read_manifest()
+        manifest["analysis"] = without_password(url)
+        self.write_manifest(manifest)
+
+    @property
+    def postcode_directory(self) -> Path:
+        """Postcode -> ward lookup (the ONS Postcode Directory's role); reference data, not personal data."""
+        return self.root / POSTCODE_DIRECTORY
+
     @property
     def audit_anchor(self) -> Path:
         """Signed checkpoints, also appended here: outside the database, so deleting them shows."""
@@ -89,7 +106,7 @@ class DataDir:
     def resolve(self, url: str) -> str:
         parsed = make_url(url)
         if (
-            parsed.drivername.startswith("sqlite")
+            parsed.drivername.startswith(("sqlite", "duckdb"))
             and parsed.database
             and not Path(parsed.database).is_absolute()
         ):

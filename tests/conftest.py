@@ -60,6 +60,16 @@ def linked_borough(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def analysis_borough(linked_borough: Path) -> Path:
+    """The linked 20k borough with its analysis store built (a few seconds more)."""
+    from gateway.analysis.build import build_analysis
+    from gateway.datadir import DataDir
+
+    build_analysis(DataDir(linked_borough))
+    return linked_borough
+
+
 @pytest.fixture
 def small_borough(tmp_path: Path) -> Path:
     """A 1,500-resident borough of this test's own (under a second to make)."""

@@ -9,7 +9,8 @@ from fastapi import FastAPI
 
 from audit.open import open_audit
 from gateway import __version__
-from gateway.api import agreements, audit_review, caseworker, catalogue, health, identity
+from gateway.analysis.store import AnalysisStore
+from gateway.api import aggregates, agreements, audit_review, caseworker, catalogue, health, identity
 from gateway.api.audit_trail import install_audit_trail
 from gateway.api.errors import install_error_handlers
 from gateway.catalogue import load_catalogue
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         app.state.audit.close()  # seals the chain with a final signed checkpoint
         app.state.index.dispose()
+        app.state.analysis.dispose()
         app.state.stores.dispose()
 
     app = FastAPI(title="Data-sharing gateway", version=__version__, lifespan=lifespan)
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.stores = StoreRegistry.open(DataDir(settings.data_dir))
     app.state.verifier = _verifier(settings)
     app.state.index = IndexStore(DataDir(settings.data_dir).index_url())
+    app.state.analysis = AnalysisStore(DataDir(settings.data_dir).analysis_url())
     app.state.caseloads = {}  # (department, worker id) -> (expiry, Caseload); see api/caseworker.py
     app.state.policy = PolicyEngine(settings.policies_dir, check_interval=settings.policy_check_interval)
     if app.state.policy.load_error:  # refuse to start on a broken policy rather than deny silently
@@ -61,4 +64,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(agreements.router)
     app.include_router(audit_review.router)
     app.include_router(caseworker.router)
+    app.include_router(aggregates.router)
     return app

@@ -77,11 +77,19 @@ def build_event(request: Request, status: int, body: bytes) -> dict[str, Any]:
         or ("ok" if allowed else "refused"),
         fields_released=sorted(ctx.get("fields_released", [])) if allowed else [],
         rows_released=int(ctx.get("rows_released", 0)) if allowed else 0,
-        disclosure_applied=ctx.get("disclosure_applied", {}) if allowed else {},
+        disclosure_applied=_disclosure(ctx, allowed),
         break_glass=bool(ctx.get("break_glass", False)),
         trace_id=request.state.trace_id,
         status=status,
     )
+
+
+def _disclosure(ctx: dict[str, Any], allowed: bool) -> dict[str, Any]:
+    """What was released and under which rules; a refused request still records what was asked."""
+    out = dict(ctx.get("disclosure_applied", {})) if allowed else {}
+    if "request" in ctx:
+        out["request"] = ctx["request"]
+    return out
 
 
 class AuditTrail:

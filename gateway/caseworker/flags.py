@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, or_, select, true
 
 from gateway.stores.schema import store_tables
 
@@ -130,6 +130,11 @@ class RawFlag:
     contact: dict[str, str | None] | None = None
 
 
+def _among(column: ColumnElement, ids: list[str] | None) -> ColumnElement[bool]:
+    """`column IN ids`, or every record when `ids` is None (the analysis store reads whole services)."""
+    return true() if ids is None else column.in_(ids)
+
+
 def _contact(name: Any, role: Any, team: Any, phone: Any) -> dict[str, str | None] | None:
     if not any((name, role, team, phone)):
         return None
@@ -146,7 +151,7 @@ def _latest(flags: Iterable[RawFlag]) -> list[RawFlag]:
     return list(best.values())
 
 
-def housing(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]:
+def housing(conn: Connection, ids: list[str] | None, as_of: dt.date) -> list[RawFlag]:
     t = store_tables("housing")
     tp, ten, ra, ta, off = (
         t[n]
@@ -174,7 +179,9 @@ def housing(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]:
             .join(ra, ra.c.ra_tenancy_ref == ten.c.ten_tenancy_ref)
             .outerjoin(off, off.c.off_officer_id == ten.c.ten_officer_id)
         )
-        .where(tp.c.tp_person_ref.in_(ids), ra.c.ra_arrears_band.is_not(None), ra.c.ra_arrears_band != "none")
+        .where(
+            _among(tp.c.tp_person_ref, ids), ra.c.ra_arrears_band.is_not(None), ra.c.ra_arrears_band != "none"
+        )
     )
     for pid, band, since, *contact in conn.execute(q):
         out.append(RawFlag("housing", "rent_arrears", pid, band, since, _contact(*contact)))
@@ -188,14 +195,16 @@ def housing(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]:
             off.c.off_phone,
         )
         .select_from(ta.outerjoin(off, off.c.off_officer_id == ta.c.ta_officer_id))
-        .where(ta.c.ta_lead_person_ref.in_(ids), or_(ta.c.ta_end_date.is_(None), ta.c.ta_end_date >= as_of))
+        .where(
+            _among(ta.c.ta_lead_person_ref, ids), or_(ta.c.ta_end_date.is_(None), ta.c.ta_end_date >= as_of)
+        )
     )
     for pid, start, *contact in conn.execute(q):
         out.append(RawFlag("housing", "temporary_accommodation", pid, True, start, _contact(*contact)))
     return _latest(out)
 
 
-def education(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]:
+def education(conn: Connection, ids: list[str] | None, as_of: dt.date) -> list[RawFlag]:
     t = store_tables("education")
     pup, att, exc, sch = t["edu_pupils"], t["edu_attendance"], t["edu_exclusions"], t["edu_schools"]
     school = {
@@ -203,7 +212,7 @@ def education(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]
         for pid, dsl, name, phone in conn.execute(
             select(pup.c.pup_pupil_id, sch.c.sch_dsl_name, sch.c.sch_name, sch.c.sch_phone)
             .select_from(pup.outerjoin(sch, sch.c.sch_urn == pup.c.pup_urn))
-            .where(pup.c.pup_pupil_id.in_(ids))
+            .where(_among(pup.c.pup_pupil_id, ids))
         )
     }
     out = []
@@ -214,7 +223,7 @@ def education(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]
             att.c.att_academic_year,
             att.c.att_sessions_possible,
             att.c.att_sessions_attended,
-        ).where(att.c.att_pupil_id.in_(ids))
+        ).where(_among(att.c.att_pupil_id, ids))
     ):
         if pid not in latest_year or year > latest_year[pid][0]:
             latest_year[pid] = (year, possible or 0, attended or 0)
@@ -225,12 +234,12 @@ def education(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]
     year_ago = as_of - dt.timedelta(days=365)
     for pid, start in conn.execute(
         select(exc.c.exc_pupil_id, exc.c.exc_start_date).where(
-            exc.c.exc_pupil_id.in_(ids), exc.c.exc_start_date >= year_ago
+            _among(exc.c.exc_pupil_id, ids), exc.c.exc_start_date >= year_ago
         )
     ):
         out.append(RawFlag("education", "exclusion_last_12m", pid, True, start, school.get(pid)))
     for pid, sen in conn.execute(
-        select(pup.c.pup_pupil_id, pup.c.pup_sen_provision).where(pup.c.pup_pupil_id.in_(ids))
+        select(pup.c.pup_pupil_id, pup.c.pup_sen_provision).where(_among(pup.c.pup_pupil_id, ids))
     ):
         if sen == "K":
             out.append(RawFlag("education", "sen_support", pid, True, None, school.get(pid)))
@@ -239,7 +248,7 @@ def education(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]
     return _latest(out)
 
 
-def community_safety(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]:
+def community_safety(conn: Connection, ids: list[str] | None, as_of: dt.date) -> list[RawFlag]:
     t = store_tables("community_safety")
     dan, dac, yot, off = (
         t["cs_da_notifications"],
@@ -256,7 +265,7 @@ def community_safety(conn: Connection, ids: list[str], as_of: dt.date) -> list[R
     notifications = [
         select(column, dan.c.dan_notified_date, *contact_cols)
         .select_from(dan.outerjoin(off, officer))
-        .where(column.in_(ids), recent)
+        .where(_among(column, ids), recent)
         for column in (dan.c.dan_victim_nominal_id, dan.c.dan_perpetrator_nominal_id)
     ]
     notifications.append(
@@ -264,7 +273,7 @@ def community_safety(conn: Connection, ids: list[str], as_of: dt.date) -> list[R
         .select_from(
             dac.join(dan, dan.c.dan_notification_id == dac.c.dac_notification_id).outerjoin(off, officer)
         )
-        .where(dac.c.dac_nominal_id.in_(ids), recent)
+        .where(_among(dac.c.dac_nominal_id, ids), recent)
     )
     for q in notifications:
         for pid, notified, *contact in conn.execute(q):
@@ -273,7 +282,9 @@ def community_safety(conn: Connection, ids: list[str], as_of: dt.date) -> list[R
     q = (
         select(yot.c.yot_nominal_id, yot.c.yot_start_date, *contact_cols)
         .select_from(yot.outerjoin(off, off.c.off_officer_id == yot.c.yot_officer_id))
-        .where(yot.c.yot_nominal_id.in_(ids), or_(yot.c.yot_end_date.is_(None), yot.c.yot_end_date >= as_of))
+        .where(
+            _among(yot.c.yot_nominal_id, ids), or_(yot.c.yot_end_date.is_(None), yot.c.yot_end_date >= as_of)
+        )
     )
     for pid, start, *contact in conn.execute(q):
         out.append(
@@ -282,7 +293,7 @@ def community_safety(conn: Connection, ids: list[str], as_of: dt.date) -> list[R
     return _latest(out)
 
 
-def adult_social_care(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]:
+def adult_social_care(conn: Connection, ids: list[str] | None, as_of: dt.date) -> list[RawFlag]:
     t = store_tables("adult_social_care")
     pkg, wkr = t["asc_care_packages"], t["asc_workers"]
     q = (
@@ -295,7 +306,9 @@ def adult_social_care(conn: Connection, ids: list[str], as_of: dt.date) -> list[
             wkr.c.wkr_phone,
         )
         .select_from(pkg.outerjoin(wkr, wkr.c.wkr_worker_id == pkg.c.pkg_worker_id))
-        .where(pkg.c.pkg_client_id.in_(ids), or_(pkg.c.pkg_end_date.is_(None), pkg.c.pkg_end_date >= as_of))
+        .where(
+            _among(pkg.c.pkg_client_id, ids), or_(pkg.c.pkg_end_date.is_(None), pkg.c.pkg_end_date >= as_of)
+        )
     )
     return _latest(
         RawFlag("adult_social_care", "receives_care_package", pid, True, start, _contact(*c))
@@ -303,18 +316,18 @@ def adult_social_care(conn: Connection, ids: list[str], as_of: dt.date) -> list[
     )
 
 
-def benefits(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]:
+def benefits(conn: Connection, ids: list[str] | None, as_of: dt.date) -> list[RawFlag]:
     t = store_tables("benefits")
     cp, hb = t["rb_claim_persons"], t["rb_hb_awards"]
     q = (
         select(cp.c.cp_person_ref, hb.c.hb_from_date)
         .select_from(cp.join(hb, hb.c.hb_claim_ref == cp.c.cp_claim_ref))
-        .where(cp.c.cp_person_ref.in_(ids), or_(hb.c.hb_to_date.is_(None), hb.c.hb_to_date >= as_of))
+        .where(_among(cp.c.cp_person_ref, ids), or_(hb.c.hb_to_date.is_(None), hb.c.hb_to_date >= as_of))
     )
     return _latest(RawFlag("benefits", "housing_benefit", pid, True, start) for pid, start in conn.execute(q))
 
 
-def early_help(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag]:
+def early_help(conn: Connection, ids: list[str] | None, as_of: dt.date) -> list[RawFlag]:
     t = store_tables("early_help")
     ep, kw = t["ssd_early_help_episodes"], t["eh_key_workers"]
     q = (
@@ -328,7 +341,7 @@ def early_help(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag
         )
         .select_from(ep.outerjoin(kw, kw.c.ehkw_worker_id == ep.c.earl_episode_worker_id))
         .where(
-            ep.c.earl_person_id.in_(ids),
+            _among(ep.c.earl_person_id, ids),
             or_(ep.c.earl_episode_end_date.is_(None), ep.c.earl_episode_end_date >= as_of),
         )
     )
@@ -338,7 +351,7 @@ def early_help(conn: Connection, ids: list[str], as_of: dt.date) -> list[RawFlag
     )
 
 
-SERVICE_QUERIES: dict[str, Callable[[Connection, list[str], dt.date], list[RawFlag]]] = {
+SERVICE_QUERIES: dict[str, Callable[[Connection, list[str] | None, dt.date], list[RawFlag]]] = {
     "housing": housing,
     "education": education,
     "community_safety": community_safety,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from gateway.stores.postgres import create_database, normalise
 from gateway.stores.schema import STORE_NAMES, store_metadata
 from gateway.synth.departments import BUILDERS
 from gateway.synth.departments.common import StoreBuilder, seeded
+from gateway.synth.geography import WARDS, ward_code
 from gateway.synth.noise import NoiseConfig, load_noise_config
 from gateway.synth.population import ROLE_NAMES, World, build_world
 
@@ -119,6 +121,7 @@ def seed(
 
         task = progress.add_task("Writing hidden ground truth", total=1)
         _write_truth(dd, world, builders)
+        _write_postcode_directory(dd, world)
         progress.update(task, completed=1)
 
     dd.write_manifest(
@@ -138,6 +141,22 @@ def seed(
         rows={s: sum(len(r) for r in b.rows.values()) for s, b in builders.items()},
         urls={s: safe_url(dd.resolve(u)) for s, u in urls.items()},
     )
+
+
+def _write_postcode_directory(dd: DataDir, world: World) -> None:
+    """The borough's postcode -> ward lookup: public reference data, as a council takes from the ONS
+    Postcode Directory. Not truth about anyone; the gateway reads it to place residents in wards."""
+    geo = world.geography
+    # Like ONSPD, a postcode that straddles a boundary goes to one ward: here, where most of it lies.
+    counts: dict[str, Counter[int]] = {}
+    for pc, w in zip(geo.postcode, geo.ward.tolist(), strict=True):
+        counts.setdefault(pc, Counter())[int(w)] += 1
+    ward_of = {pc: c.most_common(1)[0][0] for pc, c in counts.items()}
+    dd.postcode_directory.parent.mkdir(parents=True, exist_ok=True)
+    with dd.postcode_directory.open("w", newline="") as fh:
+        out = csv.writer(fh, lineterminator="\n")
+        out.writerow(["postcode", "ward_code", "ward_name"])
+        out.writerows((pc, ward_code(w), WARDS[w]) for pc, w in sorted(ward_of.items()))
 
 
 def _write_truth(dd: DataDir, world: World, builders: dict[str, StoreBuilder]) -> None:

@@ -1,0 +1,1 @@
+"""Analyst tables: request -> policy -> compiled GROUP BY -> disclosure control -> released cells."""

@@ -1,0 +1,1 @@
+"""Statistical disclosure control: small pure functions the aggregate path composes (see control.py)."""
