@@ -1,0 +1,200 @@
+"""Aggregate tables at scale: the gateway's governed query against the raw GROUP BY, same engine.
+
+A 1M-resident `persons` table and a 10M-row `rent_transactions` event table are generated straight
+into a DuckDB analysis store (the schema `gateway link` writes, filled by SQL so that the run takes
+seconds, not the hours a 1M-resident seed and link would). For each representative query:
+
+- raw: the plain `SELECT dims, count(*) / sum(x) ... GROUP BY dims` on the same DuckDB file;
+- gateway: `run_aggregate` in-process (policy decision, validation, the CUBE statement with margins,
+  record-key sums and top contributions, then suppression with the LP audit, perturbation, rounding);
+- http: the same request through the FastAPI app with its audit trail (in-process ASGI client).
+
+Median of `--repeat` runs each; ratios gateway/raw and http/raw are printed and written as JSON.
+Goal (issue 7): gateway at most 1.3x raw.
+
+    python benchmarks/aggregates.py [--persons 1000000] [--events 10000000] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from gateway.aggregates.request import AggregateRequest
+from gateway.aggregates.service import run_aggregate
+from gateway.analysis import schema
+from gateway.analysis.store import AnalysisStore
+from gateway.api.app import create_app
+from gateway.catalogue import load_catalogue
+from gateway.config import Settings
+from gateway.datadir import DataDir
+from gateway.identity.dev_issuer import sign_token
+from gateway.identity.principal import Principal
+from gateway.identity.users import load_demo_users
+from gateway.index.build import build_index
+from gateway.policy.decision import PolicyEngine
+from gateway.synth.geography import WARDS
+from gateway.synth.seed import seed
+
+POLICIES = Path(__file__).resolve().parents[1] / "policies"
+GOAL_RATIO = 1.3
+JSNA = "joint_strategic_needs_assessment"
+QUERIES = [
+    ("persons count by ward x cp_plan", {"dataset": "persons", "group_by": ["ward", "cp_plan"]}),
+    (
+        "persons count by ward x age_band x rent_arrears",
+        {"dataset": "persons", "group_by": ["ward", "age_band", "rent_arrears"]},
+    ),
+    (
+        "persons mean housing_benefit_weekly by ward",
+        {"dataset": "persons", "measure": "mean", "field": "housing_benefit_weekly", "group_by": ["ward"]},
+    ),
+    (
+        "rent_transactions count by month x type",
+        {"dataset": "rent_transactions", "group_by": ["month", "type"]},
+    ),
+    (
+        "rent_transactions sum amount by ward",
+        {"dataset": "rent_transactions", "measure": "sum", "field": "amount", "group_by": ["ward"]},
+    ),
+]
+
+
+def _fill(path: Path, persons: int, events: int) -> None:
+    """The analysis schema filled with synthetic rows at scale (DuckDB SQL, seconds)."""
+    path.unlink(missing_ok=True)
+    engine = sa.create_engine(f"duckdb:///{path}")
+    schema.metadata.create_all(engine)
+    wards = "[" + ", ".join("'" + w.replace("'", "''") + "'" for w in WARDS) + "]"
+    flags = ", ".join(
+        f"hash(i, '{f}') % 1000 < {rate}"
+        for f, rate in zip(
+            schema.SERVICE_FLAGS, (60, 8, 4, 30, 90, 10, 70, 15, 80, 25, 10, 40, 150), strict=True
+        )
+    )
+    with engine.begin() as conn:
+        raw = conn.connection.driver_connection
+        raw.execute(
+            f"""INSERT INTO persons SELECT i, hash(i, 'rk') % 256, i // 3,
+            ['0-4','5-10','11-15','16-17','18-24','25-64','65+'][(1 + hash(i, 'age') % 7)::BIGINT],
+            ['F','M'][(1 + hash(i, 'sex') % 2)::BIGINT],
+            {wards}[(1 + hash(i, 'ward') % {len(WARDS)})::BIGINT],
+            {flags},
+            CASE WHEN hash(i, 'hb') % 1000 < 150 THEN 60 + (hash(i, 'hbw') % 25000) / 100.0 END
+            FROM range(1, {persons} + 1) t(i)"""
+        )
+        raw.execute(
+            f"""INSERT INTO rent_transactions
+            SELECT i, hash(i, 'rk') % 256, 1 + hash(i, 'u') % {persons // 10},
+            '2025-' || lpad((1 + hash(i, 'm') % 12)::VARCHAR, 2, '0'),
+            ['charge','payment'][(1 + i % 2)::BIGINT],
+            (hash(i, 'a') % 90000) / 100.0, {wards}[(1 + hash(i, 'w') % {len(WARDS)})::BIGINT], 'none'
+            FROM range(1, {events} + 1) t(i)"""
+        )
+        raw.execute("INSERT INTO builds VALUES (1, 'benchmark', '2026-03-31', NULL, '{}')")
+    engine.dispose()
+
+
+def _raw(store: AnalysisStore, body: dict) -> sa.Select:
+    spec = schema.DATASETS[body["dataset"]]
+    dims = [spec.table.c[g] for g in body["group_by"]]
+    measure = body.get("measure", "count")
+    value = (
+        sa.func.count()
+        if measure == "count"
+        else getattr(sa.func, {"mean": "avg"}.get(measure, measure))(spec.table.c[body["field"]])
+    )
+    return sa.select(*dims, value).group_by(*dims)
+
+
+def _median(fn, repeat: int) -> float:
+    fn()  # warm: connection, compiled-statement cache, OS page cache
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--persons", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/aggregates.json"))
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="bench-aggregates-"))
+    seed(root, people=500)  # stores and an index so the app starts; the analysis store is replaced
+    build_index(DataDir(root))
+    path = root / "analysis.duckdb"
+    t = time.perf_counter()
+    _fill(path, args.persons, args.events)
+    print(f"generated {args.persons:,} persons and {args.events:,} events in {time.perf_counter() - t:.1f} s")
+
+    store = AnalysisStore(DataDir(root).analysis_url())
+    policy = PolicyEngine(POLICIES)
+    catalogue = load_catalogue(POLICIES)
+    user = load_demo_users(POLICIES).get("an.priya")
+    principal = Principal(user.id, user.name, tuple(user.roles), user.department, user.team)
+    client = TestClient(create_app(Settings(data_dir=root)))
+    headers = {"Authorization": f"Bearer {sign_token(root, user)}"}
+
+    results = []
+    for name, body in QUERIES:
+        request = AggregateRequest.model_validate({"purpose": JSNA, **body})
+        raw_q = _raw(store, body)
+        raw_s = _median(lambda q=raw_q: store.execute(q), args.repeat)
+        gw_s = _median(lambda r=request: run_aggregate(r, principal, policy, catalogue, store), args.repeat)
+
+        def over_http(b: dict = body) -> None:
+            r = client.post("/v1/aggregates", json={"purpose": JSNA, **b}, headers=headers)
+            assert r.status_code == 200, r.text
+
+        http_s = _median(over_http, args.repeat)
+        reply = run_aggregate(request, principal, policy, catalogue, store)
+        row = {
+            "query": name,
+            "cells": len(reply.rows),
+            "suppressed": reply.disclosure["suppressed"]["cells"],
+            "raw_ms": round(raw_s * 1000, 1),
+            "gateway_ms": round(gw_s * 1000, 1),
+            "http_ms": round(http_s * 1000, 1),
+            "gateway_vs_raw": round(gw_s / raw_s, 2),
+            "http_vs_raw": round(http_s / raw_s, 2),
+        }
+        results.append(row)
+        print(
+            f"{name:48s} cells {row['cells']:5d}  raw {row['raw_ms']:8.1f} ms"
+            f"  gateway {row['gateway_ms']:8.1f} ms"
+            f" ({row['gateway_vs_raw']:.2f}x)  http {row['http_ms']:8.1f} ms ({row['http_vs_raw']:.2f}x)"
+        )
+    client.close()
+    store.dispose()
+    out = {
+        "benchmark": "aggregates",
+        "cpus": os.cpu_count(),
+        "persons": args.persons,
+        "events": args.events,
+        "repeat": args.repeat,
+        "goal_ratio": GOAL_RATIO,
+        "results": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
