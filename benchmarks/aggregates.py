@@ -103,7 +103,7 @@ def _fill(path: Path, persons: int, events: int) -> None:
     engine.dispose()
 
 
-def _raw(store: AnalysisStore, body: dict) -> sa.Select:
+def _raw(body: dict) -> sa.Select:
     spec = schema.DATASETS[body["dataset"]]
     dims = [spec.table.c[g] for g in body["group_by"]]
     measure = body.get("measure", "count")
@@ -154,7 +154,7 @@ def main() -> None:
     results = []
     for name, body in QUERIES:
         request = AggregateRequest.model_validate({"purpose": JSNA, **body})
-        raw_q = _raw(store, body)
+        raw_q = _raw(body)
         raw_s = _median(lambda q=raw_q: store.execute(q), args.repeat)
         gw_s = _median(lambda r=request: run_aggregate(r, principal, policy, catalogue, store), args.repeat)
 

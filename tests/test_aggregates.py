@@ -94,7 +94,7 @@ def test_flags_in_the_analysis_store_match_the_stores(analysis_borough: Path) ->
     assert not columns & {"person_id", "first_name", "last_name", "dob", "postcode", "local_id", "nhs_number"}
 
 
-def test_record_keys_are_permanent_across_rebuilds(analysis_borough: Path, tmp_path: Path) -> None:
+def test_record_keys_are_permanent_across_rebuilds(analysis_borough: Path) -> None:
     before = AnalysisStore(DataDir(analysis_borough).analysis_url()).record_keys()
     from gateway.analysis.build import build_analysis
 

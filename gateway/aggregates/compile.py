@@ -97,7 +97,7 @@ def compile_aggregate(
                 *([func.sum(t.c[field]).label("s")] if magnitude else []),
             )
             .where(*conditions)
-            .group_by(*[c for c in inner_cols])
+            .group_by(*inner_cols)
             .subquery("per_unit")
         )
         source = inner

@@ -20,7 +20,7 @@ from gateway.privacy.control import protect
 from gateway.privacy.query_set import QuerySetRefused, check_query_set
 from gateway.privacy.rules import DisclosureRules, rules_from
 from gateway.privacy.suppression import NotReleasable
-from gateway.privacy.table import TOTAL, Cell, Key, Table, size
+from gateway.privacy.table import TOTAL, Cell, Key, Table, categories_of, size
 
 VIEW = "aggregate"
 
@@ -125,13 +125,9 @@ def run_aggregate(
 def _table(group_by: list[str], rows: list[Any], rules: DisclosureRules) -> Table:
     computed: dict[Key, Cell] = {}
     k = len(group_by)
-    categories: list[set[Any]] = [set() for _ in range(k)]
     for row in rows:
         m = row._mapping
         key = tuple(TOTAL if m[GROUPING.format(i)] else m[DIM.format(i)] for i in range(k))
-        for i, v in enumerate(key):
-            if v is not TOTAL:
-                categories[i].add(v)
         top = tuple(float(v) for v in (m.get("top") or ()) if v is not None)
         computed[key] = Cell(
             count=int(m["count"] or 0),
@@ -140,7 +136,7 @@ def _table(group_by: list[str], rows: list[Any], rules: DisclosureRules) -> Tabl
             top=top,
             key_sum=int(m["key_sum"] or 0),
         )
-    cells = size(len(c) for c in categories)
+    cells = size(len(c) for c in categories_of(k, computed))
     if cells > rules.max_cells:
         raise AggregateRefused(
             400,

@@ -23,10 +23,10 @@ from gateway.analysis.store import AnalysisStore
 from gateway.datadir import DataDir
 from gateway.index.build import read_stores
 from gateway.index.store import IndexStore
+from gateway.privacy.perturbation import KEY_SPACE
 from gateway.stores.engines import store_engine
 
 Progress = Callable[[str], None]
-KEY_SPACE = 256
 AGE_BANDS = ((0, "0-4"), (5, "5-10"), (11, "11-15"), (16, "16-17"), (18, "18-24"), (25, "25-64"), (65, "65+"))
 CHILD_AGE = 18
 PERSISTENT_ABSENCE = 0.10
@@ -39,13 +39,17 @@ class AnalysisSummary:
     url: str
 
 
+def age(dob: dt.date, on: dt.date) -> int:
+    return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
+
+
 def age_band(dob: dt.date | None, on: dt.date) -> str:
     if dob is None or dob > on:
         return UNKNOWN
-    age = on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
+    years = age(dob, on)
     band = UNKNOWN
     for start, label in AGE_BANDS:
-        if age >= start:
+        if years >= start:
             band = label
     return band
 
@@ -123,7 +127,12 @@ def build_analysis(dd: DataDir, progress: Progress = lambda _m: None) -> Analysi
     households = sorted(set(household_of.values()))
     household_unit = _units(households, shuffle)
 
-    keys = _KeyBook(AnalysisStore(dd.analysis_url()).record_keys())
+    previous = AnalysisStore(dd.analysis_url())
+    try:
+        keys = _KeyBook(previous.record_keys())
+    finally:
+        previous.dispose()
+    sex_of = {p: _mode(sex[p]) or UNKNOWN for p in people}
     person_rows = []
     for p in people:
         row = {
@@ -131,7 +140,7 @@ def build_analysis(dd: DataDir, progress: Progress = lambda _m: None) -> Analysi
             "record_key": keys.get("person", p),
             "family_unit": family_unit[family_of[p]],
             "age_band": age_band(birth[p], as_of),
-            "sex": _mode(sex[p]) or UNKNOWN,
+            "sex": sex_of[p],
             "ward": ward_of[p],
             "housing_benefit_weekly": round(weekly[p], 2) if p in weekly else None,
         }
@@ -172,7 +181,7 @@ def build_analysis(dd: DataDir, progress: Progress = lambda _m: None) -> Analysi
                     household_unit[household_of[pid]],
                     birth[pid],
                     ward_of[pid],
-                    _mode(sex[pid]) or UNKNOWN,
+                    sex_of[pid],
                 )
                 out.append(_event(table, e, person))
     for table, rows in event_rows.items():
@@ -204,9 +213,7 @@ def build_analysis(dd: DataDir, progress: Progress = lambda _m: None) -> Analysi
 
 
 def _is_child(born: dt.date | None, on: dt.date) -> bool:
-    if born is None:
-        return False
-    return (on.year - born.year - ((on.month, on.day) < (born.month, born.day))) < CHILD_AGE
+    return born is not None and age(born, on) < CHILD_AGE
 
 
 def _units(ids: list[str], rnd: random.Random) -> dict[str, int]:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, or_, select
 
 from gateway.caseworker.flags import SERVICE_QUERIES
+from gateway.linkage.standardise import postcode
 from gateway.stores.schema import store_tables
 
 # Caseworker flag -> analysis field.
@@ -211,8 +212,6 @@ _EXTRA = {
 
 def read_postcode_directory(path: Path) -> dict[str, str]:
     """Canonical postcode -> ward name, from the reference lookup (`postcode,ward_code,ward_name`)."""
-    from gateway.linkage.standardise import postcode
-
     if not path.is_file():
         return {}
     with path.open(newline="") as fh:
@@ -225,8 +224,6 @@ def read_postcode_directory(path: Path) -> dict[str, str]:
 
 def housing_wards(conn: Connection) -> dict[str, str]:
     """Postcode -> ward from the council's own stock (a fallback where no postcode directory is loaded)."""
-    from gateway.linkage.standardise import postcode
-
     prop = store_tables("housing")["hsg_properties"]
     out: dict[str, str] = {}
     for pc, ward in conn.execute(select(prop.c.prop_postcode, prop.c.prop_ward)):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +29,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 
 from gateway.analysis import schema
+from gateway.index.store import _chunks
 from gateway.stores.engines import store_engine
 from gateway.stores.postgres import create_database
 
-CHUNK = 50_000
 RECHECK_SECONDS = 1.0
 
 
@@ -191,8 +190,3 @@ class AnalysisStore:
                         conn.execute(table.insert(), list(chunk))
         finally:
             engine.dispose()
-
-
-def _chunks(rows: Sequence[dict[str, Any]]) -> Iterator[Sequence[dict[str, Any]]]:
-    for i in range(0, len(rows), CHUNK):
-        yield rows[i : i + CHUNK]

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+KEY_SPACE = 256  # record keys are drawn from [0, KEY_SPACE); see gateway.analysis.build
+
 
 def cell_key(key_sum: int, key_space: int) -> int:
     return key_sum % key_space

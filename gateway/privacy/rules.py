@@ -20,31 +20,18 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-DEFAULTS: dict[str, Any] = {
-    "threshold": 10,
-    "query_set_min": 50,
-    "protection_margin": None,  # None: the threshold
-    "rounding_base": 5,
-    "perturbation": True,
-    "max_noise": 2,
-    "key_space": 256,
-    "nk_n": 2,
-    "nk_k": 0.85,
-    "p_percent": 0.10,
-    "sum_noise": 0.5,
-    "max_cells": 5000,
-}
+from gateway.privacy.perturbation import KEY_SPACE
 
 
 @dataclass(frozen=True)
 class DisclosureRules:
     threshold: int = 10
     query_set_min: int = 50
-    protection_margin: int | None = None
+    protection_margin: int | None = None  # None: the threshold
     rounding_base: int | None = 5
     perturbation: bool = True
     max_noise: int = 2
-    key_space: int = 256
+    key_space: int = KEY_SPACE
     nk_n: int = 2
     nk_k: float = 0.85
     p_percent: float = 0.10
@@ -55,13 +42,8 @@ class DisclosureRules:
     def margin(self) -> int:
         return self.protection_margin if self.protection_margin is not None else self.threshold
 
-    def as_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["protection_margin"] = self.margin
-        return out
-
 
 def rules_from(settings: dict[str, Any] | None) -> DisclosureRules:
     """Rules from an agreement's disclosure settings; unset (None) entries take the defaults."""
-    given = {k: v for k, v in (settings or {}).items() if v is not None and k in DEFAULTS}
-    return DisclosureRules(**{**{k: v for k, v in DEFAULTS.items() if v is not None}, **given})
+    names = {f.name for f in fields(DisclosureRules)}
+    return DisclosureRules(**{k: v for k, v in (settings or {}).items() if v is not None and k in names})

@@ -42,12 +42,7 @@ class Table:
     def complete(cls, dims: Iterable[str], computed: dict[Key, Cell]) -> Table:
         """Fill in the zero cells: every combination of each dimension's categories, with margins."""
         dims = tuple(dims)
-        cats: list[set[Any]] = [set() for _ in dims]
-        for key in computed:
-            for i, value in enumerate(key):
-                if value is not TOTAL:
-                    cats[i].add(value)
-        categories = tuple(tuple(sorted(c, key=_order)) for c in cats)
+        categories = categories_of(len(dims), computed)
         cells = {key: computed.get(key, Cell.empty()) for key in all_keys(categories)}
         return cls(dims, cells, categories)
 
@@ -62,6 +57,16 @@ class Table:
                 if value is TOTAL:
                     out.append((key, [(*key[:i], c, *key[i + 1 :]) for c in self.categories[i]]))
         return out
+
+
+def categories_of(dims: int, keys: Iterable[Key]) -> tuple[tuple[Any, ...], ...]:
+    """Each dimension's categories, in a stable order, from the keys the engine returned."""
+    cats: list[set[Any]] = [set() for _ in range(dims)]
+    for key in keys:
+        for i, value in enumerate(key):
+            if value is not TOTAL:
+                cats[i].add(value)
+    return tuple(tuple(sorted(c, key=_order)) for c in cats)
 
 
 def all_keys(categories: tuple[tuple[Any, ...], ...]) -> Iterator[Key]:
