@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 def nk_dominated(top: Sequence[float], total: float, n: int, k: float) -> bool:
     """(n, k) rule: the largest n contributions exceed fraction k of the cell total."""
-    return total > 0 and sum(sorted(top, reverse=True)[:n]) > k * total
+    # As a share of the total, so that tiny magnitudes do not underflow (k * total rounding to total).
+    return total > 0 and sum(sorted(top, reverse=True)[:n]) / total > k
 
 
 def p_percent_sensitive(top: Sequence[float], total: float, p: float) -> bool:
@@ -19,4 +20,4 @@ def p_percent_sensitive(top: Sequence[float], total: float, p: float) -> bool:
     ordered = sorted(top, reverse=True)
     largest = ordered[0]
     second = ordered[1] if len(ordered) > 1 else 0.0
-    return total - largest - second < p * largest
+    return largest > 0 and (total - largest - second) / largest < p
