@@ -99,6 +99,13 @@ def _local(time: str, tz: str) -> dt.datetime:
         return moment
 
 
+REIDENTIFICATION_STEPS = {
+    "reidentifications.request",
+    "reidentifications.approve",
+    "reidentifications.reveal",
+}
+
+
 def alerts(engine: Engine, rules: AlertRules, since: str | None = None) -> list[dict[str, Any]]:
     """Accesses that need a person to look at them, oldest first within each kind."""
     events = list(reversed(list(stream(engine, EventFilter(since=since)))))
@@ -110,6 +117,9 @@ def alerts(engine: Engine, rules: AlertRules, since: str | None = None) -> list[
                 out.append(
                     _alert("outside_caseload", e, f"{e['actor']} reached people not on their caseload")
                 )
+        if e["action"] in REIDENTIFICATION_STEPS and e["decision"] == "allow":
+            # Every step of a re-identification (asked, approved, revealed) is for a person to review.
+            out.append(_alert("reidentification", e, f"{e['actor']}: {e['action']} ({e['reason']})"))
         if (e.get("disclosure_applied") or {}).get("protected"):
             out.append(_alert("protected_access", e, f"{e['actor']} reached a protected person's services"))
         start, end = rules.working_hours

@@ -25,12 +25,25 @@ class Dataset(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    kind: Literal["source", "analysis"]
+    kind: Literal["source", "analysis", "extract"]
     store: str | None = None
     table: str | None = None
     description: str
     special_category: bool = False
     fields: dict[str, Classification]
+    # Extract datasets: the generalisation ladder of each field (gateway.privacy.generalise).
+    hierarchies: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _known_hierarchies(self) -> Dataset:
+        from gateway.privacy.generalise import HIERARCHIES
+
+        for name, kind in self.hierarchies.items():
+            if name not in self.fields:
+                raise ValueError(f"{self.name}: hierarchy for unknown field {name!r}")
+            if kind not in HIERARCHIES:
+                raise ValueError(f"{self.name}.{name}: unknown hierarchy {kind!r}")
+        return self
 
 
 class Catalogue(BaseModel):

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     audit_key_file: Path | None = None  # Ed25519 checkpoint key; default <data-dir>/keys/audit-checkpoint.pem
     audit_checkpoint_every: int = Field(default=1000, ge=1)
     audit_checkpoint_seconds: float = Field(default=300.0, gt=0)
+    # Extracts: the pseudonymisation master key (else GATEWAY_PSEUDONYM_KEY, else a demo key in the data
+    # dir), or a plug-in "package.module:factory" returning a provider (e.g. a KMS); build workers.
+    pseudonym_key_file: Path | None = None
+    pseudonym_key_provider: str | None = None
+    extract_workers: int = Field(default=1, ge=1, le=8)
     # Review alerts: distinct subjects per user per hour, working hours (local time), denial bursts.
     alert_subjects_per_hour: int = Field(default=40, ge=1)
     alert_working_hours: tuple[int, int] = (7, 19)

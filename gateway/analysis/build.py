@@ -12,22 +12,21 @@ import json
 import random
 import secrets
 import time
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.analysis import schema
-from gateway.analysis.facts import UNKNOWN, StoreFacts, housing_wards, read_facts, read_postcode_directory
+from gateway.analysis.facts import UNKNOWN
+from gateway.analysis.people import mode, read_people
 from gateway.analysis.store import AnalysisStore
 from gateway.datadir import DataDir
-from gateway.index.build import read_stores
-from gateway.index.store import IndexStore
+from gateway.privacy import generalise
+from gateway.privacy.generalise import age
 from gateway.privacy.perturbation import KEY_SPACE
-from gateway.stores.engines import store_engine
 
 Progress = Callable[[str], None]
-AGE_BANDS = ((0, "0-4"), (5, "5-10"), (11, "11-15"), (16, "16-17"), (18, "18-24"), (25, "25-64"), (65, "65+"))
 CHILD_AGE = 18
 PERSISTENT_ABSENCE = 0.10
 
@@ -39,87 +38,30 @@ class AnalysisSummary:
     url: str
 
 
-def age(dob: dt.date, on: dt.date) -> int:
-    return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
-
-
 def age_band(dob: dt.date | None, on: dt.date) -> str:
     if dob is None or dob > on:
         return UNKNOWN
-    years = age(dob, on)
-    band = UNKNOWN
-    for start, label in AGE_BANDS:
-        if years >= start:
-            band = label
-    return band
+    return generalise.age_band(dob, on)
 
 
 def size_band(members: int) -> str:
     return str(members) if members < 5 else "5+"
 
 
-def _mode(values: Iterable[Any]) -> Any:
-    counts = Counter(v for v in values if v is not None)
-    if not counts:
-        return None
-    best = max(counts.values())
-    return min(v for v, n in counts.items() if n == best)
-
-
 def build_analysis(dd: DataDir, progress: Progress = lambda _m: None) -> AnalysisSummary:
     clock = time.perf_counter()
-    as_of = dt.date.fromisoformat(dd.read_manifest()["as_of"])
-    index = IndexStore(dd.index_url())
-    try:
-        index.require()
-        person_of = index.person_of_record()
-        household_of, family_of = index.groups_of_person()
-        run_id = index.last_run()["run_id"]
-    finally:
-        index.dispose()
-
-    progress("reading identities for ages, sex and postcodes")
-    records, _ = read_stores(dd, progress)
-    dob: dict[str, list[str]] = defaultdict(list)
-    sex: dict[str, list[str]] = defaultdict(list)
-    post: dict[str, list[str]] = defaultdict(list)
-    for r in records:
-        pid = person_of.get(r["unique_id"])
-        if pid is None:
-            continue
-        dob[pid].append(r["dob"])
-        sex[pid].append(r["sex"])
-        post[pid].append(r["postcode"])
-
-    progress("reading service facts")
-    wards = read_postcode_directory(dd.postcode_directory)
-    facts: dict[str, StoreFacts] = {}
-    for store, url in dd.store_urls().items():
-        engine = store_engine(url)
-        try:
-            with engine.connect() as conn:
-                facts[store] = read_facts(store, conn, as_of)
-                if not wards and store == "housing":
-                    wards = housing_wards(conn)
-        finally:
-            engine.dispose()
-
-    flags: dict[str, set[str]] = defaultdict(set)
-    weekly: dict[str, float] = defaultdict(float)
-    for store, f in facts.items():
-        for local_id, names in f.flags.items():
-            pid = person_of.get(f"{store}:{local_id}")
-            if pid:
-                flags[pid] |= names
-        for local_id, amount in f.weekly_benefit.items():
-            pid = person_of.get(f"{store}:{local_id}")
-            if pid:
-                weekly[pid] += amount
-
+    world = read_people(dd, progress)
+    as_of, person_of, run_id = world.as_of, world.person_of, world.run_id
+    household_of, family_of, facts, flags, weekly = (
+        world.household_of,
+        world.family_of,
+        world.facts,
+        world.flags,
+        world.weekly,
+    )
     progress("deriving people and families")
-    people = sorted(household_of)
-    birth = {p: dt.date.fromisoformat(d) if (d := _mode(dob[p])) else None for p in people}
-    ward_of = {p: wards.get(_mode(post[p]) or "", UNKNOWN) for p in people}
+    people = world.ids
+    birth, ward_of, sex_of = world.birth, world.ward, world.sex
     shuffle = random.Random(secrets.randbits(64))
     person_unit = _units(people, shuffle)
     families = sorted(set(family_of.values()))
@@ -132,7 +74,6 @@ def build_analysis(dd: DataDir, progress: Progress = lambda _m: None) -> Analysi
         keys = _KeyBook(previous.record_keys())
     finally:
         previous.dispose()
-    sex_of = {p: _mode(sex[p]) or UNKNOWN for p in people}
     person_rows = []
     for p in people:
         row = {
@@ -158,7 +99,7 @@ def build_analysis(dd: DataDir, progress: Progress = lambda _m: None) -> Analysi
         row = {
             "unit_id": family_unit[f],
             "record_key": keys.get("family", f),
-            "ward": _mode(ward_of[p] for p in who if ward_of[p] != UNKNOWN) or UNKNOWN,
+            "ward": mode(ward_of[p] for p in who if ward_of[p] != UNKNOWN) or UNKNOWN,
             "size_band": size_band(len(who)),
             "members": len(who),
             "children_count": children,

@@ -10,16 +10,29 @@ from fastapi import FastAPI
 from audit.open import open_audit
 from gateway import __version__
 from gateway.analysis.store import AnalysisStore
-from gateway.api import aggregates, agreements, audit_review, caseworker, catalogue, health, identity
+from gateway.api import (
+    aggregates,
+    agreements,
+    audit_review,
+    caseworker,
+    catalogue,
+    extracts,
+    health,
+    identity,
+)
 from gateway.api.audit_trail import install_audit_trail
 from gateway.api.errors import install_error_handlers
 from gateway.catalogue import load_catalogue
 from gateway.config import Settings
 from gateway.datadir import DataDir
+from gateway.extracts.jobs import ExtractJobs
+from gateway.extracts.service import ExtractService
+from gateway.extracts.store import ExtractStore
 from gateway.identity import dev_issuer
 from gateway.identity.tokens import Verifier, load_key_set
 from gateway.index.store import IndexStore
 from gateway.policy.decision import PolicyEngine
+from gateway.privacy.keys import choose_provider
 from gateway.stores.registry import StoreRegistry
 
 
@@ -36,7 +49,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.extract_jobs.resume()  # approved extracts a stopped process left behind
         yield
+        app.state.extract_jobs.shutdown()
+        app.state.extract_store.dispose()
         app.state.audit.close()  # seals the chain with a final signed checkpoint
         app.state.index.dispose()
         app.state.analysis.dispose()
@@ -56,6 +72,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raise RuntimeError(f"policy could not be loaded: {app.state.policy.load_error}")
     app.state.audit = open_audit(settings)
     app.state.audit.create()
+    app.state.extract_store = ExtractStore(DataDir(settings.data_dir).index_url())
+    app.state.extracts = ExtractService(
+        DataDir(settings.data_dir),
+        app.state.extract_store,
+        app.state.policy,
+        app.state.catalogue,
+        choose_provider(
+            settings.data_dir,
+            key_file=settings.pseudonym_key_file,
+            plugin=settings.pseudonym_key_provider,
+            demo=settings.mode == "demo",
+        ),
+        app.state.audit,
+    )
+    app.state.extract_jobs = ExtractJobs(app.state.extracts, settings.extract_workers)
     install_error_handlers(app)
     install_audit_trail(app)
     app.include_router(health.router)
@@ -65,4 +96,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit_review.router)
     app.include_router(caseworker.router)
     app.include_router(aggregates.router)
+    app.include_router(extracts.router)
     return app

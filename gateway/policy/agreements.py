@@ -48,6 +48,9 @@ class Disclosure(BaseModel):
     p_percent: float | None = Field(default=None, gt=0, lt=1, description="p% rule as a fraction")
     sum_noise: float | None = Field(default=None, ge=0, le=1, description="sum noise, share of largest")
     max_cells: int | None = Field(default=None, ge=1, le=20000, description="largest table released")
+    # Extracts: the level each generalised field starts at, and how many records may be suppressed.
+    generalise: dict[str, str] = Field(default_factory=dict, description="field -> starting level")
+    max_suppression: float | None = Field(default=None, ge=0, le=0.5, description="share of records")
 
 
 class Agreement(BaseModel):
@@ -63,6 +66,9 @@ class Agreement(BaseModel):
     view: View
     datasets: dict[str, list[str]] = Field(min_length=1)
     disclosure: Disclosure = Field(default_factory=Disclosure)
+    # Extracts: one-way pseudonyms (HMAC) unless the agreement allows re-identification (AES-SIV).
+    pseudonyms: Literal["one_way", "reversible"] = "one_way"
+    extract_days: int = Field(default=30, ge=1, le=730, description="days a released extract is kept")
     retention: str
     start: dt.date
     end: dt.date

@@ -18,6 +18,7 @@ from gateway.linkage.profile import ProfileError, load_profile
 from gateway.policy.agreements import Agreement, RegistryError, load_registry
 from gateway.policy.cases import CaseFileError, load_cases
 from gateway.policy.enforcer import MODEL_FILE, RuleLine, RulesError, build_enforcer, read_rules
+from gateway.privacy.generalise import levels_of
 from gateway.stores.schema import STORE_NAMES
 
 # Roles the gateway's endpoints know; anything else in a policy is a typo or an unbuilt feature.
@@ -119,6 +120,13 @@ def check_policies(policies_dir: Path, today: dt.date | None = None) -> list[Pro
                 for f in fields:
                     if f not in dataset.fields:
                         problems.append(Problem(where, f"unknown field {f!r} in dataset {name!r}"))
+                for f, level in a.disclosure.generalise.items():
+                    if f not in dataset.hierarchies:
+                        continue
+                    if level not in levels_of(dataset.hierarchies[f]):
+                        problems.append(Problem(where, f"{name}.{f} cannot be generalised to {level!r}"))
+                if a.view == "extract" and dataset.kind != "extract":
+                    problems.append(Problem(where, f"dataset {name!r} is not an extract dataset"))
                 if dataset.store and dataset.store not in a.providers:
                     problems.append(Problem(where, f"dataset {name!r} is not from one of its providers"))
 

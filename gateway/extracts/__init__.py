@@ -1,0 +1,1 @@
+"""De-identified record-level extracts: request, approval, build, download, expiry, re-identification."""

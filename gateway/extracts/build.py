@@ -1,0 +1,257 @@
+"""Building one approved extract, top to bottom: re-decide -> read -> filter -> generalise and
+k-anonymise -> pseudonymise -> scrub free text -> write files and report.
+
+Runs in a background job (gateway.extracts.jobs), never in a request. The decision is taken again at
+build time with the requester's claims as they were when they asked, so an agreement that ended or
+changed in the meantime stops the build. Direct identifiers never reach the output: the only ids
+written are project pseudonyms, and the catalogue refuses direct identifiers at request time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from pydantic import TypeAdapter
+
+from gateway.aggregates.request import Filter, Name
+from gateway.analysis.people import read_people
+from gateway.catalogue import Catalogue, Classification
+from gateway.datadir import DataDir
+from gateway.extracts.request import matches
+from gateway.extracts.sources import READERS, read_names
+from gateway.identity.principal import Principal
+from gateway.policy.agreements import Agreement
+from gateway.policy.decision import PolicyEngine
+from gateway.privacy.generalise import hierarchy_for
+from gateway.privacy.kanonymity import DEFAULT_K, DEFAULT_MAX_SUPPRESSION, QuasiIdentifier, k_anonymise
+from gateway.privacy.keys import KeyProvider
+from gateway.privacy.pseudonyms import ONE_WAY, ProjectKey
+from gateway.privacy.scrubbing import Scrubber, known_names
+
+VIEW = "extract"
+FILES = {"csv": "extract.csv", "parquet": "extract.parquet"}
+REPORT = "report.json"
+# The level a field starts at when the agreement does not say: coarse enough for most research.
+DEFAULT_LEVEL = {"date_of_birth": "year", "postcode": "district", "event_date": "month", "category": "value"}
+_FILTERS = TypeAdapter(dict[Name, Filter])
+
+Step = Callable[[int, str], None]
+
+
+class ExtractFailed(Exception):
+    """The build stopped; the sentence says why (and nothing was written)."""
+
+
+@dataclass(frozen=True)
+class Built:
+    rows: int
+    report: dict[str, Any]
+    subjects: list[str]
+    key_version: int
+
+
+def extract_dir(dd: DataDir, extract_id: str) -> Path:
+    return dd.root / "extracts" / extract_id
+
+
+def principal_of(claims: dict[str, Any]) -> Principal:
+    return Principal(
+        sub=claims["sub"],
+        name=claims.get("name", claims["sub"]),
+        roles=tuple(claims.get("roles", ())),
+        department=claims.get("department"),
+        team=claims.get("team"),
+        worker_id=claims.get("worker_id"),
+    )
+
+
+def _qis(
+    catalogue: Catalogue, dataset: str, fields: list[str], agreement: Agreement
+) -> tuple[list[QuasiIdentifier], list[QuasiIdentifier]]:
+    """(quasi-identifiers that k-anonymity may coarsen further, other fields generalised once)."""
+    spec = catalogue.dataset(dataset)
+    assert spec is not None
+    climbing, fixed = [], []
+    for f in fields:
+        kind = spec.hierarchies.get(f)
+        if kind is None:
+            continue
+        start = agreement.disclosure.generalise.get(f) or DEFAULT_LEVEL[kind]
+        hierarchy, level = hierarchy_for(kind, start)
+        q = QuasiIdentifier(f, hierarchy, level)
+        (climbing if spec.fields[f] == Classification.quasi_identifier else fixed).append(q)
+    return climbing, fixed
+
+
+def build_extract(
+    dd: DataDir,
+    extract: dict[str, Any],
+    *,
+    policy: PolicyEngine,
+    catalogue: Catalogue,
+    keys: KeyProvider,
+    key_version: int,
+    step: Step = lambda _p, _s: None,
+) -> Built:
+    decision = policy.decide(
+        principal_of(extract["requester_claims"]),
+        VIEW,
+        extract["dataset"],
+        extract["purpose"],
+        extract["agreement_id"],
+    )
+    if not decision.allow or decision.agreement is None:
+        raise ExtractFailed(f"the request is no longer allowed: {decision.reason}")
+    agreement = decision.agreement
+    fields: list[str] = extract["fields"]
+    filters = _FILTERS.validate_python(extract["filters"] or {})
+
+    step(5, "reading the departmental stores and the person index")
+    people = read_people(dd)
+    rows = READERS[extract["dataset"]](dd, people)
+    rows = [r for r in rows if all(matches(r.get(f), w) for f, w in filters.items())]
+
+    step(35, f"generalising {len(rows):,} records to k = {agreement.disclosure.k or DEFAULT_K}")
+    climbing, fixed = _qis(catalogue, extract["dataset"], fields, agreement)
+    max_suppression = agreement.disclosure.max_suppression
+    result = k_anonymise(
+        rows,
+        climbing,
+        k=agreement.disclosure.k or DEFAULT_K,
+        max_suppression=DEFAULT_MAX_SUPPRESSION if max_suppression is None else max_suppression,
+        subject="person_id",
+        on=people.as_of,
+    )
+    kept = [rows[i] for i in result.kept]
+
+    step(55, f"pseudonymising {len(kept):,} records")
+    master = keys.master_key()
+    key = ProjectKey.derive(master, extract["project"], key_version, agreement.pseudonyms)
+    family_key = ProjectKey.derive(master, f"{extract['project']}/families", key_version, ONE_WAY)
+    subjects = sorted({r["person_id"] for r in kept})
+    pseudonym = dict(zip(subjects, key.many(subjects), strict=True))
+    families = sorted({r["family_id"] for r in kept})
+    family_pseudonym = dict(zip(families, family_key.many(families), strict=True))
+
+    out: list[dict[str, Any]] = []
+    for r, generalised in zip(kept, result.values, strict=True):
+        row: dict[str, Any] = {"pseudonym": pseudonym[r["person_id"]]}
+        if extract["dataset"] == "person_records":
+            row["family_pseudonym"] = family_pseudonym[r["family_id"]]
+        for f in fields:
+            row[f] = generalised[f] if f in generalised else r.get(f)
+        for q in fixed:
+            row[q.field] = q.hierarchy.apply(r.get(q.field), q.hierarchy.levels[q.start], people.as_of)
+        out.append(row)
+
+    free_text = [
+        f for f in fields if catalogue.dataset(extract["dataset"]).fields[f] == Classification.free_text
+    ]  # type: ignore[union-attr]
+    scrub_report: dict[str, Any] = {}
+    if free_text and out:
+        scrub_report = _scrub(dd, people, kept, out, free_text, pseudonym, step)
+
+    step(85, "writing the extract")
+    report = {
+        "agreement_id": agreement.id,
+        "project": extract["project"],
+        "dataset": extract["dataset"],
+        "pseudonyms": {"kind": agreement.pseudonyms, "key_version": key_version},
+        "k_anonymity": result.report,
+        "generalised": {
+            **{q.field: result.levels[q.field] for q in climbing},
+            **{q.field: q.hierarchy.levels[q.start] for q in fixed},
+        },
+        "direct_identifiers": "dropped; each person is a project pseudonym",
+        "free_text": scrub_report or None,
+        "as_of": people.as_of.isoformat(),
+        "rows": len(out),
+    }
+    _write(
+        extract_dir(dd, extract["extract_id"]), out, ["pseudonym", *out[0].keys()] if out else fields, report
+    )
+    return Built(len(out), report, subjects, key_version)
+
+
+def _scrub(
+    dd: DataDir,
+    people: Any,
+    kept: list[dict[str, Any]],
+    out: list[dict[str, Any]],
+    columns: list[str],
+    pseudonym: dict[str, str],
+    step: Step,
+) -> dict[str, Any]:
+    step(60, "reading names and addresses for the free-text deny list")
+    names = read_names(dd, people)
+    scrubber = Scrubber(names.deny)
+    members: dict[str, list[str]] = {}
+    for pid, fam in people.family_of.items():
+        members.setdefault(fam, []).append(pid)
+    found: Counter[str] = Counter()
+    total = len(out)
+    for n, (r, row) in enumerate(zip(kept, out, strict=True)):
+        if n % 200 == 0:
+            step(60 + int(25 * n / total), f"scrubbing free text ({n:,} of {total:,})")
+        family = members.get(r["family_id"], [r["person_id"]])
+        known = known_names(
+            (pseudonym.get(p, ""), names.of_person.get(p, ()))
+            for p in family
+            if p in pseudonym or p == r["person_id"]
+        )
+        for c in columns:
+            scrubbed = scrubber.scrub(row[c] or "", {k: v for k, v in known.items() if v})
+            row[c] = scrubbed.text
+            found.update(scrubbed.replaced)
+    return {
+        "columns": columns,
+        "identifiers_replaced": dict(sorted(found.items())),
+        "method": "presidio pattern recognizers and a deny list of the names and addresses in the stores",
+        "deny_list_entries": len(names.deny),
+    }
+
+
+def _write(folder: Path, rows: list[dict[str, Any]], columns: list[str], report: dict[str, Any]) -> None:
+    """Write beside, then rename: a reader sees the whole extract or none of it."""
+    tmp = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    names = list(dict.fromkeys(columns))
+    table = (
+        pa.Table.from_pylist(rows, schema=_schema(rows, names)) if rows else pa.table({n: [] for n in names})
+    )
+    pq.write_table(table, tmp / FILES["parquet"])
+    pacsv.write_csv(table, tmp / FILES["csv"])
+    (tmp / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+
+
+def _schema(rows: list[dict[str, Any]], names: list[str]) -> pa.Schema:
+    def kind(name: str) -> pa.DataType:
+        sample = next((r[name] for r in rows if r.get(name) is not None), None)
+        if isinstance(sample, bool):
+            return pa.bool_()
+        if isinstance(sample, int | float):
+            return pa.float64()
+        return pa.string()
+
+    return pa.schema([(n, kind(n)) for n in names])
+
+
+def remove_files(dd: DataDir, extract_id: str) -> None:
+    shutil.rmtree(extract_dir(dd, extract_id), ignore_errors=True)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

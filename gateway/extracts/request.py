@@ -1,0 +1,62 @@
+"""The bodies of `POST /v1/extracts` and `POST /v1/reidentifications`, and how extract filters match.
+
+Filters take the same forms as aggregate filters (a value, a list, a range) and are applied to the
+values as held, before anything is generalised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from gateway.aggregates.request import Filter, Name, Range
+
+Project = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]{1,63}$")]
+AgreementId = Annotated[str, StringConstraints(pattern=r"^AGR-[A-Z0-9-]{1,60}$")]
+MIN_REASON = 20
+
+
+class ExtractRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: Name
+    project: Project = Field(description="pseudonyms are the same within a project, unlinkable across")
+    agreement: AgreementId
+    dataset: Name
+    fields: list[Name] = Field(min_length=1, max_length=40)
+    filters: dict[Name, Filter] = Field(default_factory=dict)
+
+
+class ReidentificationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project: Project
+    pseudonym: Annotated[str, StringConstraints(min_length=4, max_length=200)]
+    reason: Annotated[str, StringConstraints(min_length=MIN_REASON, max_length=2000, strip_whitespace=True)]
+
+
+def _comparable(value: Any, bound: Any) -> tuple[Any, Any]:
+    if isinstance(value, dt.date):
+        return value.isoformat(), str(bound)
+    return value, bound
+
+
+def matches(value: Any, wanted: Any) -> bool:
+    """Does a held value pass one filter? Types must agree; a mismatch matches nothing."""
+    if isinstance(wanted, Range):
+        for op, bound in wanted.bounds().items():
+            v, b = _comparable(value, bound)
+            try:
+                ok = {"gte": v >= b, "gt": v > b, "lte": v <= b, "lt": v < b}[op]
+            except TypeError:
+                return False
+            if not ok:
+                return False
+        return value is not None
+    if isinstance(wanted, list):
+        return any(matches(value, w) for w in wanted)
+    if isinstance(value, dt.date):
+        return value.isoformat() == str(wanted)
+    return value == wanted

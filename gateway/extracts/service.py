@@ -1,0 +1,361 @@
+"""The extract and re-identification workflow, without HTTP: who may do what, in which state.
+
+Extract states: pending_approval -> approved -> building -> ready -> expired, or rejected / failed.
+Re-identification: pending -> approved (after two distinct approvers, neither the requester).
+Each refusal is a `WorkflowRefused` with an HTTP status, a machine code and a sentence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from gateway.catalogue import Catalogue, Classification
+from gateway.datadir import DataDir
+from gateway.extracts.build import (
+    FILES,
+    ExtractFailed,
+    build_extract,
+    extract_dir,
+    remove_files,
+)
+from gateway.extracts.request import ExtractRequest, ReidentificationRequest
+from gateway.extracts.store import ExtractStore, iso, now
+from gateway.identity.principal import Principal
+from gateway.policy.decision import Decision, PolicyEngine
+from gateway.privacy.kanonymity import NotAnonymisable
+from gateway.privacy.keys import KeyProvider, KeyUnavailable
+from gateway.privacy.pseudonyms import ONE_WAY, ProjectKey, PseudonymError, parse
+
+log = logging.getLogger("gateway.extracts")
+REID_APPROVERS = 2
+APPROVE_EXTRACTS = ("approve", "extracts", "extract_approval")
+REQUEST_REID = ("request", "reidentifications", "reidentification")
+APPROVE_REID = ("approve", "reidentifications", "reidentification")
+
+
+class WorkflowRefused(Exception):
+    def __init__(self, status: int, code: str, detail: str, decision: Decision | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.decision = status, code, detail, decision
+
+
+@dataclass
+class ExtractService:
+    dd: DataDir
+    store: ExtractStore
+    policy: PolicyEngine
+    catalogue: Catalogue
+    keys: KeyProvider
+    audit: Any  # audit.store.AuditStore (append)
+
+    # --- requesting and approving ------------------------------------------------------------
+    def submit(self, req: ExtractRequest, principal: Principal) -> tuple[dict[str, Any], Decision]:
+        dataset = self.catalogue.dataset(req.dataset)
+        if dataset is None or dataset.kind != "extract":
+            raise WorkflowRefused(
+                400, "unknown_dataset", f"{req.dataset!r} is not an extract dataset; see GET /v1/catalogue"
+            )
+        decision = self.policy.decide(principal, "extract", req.dataset, req.purpose, req.agreement)
+        if not decision.allow:
+            raise WorkflowRefused(403, "forbidden", decision.reason, decision)
+        for name in [*req.fields, *req.filters]:
+            if name not in dataset.fields:
+                raise WorkflowRefused(400, "unknown_field", f"{req.dataset} has no field {name!r}", decision)
+            if dataset.fields[name] == Classification.direct_identifier:
+                raise WorkflowRefused(
+                    403, "direct_identifier", f"{name!r} identifies people directly and is never extracted"
+                )
+        permitted = set(decision.permitted_fields or ())
+        refused = [n for n in dict.fromkeys([*req.fields, *req.filters]) if n not in permitted]
+        if refused:
+            raise WorkflowRefused(
+                403,
+                "field_not_permitted",
+                f"agreement {decision.agreement_id} does not permit {', '.join(refused)} for {req.dataset}",
+                decision,
+            )
+        assert decision.agreement is not None
+        row = {
+            "extract_id": uuid.uuid4().hex,
+            "requester": principal.sub,
+            "requester_json": json.dumps(principal.as_dict()),
+            "purpose": req.purpose,
+            "project": req.project,
+            "agreement_id": decision.agreement.id,
+            "dataset": req.dataset,
+            "fields_json": json.dumps(list(dict.fromkeys(req.fields))),
+            "filters_json": json.dumps({k: _plain(v) for k, v in req.filters.items()}),
+            "pseudonyms": decision.agreement.pseudonyms,
+            "status": "pending_approval",
+            "progress": 0,
+            "stage": "waiting for an information-governance officer to approve",
+            "created_at": iso(now()),
+        }
+        self.store.add(row)
+        found = self.store.get(row["extract_id"])
+        assert found is not None
+        return found, decision
+
+    def visible(
+        self, extract_id: str, principal: Principal, *, requester_only: bool = False
+    ) -> dict[str, Any]:
+        """The extract if the caller asked for it (or, for status, is an IG officer); 404 otherwise, so
+        that nobody learns which extracts exist."""
+        self.expire_due()
+        found = self.store.get(extract_id) if _well_formed(extract_id) else None
+        if found is None:
+            raise WorkflowRefused(404, "not_found", f"there is no extract {extract_id} of yours")
+        if found["requester"] == principal.sub:
+            return found
+        if not requester_only and self._may(principal, APPROVE_EXTRACTS).allow:
+            return found
+        raise WorkflowRefused(404, "not_found", f"there is no extract {extract_id} of yours")
+
+    def approve(self, extract_id: str, principal: Principal) -> dict[str, Any]:
+        return self._decide_on(extract_id, principal, approve=True)
+
+    def reject(self, extract_id: str, principal: Principal) -> dict[str, Any]:
+        return self._decide_on(extract_id, principal, approve=False)
+
+    def _decide_on(self, extract_id: str, principal: Principal, *, approve: bool) -> dict[str, Any]:
+        decision = self._may(principal, APPROVE_EXTRACTS)
+        if not decision.allow:
+            raise WorkflowRefused(403, "forbidden", decision.reason, decision)
+        found = self.store.get(extract_id) if _well_formed(extract_id) else None
+        if found is None:
+            raise WorkflowRefused(404, "not_found", f"there is no extract {extract_id}")
+        if found["requester"] == principal.sub:
+            raise WorkflowRefused(403, "self_approval", "nobody may approve their own extract request")
+        values = {"decided_by": principal.sub, "decided_at": iso(now())}
+        if approve:
+            values.update(status="approved", stage="approved; waiting to be built")
+        else:
+            values.update(status="rejected", stage=f"rejected by {principal.sub}")
+        if not self.store.transition(extract_id, "pending_approval", **values):
+            raise WorkflowRefused(
+                409, "not_pending", f"extract {extract_id} is {found['status']}, not pending"
+            )
+        updated = self.store.get(extract_id)
+        assert updated is not None
+        return updated
+
+    # --- building ------------------------------------------------------------------------------
+    def run(self, extract_id: str) -> None:
+        """Build one approved extract, if this process is the one that claims it."""
+        if not self.store.transition(extract_id, "approved", status="building", progress=1, stage="starting"):
+            return
+        extract = self.store.get(extract_id)
+        assert extract is not None
+        try:
+            version = self.store.key_version(extract["project"])
+            built = build_extract(
+                self.dd,
+                extract,
+                policy=self.policy,
+                catalogue=self.catalogue,
+                keys=self.keys,
+                key_version=version,
+                step=lambda p, s: self.store.progress(extract_id, p, s),
+            )
+            self.store.set_subjects(extract_id, built.subjects)
+            self._audit_build(extract, built.rows, built.report, len(built.subjects))
+        except (ExtractFailed, NotAnonymisable, KeyUnavailable) as exc:
+            self._fail(extract, str(exc))
+            return
+        except Exception as exc:  # fail closed: no files, a failed status and a reason
+            log.exception("extract %s failed", extract_id)
+            self._fail(extract, f"the build failed: {type(exc).__name__}")
+            return
+        days = self.policy.registry[extract["agreement_id"]].extract_days
+        self.store.transition(
+            extract_id,
+            "building",
+            status="ready",
+            progress=100,
+            stage="ready to download",
+            finished_at=iso(now()),
+            expires_at=iso(now() + dt.timedelta(days=days)),
+            rows=built.rows,
+            key_version=built.key_version,
+            report_json=json.dumps(built.report, default=str),
+        )
+
+    def _fail(self, extract: dict[str, Any], reason: str) -> None:
+        remove_files(self.dd, extract["extract_id"])
+        self.store.transition(
+            extract["extract_id"], "building", status="failed", stage="failed", error=reason
+        )
+        try:
+            self._audit(extract, "extracts.build", "deny", reason, 0, {})
+        except Exception:  # the failure is already recorded on the extract itself
+            log.exception("could not audit the failure of extract %s", extract["extract_id"])
+
+    def _audit_build(self, extract: dict[str, Any], rows: int, report: dict[str, Any], subjects: int) -> None:
+        """The build is a processing step with no HTTP request: it is audited here, and if the audit
+        store refuses, the files are removed and the extract fails (nothing unaudited is kept)."""
+        self._audit(extract, "extracts.build", "allow", "built", rows, {**report, "subjects": subjects})
+
+    def _audit(
+        self, extract: dict[str, Any], action: str, decision: str, reason: str, rows: int, disclosure: dict
+    ) -> None:
+        from audit.store import new_event
+
+        self.audit.append(
+            new_event(
+                id=str(uuid.uuid4()),
+                actor="gateway:extract-job",
+                roles=[],
+                action=action,
+                resource=f"extracts/{extract['extract_id']}",
+                subject_ids=[],
+                purpose=extract["purpose"],
+                agreement_id=extract["agreement_id"],
+                decision=decision,
+                reason=reason,
+                fields_released=extract["fields"] if decision == "allow" else [],
+                rows_released=rows,
+                disclosure_applied={**disclosure, "requester": extract["requester"]},
+                break_glass=False,
+                trace_id=uuid.uuid4().hex,
+                status=200 if decision == "allow" else 500,
+            )
+        )
+
+    # --- downloading and expiry ----------------------------------------------------------------
+    def data_file(self, extract_id: str, principal: Principal, fmt: str) -> tuple[Path, dict[str, Any]]:
+        found = self.visible(extract_id, principal, requester_only=True)
+        if found["status"] == "expired":
+            raise WorkflowRefused(
+                410, "extract_expired", f"extract {extract_id} expired on {found['expires_at']}"
+            )
+        if found["status"] != "ready":
+            raise WorkflowRefused(409, "not_ready", f"extract {extract_id} is {found['status']}")
+        path = extract_dir(self.dd, extract_id) / FILES[fmt]
+        if not path.is_file():
+            raise WorkflowRefused(410, "extract_expired", f"the files of extract {extract_id} are gone")
+        return path, found
+
+    def expire_due(self, at: dt.datetime | None = None) -> list[str]:
+        gone = self.store.expired(at or now())
+        for extract_id in gone:
+            remove_files(self.dd, extract_id)
+            self.store.transition(extract_id, "ready", status="expired", stage="expired; files deleted")
+        return gone
+
+    def rotation(self, extract_id: str, principal: Principal) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+        """Old -> new pseudonyms of this extract's people, for its requester only, after a rotation."""
+        found = self.visible(extract_id, principal, requester_only=True)
+        if found["key_version"] is None:
+            raise WorkflowRefused(409, "not_ready", f"extract {extract_id} has not been built")
+        current = self.store.key_version(found["project"])
+        if current == found["key_version"]:
+            raise WorkflowRefused(
+                409, "not_rotated", f"project {found['project']} still uses key version {current}"
+            )
+        master = self.keys.master_key()
+        old = ProjectKey.derive(master, found["project"], found["key_version"], found["pseudonyms"])
+        new = ProjectKey.derive(master, found["project"], current, found["pseudonyms"])
+        people = self.store.subjects(extract_id)
+        return list(zip(old.many(people), new.many(people), strict=True)), found
+
+    # --- re-identification ---------------------------------------------------------------------
+    def request_reid(
+        self, req: ReidentificationRequest, principal: Principal
+    ) -> tuple[dict[str, Any], Decision]:
+        decision = self._may(principal, REQUEST_REID)
+        if not decision.allow:
+            raise WorkflowRefused(403, "forbidden", decision.reason, decision)
+        try:
+            kind, _version = parse(req.pseudonym)
+        except PseudonymError as exc:
+            raise WorkflowRefused(400, "bad_pseudonym", str(exc)) from exc
+        if kind == ONE_WAY:
+            raise WorkflowRefused(
+                422, "one_way_pseudonym", "one-way pseudonyms cannot be reversed, by anyone, by design"
+            )
+        holds = [e for e in self.store.listing(requester=principal.sub) if e["project"] == req.project]
+        if not any(e["status"] in {"ready", "expired"} for e in holds):
+            raise WorkflowRefused(
+                403, "not_a_holder", f"only holders of an extract of project {req.project} may ask"
+            )
+        self._reverse(req.project, req.pseudonym)  # refuse now, not after two people approved nonsense
+        row = {
+            "reid_id": uuid.uuid4().hex,
+            "requester": principal.sub,
+            "project": req.project,
+            "pseudonym": req.pseudonym,
+            "reason": req.reason,
+            "status": "pending",
+            "created_at": iso(now()),
+        }
+        self.store.add_reid(row)
+        found = self.store.get_reid(row["reid_id"])
+        assert found is not None
+        return found, decision
+
+    def approve_reid(self, reid_id: str, principal: Principal) -> tuple[dict[str, Any], Decision]:
+        decision = self._may(principal, APPROVE_REID)
+        if not decision.allow:
+            raise WorkflowRefused(403, "forbidden", decision.reason, decision)
+        found = self.store.get_reid(reid_id) if _well_formed(reid_id) else None
+        if found is None:
+            raise WorkflowRefused(404, "not_found", f"there is no re-identification request {reid_id}")
+        if found["requester"] == principal.sub:
+            raise WorkflowRefused(
+                403, "self_approval", "nobody may approve their own re-identification request"
+            )
+        if principal.sub in found["approvers"]:
+            raise WorkflowRefused(
+                409, "already_approved", "each approver counts once; a second approver is needed"
+            )
+        if found["status"] != "pending":
+            raise WorkflowRefused(409, "not_pending", f"request {reid_id} is {found['status']}")
+        person = self._reverse(found["project"], found["pseudonym"])
+        try:
+            return self.store.approve_reid(reid_id, principal.sub, REID_APPROVERS, person), decision
+        except IntegrityError as exc:  # the same approver, twice, at the same moment
+            raise WorkflowRefused(409, "already_approved", "each approver counts once") from exc
+
+    def reid_status(self, reid_id: str, principal: Principal) -> dict[str, Any]:
+        found = self.store.get_reid(reid_id) if _well_formed(reid_id) else None
+        if found is None or (
+            found["requester"] != principal.sub and not self._may(principal, APPROVE_REID).allow
+        ):
+            raise WorkflowRefused(
+                404, "not_found", f"there is no re-identification request {reid_id} of yours"
+            )
+        if found["requester"] != principal.sub:
+            found = {**found, "person_id": None}  # approvers see the request, never the answer
+        return found
+
+    def _reverse(self, project: str, pseudonym: str) -> str:
+        if not self.store.known_project(project):
+            raise WorkflowRefused(404, "unknown_project", f"there is no project {project}")
+        _kind, version = parse(pseudonym)
+        key = ProjectKey.derive(self.keys.master_key(), project, version, "reversible")
+        try:
+            return key.reverse(pseudonym)
+        except PseudonymError as exc:
+            raise WorkflowRefused(422, "unknown_pseudonym", str(exc)) from exc
+
+    def _may(self, principal: Principal, what: tuple[str, str, str]) -> Decision:
+        view, dataset, purpose = what
+        return self.policy.decide(principal, view, dataset, purpose)
+
+
+def _well_formed(identifier: str) -> bool:
+    return len(identifier) == 32 and all(c in "0123456789abcdef" for c in identifier)
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "bounds"):
+        return value.bounds()
+    return value

@@ -1,0 +1,127 @@
+"""What extracts are cut from: one record per linked resident or per case note, keyed by index person
+id (which never leaves the gateway: it becomes a project pseudonym), and the names and addresses of
+everyone in the stores for the free-text deny list.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from gateway.analysis.people import People
+from gateway.analysis.schema import SERVICE_FLAGS
+from gateway.datadir import DataDir
+from gateway.privacy.scrubbing import DenyList
+from gateway.stores.engines import store_engine
+from gateway.stores.identity import read_identities
+from gateway.stores.schema import store_metadata
+
+# (store, table, person column, date, type, text) of every free-text table an extract may carry.
+NOTE_TABLES = (
+    (
+        "childrens_social_care",
+        "ssd_case_notes",
+        "cano_person_id",
+        "cano_note_date",
+        "cano_note_type",
+        "cano_note_text",
+    ),
+    ("early_help", "eh_case_notes", "ehn_person_id", "ehn_note_date", None, "ehn_note_text"),
+)
+# Staff who write the notes: their names are scrubbed too.
+STAFF_NAMES = (
+    ("childrens_social_care", "ssd_professionals", "prof_professional_name"),
+    ("early_help", "eh_key_workers", "ehkw_name"),
+)
+SERVICE_LABEL = {"childrens_social_care": "children's social care", "early_help": "early help"}
+
+Reader = Callable[[DataDir, People], list[dict[str, Any]]]
+
+
+def person_records(_dd: DataDir, people: People) -> list[dict[str, Any]]:
+    rows = []
+    for p in people.ids:
+        row: dict[str, Any] = {
+            "person_id": p,
+            "family_id": people.family_of[p],
+            "date_of_birth": people.birth[p],
+            "sex": people.sex[p],
+            "postcode": people.postcode[p],
+            "ward": people.ward[p],
+            "housing_benefit_weekly": round(people.weekly[p], 2) if p in people.weekly else None,
+        }
+        row.update({f: f in people.flags[p] for f in SERVICE_FLAGS})
+        rows.append(row)
+    return rows
+
+
+def case_notes(dd: DataDir, people: People) -> list[dict[str, Any]]:
+    rows = []
+    urls = dd.store_urls()
+    for store, table, person, date, kind, text in NOTE_TABLES:
+        if store not in urls:
+            continue
+        t = store_metadata(store).tables[table]
+        engine = store_engine(urls[store])
+        try:
+            with engine.connect() as conn:
+                q = select(t.c[person], t.c[date], t.c[kind] if kind else t.c[date], t.c[text])
+                for local_id, when, note_type, body in conn.execute(q):
+                    pid = people.person_of.get(f"{store}:{local_id}")
+                    if pid is None:
+                        continue
+                    rows.append(
+                        {
+                            "person_id": pid,
+                            "family_id": people.family_of.get(pid, pid),
+                            "service": SERVICE_LABEL[store],
+                            "note_date": when,
+                            "note_type": note_type if kind else "Early help note",
+                            "note_text": body,
+                        }
+                    )
+        finally:
+            engine.dispose()
+    return rows
+
+
+READERS: dict[str, Reader] = {"person_records": person_records, "case_notes": case_notes}
+
+
+@dataclass
+class Names:
+    """The deny list, plus each person's own names (to write their pseudonym in place of them)."""
+
+    deny: DenyList = field(default_factory=DenyList)
+    of_person: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+
+def read_names(dd: DataDir, people: People) -> Names:
+    names = Names()
+    for store, url in dd.store_urls().items():
+        engine = store_engine(url)
+        try:
+            for r in read_identities(store, engine):
+                for part in ("first_name", "middle_name", "last_name"):
+                    names.deny.add_name(r.get(part))
+                names.deny.add_address(r.get("address_line"))
+                if r.get("first_name") and r.get("last_name"):
+                    full = f"{r['first_name']} {r['last_name']}"
+                    names.deny.add_name(full)
+                    names.deny.add_name(f"{r['last_name']} {r['first_name']}")  # 'SMITH, Jo' in summaries
+                    pid = people.person_of.get(f"{store}:{r['local_id']}")
+                    if pid:
+                        names.of_person[pid].add(full)
+            for staff_store, table, column in STAFF_NAMES:
+                if staff_store == store:
+                    t = store_metadata(store).tables[table]
+                    with engine.connect() as conn:
+                        for (name,) in conn.execute(select(t.c[column])):
+                            names.deny.add_name(name)
+        finally:
+            engine.dispose()
+    return names
