@@ -7,7 +7,8 @@ Layout (all under `--data-dir`, default `var/`, or `GATEWAY_DATA_DIR`):
     gateway.db         the gateway's own database (person index), unless stores.json names another
     audit.db           the audit log (hash-chained), unless stores.json names another
     audit-checkpoints.jsonl  copies of the signed audit checkpoints, outside the database
-    keys/              the development token issuer's key and the audit checkpoint key
+    keys/              the development token issuer's key, the audit checkpoint key, the demo pseudonym key
+    extracts/          built de-identified extracts, one folder each, deleted when they expire
     truth/             the generator's ground truth; nothing in the gateway reads it at run time
 """
 

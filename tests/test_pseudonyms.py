@@ -80,7 +80,7 @@ def test_key_providers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(key) == 32 and demo.master_key() == key  # made once, then read
     assert oct((tmp_path / "keys" / "pseudonym-master.key").stat().st_mode & 0o777) == "0o600"
     with pytest.raises(KeyUnavailable, match="no pseudonymisation key"):
-        choose_provider(tmp_path, key_file=None, plugin=None, demo=False)
+        choose_provider(tmp_path, key_file=None, plugin=None, demo=False).master_key()
     (tmp_path / "k").write_bytes(base64.b64encode(os.urandom(48)))
     assert len(choose_provider(tmp_path, key_file=tmp_path / "k", plugin=None, demo=False).master_key()) == 48
     with pytest.raises(KeyUnavailable, match="cannot be read"):

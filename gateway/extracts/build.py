@@ -177,7 +177,7 @@ def build_extract(
         "as_of": people.as_of.isoformat(),
         "rows": len(out),
     }
-    _write(
+    write_extract(
         extract_dir(dd, extract["extract_id"]), out, ["pseudonym", *out[0].keys()] if out else fields, report
     )
     return Built(len(out), report, subjects, key_version)
@@ -221,7 +221,9 @@ def _scrub(
     }
 
 
-def _write(folder: Path, rows: list[dict[str, Any]], columns: list[str], report: dict[str, Any]) -> None:
+def write_extract(
+    folder: Path, rows: list[dict[str, Any]], columns: list[str], report: dict[str, Any]
+) -> None:
     """Write beside, then rename: a reader sees the whole extract or none of it."""
     tmp = folder.with_name(folder.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)

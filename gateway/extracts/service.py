@@ -244,11 +244,7 @@ class ExtractService:
         return path, found
 
     def expire_due(self, at: dt.datetime | None = None) -> list[str]:
-        gone = self.store.expired(at or now())
-        for extract_id in gone:
-            remove_files(self.dd, extract_id)
-            self.store.transition(extract_id, "ready", status="expired", stage="expired; files deleted")
-        return gone
+        return expire_due(self.dd, self.store, at)
 
     def rotation(self, extract_id: str, principal: Principal) -> tuple[list[tuple[str, str]], dict[str, Any]]:
         """Old -> new pseudonyms of this extract's people, for its requester only, after a rotation."""
@@ -349,6 +345,15 @@ class ExtractService:
     def _may(self, principal: Principal, what: tuple[str, str, str]) -> Decision:
         view, dataset, purpose = what
         return self.policy.decide(principal, view, dataset, purpose)
+
+
+def expire_due(dd: DataDir, store: ExtractStore, at: dt.datetime | None = None) -> list[str]:
+    """Delete the files of every extract past its expiry date; their status becomes `expired`."""
+    gone = store.expired(at or now())
+    for extract_id in gone:
+        remove_files(dd, extract_id)
+        store.transition(extract_id, "ready", status="expired", stage="expired; files deleted")
+    return gone
 
 
 def _well_formed(identifier: str) -> bool:

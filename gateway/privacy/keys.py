@@ -104,6 +104,13 @@ def choose_provider(data_dir: Path, *, key_file: Path | None, plugin: str | None
         return plugin_provider(plugin)
     if demo:
         return FileKeyProvider(Path(data_dir) / DEV_KEY, create=True)
-    raise KeyUnavailable(
-        f"no pseudonymisation key: set {ENV_VAR}, pseudonym_key_file or pseudonym_key_provider"
-    )
+    return MissingKeyProvider()
+
+
+class MissingKeyProvider:
+    """Production with no key configured: the service runs, and everything needing a key is refused."""
+
+    def master_key(self) -> bytes:
+        raise KeyUnavailable(
+            f"no pseudonymisation key: set {ENV_VAR}, pseudonym_key_file or pseudonym_key_provider"
+        )
