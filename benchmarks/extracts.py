@@ -39,16 +39,15 @@ from gateway.api.app import create_app
 from gateway.config import Settings
 from gateway.datadir import DataDir
 from gateway.extracts.build import write_extract
-from gateway.extracts.sources import NOTE_TABLES
+from gateway.extracts.sources import NOTE_TABLES, read_names
 from gateway.identity.dev_issuer import sign_token
 from gateway.identity.users import load_demo_users
 from gateway.index.build import build_index
 from gateway.privacy.generalise import hierarchy_for
 from gateway.privacy.kanonymity import QuasiIdentifier, k_anonymise
 from gateway.privacy.pseudonyms import ONE_WAY, REVERSIBLE, ProjectKey
-from gateway.privacy.scrubbing import DenyList, Scrubber
+from gateway.privacy.scrubbing import Scrubber
 from gateway.stores.engines import store_engine
-from gateway.stores.identity import read_identities
 from gateway.stores.schema import store_metadata
 from gateway.synth.seed import seed
 
@@ -199,16 +198,9 @@ def workflow(root: Path, people: int) -> dict:
 
 def scrubbing(root: Path) -> dict:
     dd = DataDir(root)
-    deny = DenyList()
+    deny = read_names(dd).deny
     notes: list[str] = []
     urls = dd.store_urls()
-    for store, url in urls.items():
-        engine = store_engine(url)
-        for r in read_identities(store, engine):
-            for part in ("first_name", "middle_name", "last_name"):
-                deny.add_name(r.get(part))
-            deny.add_address(r.get("address_line"))
-        engine.dispose()
     for store, table, _p, _d, _k, text in NOTE_TABLES:
         t = store_metadata(store).tables[table]
         engine = store_engine(urls[store])

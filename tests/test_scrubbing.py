@@ -11,10 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from gateway.datadir import DataDir
-from gateway.extracts.sources import NOTE_TABLES
-from gateway.privacy.scrubbing import DenyList, Scrubber, known_names
+from gateway.extracts.sources import NOTE_TABLES, read_names
+from gateway.privacy.scrubbing import Scrubber, known_names
 from gateway.stores.engines import store_engine
-from gateway.stores.identity import read_identities
 from gateway.stores.schema import store_metadata
 
 
@@ -34,14 +33,7 @@ def offline(request: pytest.FixtureRequest):
 
 @pytest.fixture(scope="module")
 def scrubber(borough: Path, offline) -> Scrubber:
-    deny = DenyList()
-    for store, url in DataDir(borough).store_urls().items():
-        engine = store_engine(url)
-        for r in read_identities(store, engine):
-            for part in ("first_name", "middle_name", "last_name"):
-                deny.add_name(r.get(part))
-            deny.add_address(r.get("address_line"))
-        engine.dispose()
+    deny = read_names(DataDir(borough)).deny
     s = Scrubber(deny)
     s.find("warm up")  # builds the analyzer while the network is refused
     return s

@@ -100,7 +100,8 @@ class Names:
     of_person: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
 
-def read_names(dd: DataDir, people: People) -> Names:
+def read_names(dd: DataDir, people: People | None = None) -> Names:
+    """Every name and address line in the stores; with `people`, also each linked person's names."""
     names = Names()
     for store, url in dd.store_urls().items():
         engine = store_engine(url)
@@ -113,7 +114,7 @@ def read_names(dd: DataDir, people: People) -> Names:
                     full = f"{r['first_name']} {r['last_name']}"
                     names.deny.add_name(full)
                     names.deny.add_name(f"{r['last_name']} {r['first_name']}")  # 'SMITH, Jo' in summaries
-                    pid = people.person_of.get(f"{store}:{r['local_id']}")
+                    pid = people.person_of.get(f"{store}:{r['local_id']}") if people else None
                     if pid:
                         names.of_person[pid].add(full)
             for staff_store, table, column in STAFF_NAMES:
