@@ -126,7 +126,7 @@ def test_me_lists_what_each_demo_user_may_use(tmp_path):
     expected = {
         "cw.alice": ["AGR-CSC-001"],
         "cw.ben": ["AGR-CSC-001"],
-        "an.priya": ["AGR-INS-002", "AGR-INS-003"],
+        "an.priya": ["AGR-INS-002", "AGR-INS-003", "AGR-RES-005"],
         "ig.olu": [],
         "ra.one": [],
     }
@@ -219,7 +219,14 @@ def test_ropa_lists_every_agreement_with_its_basis_and_special_categories():
     assert md.exit_code == 0 and md.output.startswith("# Record of processing activities")
     rows = list(csv.DictReader(io.StringIO(runner.invoke(cli, ["policy", "ropa", "--format", "csv"]).output)))
     by_id = {r["agreement"]: r for r in rows}
-    assert set(by_id) == {"AGR-CSC-001", "AGR-INS-002", "AGR-INS-003", "AGR-EH-2023", "AGR-ASC-004"}
+    assert set(by_id) == {
+        "AGR-CSC-001",
+        "AGR-INS-002",
+        "AGR-INS-003",
+        "AGR-EH-2023",
+        "AGR-ASC-004",
+        "AGR-RES-005",
+    }
     csc = by_id["AGR-CSC-001"]
     assert "Children Act 1989 s47" in csc["legal_basis"] and "dan_risk_level" in csc["special_category_data"]
     assert "ra_arrears_band" in csc["personal_data_categories"]
