@@ -311,3 +311,22 @@ def test_one_way_pseudonyms_cannot_be_reidentified(gw) -> None:
         headers=_as(gw, "an.priya"),
     )
     assert r.status_code == 422 and r.json()["error"] == "one_way_pseudonym"
+
+
+def test_no_download_once_the_agreement_has_ended(gw, persons_extract) -> None:
+    """Data leaves only under a decision taken at download time, and the refusal is audited."""
+    import datetime as dt
+
+    extract_id, _ = persons_extract
+    policy = gw.app.state.policy
+    real_today = policy.today
+    policy.today = lambda: dt.date(2028, 1, 1)  # AGR-INS-003 ends on 2027-12-31
+    try:
+        r = gw.get(f"/v1/extracts/{extract_id}/data", headers=_as(gw, "an.priya"))
+    finally:
+        policy.today = real_today
+    assert r.status_code == 403 and r.json()["error"] == "forbidden"
+    assert "AGR-INS-003" in r.json()["detail"]
+    event = next(e for e in _events(gw, actor="an.priya") if e["id"] == r.headers["x-audit-id"])
+    assert event["decision"] == "deny" and event["rows_released"] == 0
+    assert gw.get(f"/v1/extracts/{extract_id}/data", headers=_as(gw, "an.priya")).status_code == 200

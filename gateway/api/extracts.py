@@ -100,9 +100,7 @@ async def list_extracts(
     ctx = audit_context(request)
     ctx["action"] = "extracts.list"
     service = _service(request)
-    approver = (
-        await run_in_threadpool(service._may, principal, ("approve", "extracts", "extract_approval"))
-    ).allow
+    approver = await run_in_threadpool(service.may_approve, principal)
     found = await run_in_threadpool(service.store.listing, None if approver else principal.sub, status)
     return {"extracts": [_public(e) for e in found]}
 

@@ -9,7 +9,6 @@ written are project pseudonyms, and the catalogue refuses direct identifiers at 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shutil
 from collections import Counter
@@ -25,7 +24,7 @@ from pydantic import TypeAdapter
 
 from gateway.aggregates.request import Filter, Name
 from gateway.analysis.people import read_people
-from gateway.catalogue import Catalogue, Classification
+from gateway.catalogue import Catalogue, Classification, Dataset
 from gateway.datadir import DataDir
 from gateway.extracts.request import matches
 from gateway.extracts.sources import READERS, read_names
@@ -58,6 +57,7 @@ class Built:
     report: dict[str, Any]
     subjects: list[str]
     key_version: int
+    extract_days: int  # from the agreement the build was decided under
 
 
 def extract_dir(dd: DataDir, extract_id: str) -> Path:
@@ -76,11 +76,9 @@ def principal_of(claims: dict[str, Any]) -> Principal:
 
 
 def _qis(
-    catalogue: Catalogue, dataset: str, fields: list[str], agreement: Agreement
+    spec: Dataset, fields: list[str], agreement: Agreement
 ) -> tuple[list[QuasiIdentifier], list[QuasiIdentifier]]:
     """(quasi-identifiers that k-anonymity may coarsen further, other fields generalised once)."""
-    spec = catalogue.dataset(dataset)
-    assert spec is not None
     climbing, fixed = [], []
     for f in fields:
         kind = spec.hierarchies.get(f)
@@ -113,6 +111,9 @@ def build_extract(
     if not decision.allow or decision.agreement is None:
         raise ExtractFailed(f"the request is no longer allowed: {decision.reason}")
     agreement = decision.agreement
+    spec = catalogue.dataset(extract["dataset"])
+    if spec is None or spec.kind != "extract":
+        raise ExtractFailed(f"{extract['dataset']!r} is no longer an extract dataset in the catalogue")
     fields: list[str] = extract["fields"]
     filters = _FILTERS.validate_python(extract["filters"] or {})
 
@@ -122,7 +123,7 @@ def build_extract(
     rows = [r for r in rows if all(matches(r.get(f), w) for f, w in filters.items())]
 
     step(35, f"generalising {len(rows):,} records to k = {agreement.disclosure.k or DEFAULT_K}")
-    climbing, fixed = _qis(catalogue, extract["dataset"], fields, agreement)
+    climbing, fixed = _qis(spec, fields, agreement)
     max_suppression = agreement.disclosure.max_suppression
     result = k_anonymise(
         rows,
@@ -154,9 +155,7 @@ def build_extract(
             row[q.field] = q.hierarchy.apply(r.get(q.field), q.hierarchy.levels[q.start], people.as_of)
         out.append(row)
 
-    free_text = [
-        f for f in fields if catalogue.dataset(extract["dataset"]).fields[f] == Classification.free_text
-    ]  # type: ignore[union-attr]
+    free_text = [f for f in fields if spec.fields[f] == Classification.free_text]
     scrub_report: dict[str, Any] = {}
     if free_text and out:
         scrub_report = _scrub(dd, people, kept, out, free_text, pseudonym, step)
@@ -180,7 +179,7 @@ def build_extract(
     write_extract(
         extract_dir(dd, extract["extract_id"]), out, ["pseudonym", *out[0].keys()] if out else fields, report
     )
-    return Built(len(out), report, subjects, key_version)
+    return Built(len(out), report, subjects, key_version, agreement.extract_days)
 
 
 def _scrub(
@@ -253,7 +252,3 @@ def _schema(rows: list[dict[str, Any]], names: list[str]) -> pa.Schema:
 
 def remove_files(dd: DataDir, extract_id: str) -> None:
     shutil.rmtree(extract_dir(dd, extract_id), ignore_errors=True)
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

@@ -115,7 +115,7 @@ class ExtractService:
             raise WorkflowRefused(404, "not_found", f"there is no extract {extract_id} of yours")
         if found["requester"] == principal.sub:
             return found
-        if not requester_only and self._may(principal, APPROVE_EXTRACTS).allow:
+        if not requester_only and self.may_approve(principal):
             return found
         raise WorkflowRefused(404, "not_found", f"there is no extract {extract_id} of yours")
 
@@ -174,7 +174,6 @@ class ExtractService:
             log.exception("extract %s failed", extract_id)
             self._fail(extract, f"the build failed: {type(exc).__name__}")
             return
-        days = self.policy.registry[extract["agreement_id"]].extract_days
         self.store.transition(
             extract_id,
             "building",
@@ -182,7 +181,7 @@ class ExtractService:
             progress=100,
             stage="ready to download",
             finished_at=iso(now()),
-            expires_at=iso(now() + dt.timedelta(days=days)),
+            expires_at=iso(now() + dt.timedelta(days=built.extract_days)),
             rows=built.rows,
             key_version=built.key_version,
             report_json=json.dumps(built.report, default=str),
@@ -232,6 +231,7 @@ class ExtractService:
     # --- downloading and expiry ----------------------------------------------------------------
     def data_file(self, extract_id: str, principal: Principal, fmt: str) -> tuple[Path, dict[str, Any]]:
         found = self.visible(extract_id, principal, requester_only=True)
+        self._still_allowed(found, principal)
         if found["status"] == "expired":
             raise WorkflowRefused(
                 410, "extract_expired", f"extract {extract_id} expired on {found['expires_at']}"
@@ -249,6 +249,7 @@ class ExtractService:
     def rotation(self, extract_id: str, principal: Principal) -> tuple[list[tuple[str, str]], dict[str, Any]]:
         """Old -> new pseudonyms of this extract's people, for its requester only, after a rotation."""
         found = self.visible(extract_id, principal, requester_only=True)
+        self._still_allowed(found, principal)
         if found["key_version"] is None:
             raise WorkflowRefused(409, "not_ready", f"extract {extract_id} has not been built")
         current = self.store.key_version(found["project"])
@@ -329,7 +330,9 @@ class ExtractService:
                 404, "not_found", f"there is no re-identification request {reid_id} of yours"
             )
         if found["requester"] != principal.sub:
-            found = {**found, "person_id": None}  # approvers see the request, never the answer
+            return {**found, "person_id": None}  # approvers see the request, never the answer
+        if found["person_id"] and not self._may(principal, REQUEST_REID).allow:
+            return {**found, "person_id": None}  # a requester who has since lost the role sees no answer
         return found
 
     def _reverse(self, project: str, pseudonym: str) -> str:
@@ -341,6 +344,18 @@ class ExtractService:
             return key.reverse(pseudonym)
         except PseudonymError as exc:
             raise WorkflowRefused(422, "unknown_pseudonym", str(exc)) from exc
+
+    def _still_allowed(self, extract: dict[str, Any], principal: Principal) -> None:
+        """Data leaves only under a decision taken now: an agreement that ended since the build, or a
+        requester who lost the role, stops the download."""
+        decision = self.policy.decide(
+            principal, "extract", extract["dataset"], extract["purpose"], extract["agreement_id"]
+        )
+        if not decision.allow:
+            raise WorkflowRefused(403, "forbidden", decision.reason, decision)
+
+    def may_approve(self, principal: Principal) -> bool:
+        return self._may(principal, APPROVE_EXTRACTS).allow
 
     def _may(self, principal: Principal, what: tuple[str, str, str]) -> Decision:
         view, dataset, purpose = what

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,14 +43,6 @@ class KAnonymised:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def _classes(columns: dict[str, list[str]], subjects: Sequence[Hashable], n: int) -> dict[tuple, set]:
-    names = list(columns)
-    groups: dict[tuple, set] = defaultdict(set)
-    for i in range(n):
-        groups[tuple(columns[f][i] for f in names)].add(subjects[i])
-    return groups
-
-
 def k_anonymise(
     records: Sequence[Mapping[str, Any]],
     qis: Sequence[QuasiIdentifier],
@@ -77,9 +69,12 @@ def k_anonymise(
     allowed = int(max_suppression * n)
     while True:
         columns = {q.field: column(q) for q in qis}
-        groups = _classes(columns, subjects, n)
+        keys = list(zip(*columns.values(), strict=True)) if qis else [()] * n
+        groups: dict[tuple, set] = defaultdict(set)
+        for key, who in zip(keys, subjects, strict=True):
+            groups[key].add(who)
         small = {key for key, who in groups.items() if len(who) < k}
-        at_risk = sum(1 for i in range(n) if tuple(columns[q.field][i] for q in qis) in small) if small else 0
+        at_risk = sum(1 for key in keys if key in small) if small else 0
         climbable = [q for q in qis if level[q.field] < q.hierarchy.top]
         if at_risk <= allowed or not climbable:
             break
@@ -88,12 +83,11 @@ def k_anonymise(
 
     kept: list[int] = []
     values: list[dict[str, str]] = []
-    for i in range(n):
-        row = {q.field: columns[q.field][i] for q in qis}
-        if tuple(row[q.field] for q in qis) in small:
+    for i, key in enumerate(keys):
+        if key in small:
             continue
         kept.append(i)
-        values.append(row)
+        values.append({q.field: value for q, value in zip(qis, key, strict=True)})
     released = {key: who for key, who in groups.items() if key not in small}
     suppressed_subjects = set(subjects) - {subjects[i] for i in kept}
     precision_loss = sum(level[q.field] / q.hierarchy.top for q in qis) / len(qis) if qis else 0.0

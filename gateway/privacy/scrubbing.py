@@ -25,7 +25,14 @@ from functools import cached_property
 
 import spacy
 import tldextract
-from presidio_analyzer import AnalyzerEngine, EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer import (
+    AnalyzerEngine,
+    EntityRecognizer,
+    Pattern,
+    PatternRecognizer,
+    RecognizerRegistry,
+    RecognizerResult,
+)
 from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import (
     DateRecognizer,
@@ -206,8 +213,6 @@ class Scrubber:
 
     @cached_property
     def analyzer(self) -> AnalyzerEngine:
-        from presidio_analyzer import RecognizerRegistry
-
         postcode = UkPostcodeRecognizer(
             patterns=[Pattern("UK postcode", UkPostcodeRecognizer.PATTERNS[0].regex, 0.6)]
         )
