@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench postgres clean
+.PHONY: demo test lint bench postgres browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/gateway demo
 
 ## test: the whole suite, SQLite and PostgreSQL
-test: $(STAMP) postgres
+test: $(STAMP) postgres browser
 	$(BIN)/ruff check gateway audit tests benchmarks
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
@@ -30,6 +30,16 @@ postgres:
 	    for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
 	  fi; \
 	else echo "PostgreSQL is not installed here: its tests will be skipped"; fi
+
+## browser: Debian's Chromium for the browser tests (Playwright's own browser download does not work here)
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $$SUDO apt-get install -y -qq --no-install-recommends chromium \
+	    || { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium; }; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check gateway audit tests benchmarks

@@ -162,6 +162,49 @@ def alerts(engine: Engine, rules: AlertRules, since: str | None = None) -> list[
     return out
 
 
+ALERT_KINDS = frozenset(
+    {
+        "break_glass",
+        "outside_caseload",
+        "reidentification",
+        "protected_access",
+        "out_of_hours",
+        "unusual_volume",
+        "denied_burst",
+    }
+)
+REVIEW_ACTION = "audit.alert_review"
+
+
+def alert_resource(audit_id: str, kind: str) -> str:
+    """The resource a review event names: one alert is one (event, kind) pair."""
+    return f"alert/{audit_id}/{kind}"
+
+
+def reviews(engine: Engine) -> dict[tuple[str, str], dict[str, Any]]:
+    """Who marked which alert reviewed, read back from the audit log itself.
+
+    A review is an allowed `audit.alert_review` event, so the marking is as tamper-evident as the
+    accesses it reviews and needs no table of its own. The latest review of an alert wins.
+    """
+    q = (
+        select(E.c.resource, E.c.actor, E.c.time, E.c.reason)
+        .where(E.c.action == REVIEW_ACTION, E.c.decision == "allow")
+        .order_by(E.c.seq)
+    )
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for resource, actor, time, note in conn.execute(q):
+            _, audit_id, kind = resource.split("/", 2)
+            out[(audit_id, kind)] = {"by": actor, "time": time, "note": note}
+    return out
+
+
+def event_exists(engine: Engine, audit_id: str) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(E.c.seq).where(E.c.id == audit_id).limit(1)).first() is not None
+
+
 def _alert(kind: str, e: dict[str, Any], detail: str) -> dict[str, Any]:
     return {
         "kind": kind,

@@ -41,6 +41,19 @@ def _anchored(anchor_file: Path | None) -> list[dict[str, Any]]:
     return [json.loads(line) for line in Path(anchor_file).read_text().splitlines() if line.strip()]
 
 
+def latest_checkpoint(engine: Engine) -> dict[str, Any] | None:
+    """The newest signed checkpoint as stored: what an IG officer compares with the anchored copy."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(schema.checkpoints).order_by(schema.checkpoints.c.id.desc()).limit(1)
+        ).first()
+    return (
+        None
+        if row is None
+        else {k: row._mapping[k] for k in ("seq", "head_hash", "time", "key_id", "signature")}
+    )
+
+
 def verify_chain(
     engine: Engine, public_key: Ed25519PublicKey, anchor_file: Path | None = None
 ) -> Verification:

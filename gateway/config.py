@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     audience: str = "gateway"
     jwks_file: Path | None = None
     jwks_url: str | None = None
+    # The web interface (/ui). The secret signs form tokens and the OIDC login state; replicas must
+    # share it (default: a fresh one per process). In production the sign-in is an OpenID Connect
+    # authorization-code login at `issuer` (metadata from `oidc_metadata_url`, default the issuer's
+    # /.well-known/openid-configuration) as client `oidc_client_id`.
+    session_secret_file: Path | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret_file: Path | None = None
+    oidc_metadata_url: str | None = None
+    oidc_scope: str = "openid profile"
     # How often the policy files are checked for changes (seconds).
     policy_check_interval: float = Field(default=1.0, ge=0)
     # The audit store: SQLite file in the data dir unless `audit` in stores.json or this names another.
@@ -58,6 +67,12 @@ class Settings(BaseSettings):
         if self.mode == "production" and not (self.jwks_file or self.jwks_url):
             raise ValueError("production mode needs the identity provider's keys: set jwks_file or jwks_url")
         return self
+
+    def oidc_client_secret(self) -> str | None:
+        """Read when the client is made, so the secret lives in a mounted file, not the environment."""
+        if self.oidc_client_secret_file is None:
+            return None
+        return Path(self.oidc_client_secret_file).read_text().strip()
 
     @property
     def uses_dev_issuer(self) -> bool:

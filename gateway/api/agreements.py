@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.errors import GatewayError
+from gateway.policy.ropa import COLUMNS, ropa_rows
 
 router = APIRouter(prefix="/v1", tags=["agreements"])
 
@@ -33,3 +34,11 @@ def get_agreement(agreement_id: str, request: Request, _principal: CurrentPrinci
     if found is None:
         raise GatewayError(404, "not_found", f"there is no agreement {agreement_id!r} in the registry")
     return found.public(engine.today())
+
+
+@router.get("/ropa")
+def article_30_record(request: Request, _principal: CurrentPrincipal) -> dict[str, Any]:
+    """The Article 30 record of processing, generated from the registry (as `gateway policy ropa`)."""
+    engine = _engine_or_503(request)
+    rows = ropa_rows(request.app.state.settings.policies_dir, engine.today())
+    return {"columns": list(COLUMNS), "rows": rows}

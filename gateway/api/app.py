@@ -34,6 +34,8 @@ from gateway.index.store import IndexStore
 from gateway.policy.decision import PolicyEngine
 from gateway.privacy.keys import choose_provider
 from gateway.stores.registry import StoreRegistry
+from gateway.web.install import install_web
+from gateway.web.pages import error_page
 
 
 def _verifier(settings: Settings) -> Verifier:
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.extract_jobs.resume()  # approved extracts a stopped process left behind
         yield
+        await app.state.web_api.aclose()
         app.state.extract_jobs.shutdown()
         app.state.extract_store.dispose()
         app.state.audit.close()  # seals the chain with a final signed checkpoint
@@ -87,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.audit,
     )
     app.state.extract_jobs = ExtractJobs(app.state.extracts, settings.extract_workers)
-    install_error_handlers(app)
+    install_error_handlers(app, html=error_page)
     install_audit_trail(app)
     app.include_router(health.router)
     app.include_router(identity.router)
@@ -97,4 +100,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(caseworker.router)
     app.include_router(aggregates.router)
     app.include_router(extracts.router)
+    install_web(app)
     return app

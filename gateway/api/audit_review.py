@@ -9,12 +9,27 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.concurrency import run_in_threadpool
 
 from audit.chain import CHAINED_FIELDS
-from audit.review import AlertRules, EventFilter, alerts, page, stream, subject_history
-from audit.verify import verify_chain
+from audit.review import (
+    ALERT_KINDS,
+    REVIEW_ACTION,
+    AlertRules,
+    EventFilter,
+    alert_resource,
+    alerts,
+    event_exists,
+    page,
+    reviews,
+    stream,
+    subject_history,
+)
+from audit.verify import latest_checkpoint, verify_chain
 from gateway.api.audit_trail import audit_context
 from gateway.api.auth import CurrentPrincipal
+from gateway.api.bodies import body_schema, parse_body
 from gateway.api.errors import GatewayError
 from gateway.identity.principal import Principal
 
@@ -102,11 +117,18 @@ def verify(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
         "problem": v.problem,
         "checkpoints": v.checkpoints,
         "unsealed": v.unsealed,
+        "latest_checkpoint": latest_checkpoint(store.engine),
     }
 
 
 @router.get("/alerts")
-def review_alerts(request: Request, principal: CurrentPrincipal, since: str | None = None) -> dict[str, Any]:
+def review_alerts(
+    request: Request,
+    principal: CurrentPrincipal,
+    since: str | None = None,
+    status: Literal["all", "open", "reviewed"] = "all",
+) -> dict[str, Any]:
+    """Each alert carries `reviewed` (who, when, note) or null; `status` narrows to open or reviewed."""
     _authorise(request, principal, "audit.alerts")
     s = request.app.state.settings
     rules = AlertRules(
@@ -115,5 +137,35 @@ def review_alerts(request: Request, principal: CurrentPrincipal, since: str | No
         s.alert_timezone,
         s.alert_denials_in_ten_minutes,
     )
-    found = alerts(request.app.state.audit.engine, rules, _iso(since, "since"))
+    engine = request.app.state.audit.engine
+    found = alerts(engine, rules, _iso(since, "since"))
+    done = reviews(engine)
+    for a in found:
+        a["reviewed"] = done.get((a["audit_id"], a["kind"]))
+    if status != "all":
+        found = [a for a in found if (a["reviewed"] is None) == (status == "open")]
     return {"alerts": found}
+
+
+class AlertReview(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    audit_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{36}$")]
+    kind: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")]
+    note: Annotated[str, StringConstraints(min_length=5, max_length=500, strip_whitespace=True)] = Field(
+        description="what was checked and concluded; kept in the audit log as the review's reason"
+    )
+
+
+@router.post("/alerts/review", openapi_extra=body_schema(AlertReview))
+async def review_alert(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Mark one alert reviewed. The marking is itself an audit event, so reviews are reviewable too."""
+    _authorise(request, principal, REVIEW_ACTION)
+    ctx = audit_context(request)
+    body = await parse_body(request, AlertReview, ctx)
+    if body.kind not in ALERT_KINDS:
+        raise GatewayError(422, "invalid_request", f"kind: {body.kind!r} is not an alert kind")
+    if not await run_in_threadpool(event_exists, request.app.state.audit.engine, body.audit_id):
+        raise GatewayError(404, "not_found", f"there is no audit event {body.audit_id}")
+    ctx.update(resource=alert_resource(body.audit_id, body.kind), reason=body.note)
+    return {"audit_id": body.audit_id, "kind": body.kind, "reviewed_by": principal.sub, "note": body.note}

@@ -240,16 +240,26 @@ def family_context(
             if f["contact"]:
                 key = (f["service"], *(f["contact"].get(k) for k in ("name", "role", "team", "phone")))
                 professionals.setdefault(key, {"service": f["service"], **f["contact"]})
+        rec = own.get(pid, {})
+        dob = rec.get("date_of_birth")
         out_members.append(
             {
                 "person_id": pid,
+                # As the caller's own service records them (null if it holds no record of this person).
+                "name": rec.get("name"),
+                "date_of_birth": dob.isoformat() if dob else None,
                 "relationship": (load.relationship(pid) == "allocated" and "allocated")
-                or own.get(pid, {}).get("role")
+                or rec.get("role")
                 or "family member",
                 "flags": person.flags,
                 "services": person.services,
                 "protected": person.protected,
             }
+        )
+    if own:
+        ctx = audit_context(request)
+        ctx["fields_released"] = sorted(
+            {*ctx["fields_released"], f"{principal.department}.name", f"{principal.department}.date_of_birth"}
         )
     return {
         "family_id": family_id,

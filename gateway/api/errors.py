@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+# Pages (gateway.web) answer errors with an HTML page a person can act on; the API keeps its JSON shape.
+HtmlErrorPage = Callable[[Request, int, str, str], Response]
 
 _CODES = {
     400: "bad_request",
@@ -34,20 +39,29 @@ def error_body(code: str, detail: str) -> dict[str, str]:
     return {"error": code, "detail": detail}
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, html: HtmlErrorPage | None = None, html_prefix: str = "/ui") -> None:
+    def _page(req: Request) -> bool:
+        return html is not None and (
+            req.url.path == html_prefix or req.url.path.startswith(html_prefix + "/")
+        )
+
     @app.exception_handler(GatewayError)
-    async def _gateway(_req: Request, exc: GatewayError) -> JSONResponse:
+    async def _gateway(req: Request, exc: GatewayError) -> Response:
+        if _page(req):
+            return html(req, exc.status, exc.code, exc.detail)  # type: ignore[misc]
         headers = getattr(exc, "headers", None)
         return JSONResponse(error_body(exc.code, exc.detail), status_code=exc.status, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(req: Request, exc: StarletteHTTPException) -> Response:
         code = _CODES.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        if _page(req):
+            return html(req, exc.status_code, code, detail)  # type: ignore[misc]
         return JSONResponse(error_body(code, detail), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(req: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         detail = (
@@ -55,9 +69,14 @@ def install_error_handlers(app: FastAPI) -> None:
             if where
             else str(first.get("msg", "invalid request"))
         )
+        if _page(req):
+            return html(req, 422, "invalid_request", detail)  # type: ignore[misc]
         return JSONResponse(error_body("invalid_request", detail), status_code=422)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_req: Request, _exc: Exception) -> JSONResponse:
+    async def _unexpected(req: Request, _exc: Exception) -> Response:
         # Fail closed and say nothing about internals (no stack traces, DSNs or personal data).
-        return JSONResponse(error_body("internal_error", "the gateway could not complete this request"), 500)
+        detail = "the gateway could not complete this request"
+        if _page(req):
+            return html(req, 500, "internal_error", detail)  # type: ignore[misc]
+        return JSONResponse(error_body("internal_error", detail), 500)

@@ -1,0 +1,120 @@
+"""Caseworker pages: my caseload, a family's context, and break-glass.
+
+The family page is `GET /v1/families/{id}/context` rendered: the API decides whether the family is
+reachable (on the caseload, or break-glass) and audits the view before the page is drawn. Editing the
+URL to another worker's family gets the API's `not_on_caseload` refusal and the break-glass form,
+never the family.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from gateway.web.api_client import ApiRefused
+from gateway.web.choices import chosen, purposes
+from gateway.web.pages import render
+from gateway.web.session import User, checked_form
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+BREAK_GLASS_MIN = 20
+
+SERVICE_LABELS = {
+    "childrens_social_care": "Children's social care",
+    "early_help": "Early help",
+    "housing": "Housing",
+    "education": "Education",
+    "community_safety": "Police and community safety",
+    "adult_social_care": "Adult social care",
+    "benefits": "Benefits",
+}
+SERVICE_STATES = {
+    "ok": "Known",
+    "not_known": "Not known",
+    "not_permitted": "Not shared for this purpose",
+    "unavailable": "Unavailable: the service's system did not answer, so it is not known whether "
+    "they hold anything",
+}
+
+
+def _families(items: list[dict[str, Any]]) -> OrderedDict[str, list[dict[str, Any]]]:
+    grouped: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+    for item in items:
+        grouped.setdefault(item["family_id"] or "", []).append(item)
+    return grouped
+
+
+@router.get("/caseload")
+async def caseload(request: Request, user: User, purpose: str | None = None) -> Response:
+    api = request.app.state.web_api.for_page(request, user)
+    items = await api.get("/v1/caseload")
+    options = purposes(request, user, "flags")
+    return render(
+        request,
+        "caseworker/caseload.html",
+        user,
+        families=_families(items),
+        people=len(items),
+        purposes=options,
+        purpose=chosen(options, purpose),
+    )
+
+
+async def _context(
+    request: Request, user: User, family_id: str, purpose: str | None, reason: str | None
+) -> Response:
+    options = purposes(request, user, "flags")
+    picked = chosen(options, purpose)
+    api = request.app.state.web_api.for_page(request, user)
+    headers = None
+    if reason is not None:
+        # A header is one line of Latin-1: fold line breaks, and mark characters it cannot carry.
+        reason = " ".join(reason.split())
+        headers = {"X-Break-Glass-Reason": reason.encode("latin-1", "replace").decode("latin-1")}
+    try:
+        context = await api.get(
+            f"/v1/families/{family_id}/context",
+            {"purpose": picked.name if picked else purpose or ""},
+            headers=headers,
+        )
+    except ApiRefused as refused:
+        if refused.code == "not_on_caseload" or (reason is not None and refused.status == 400):
+            return render(
+                request,
+                "caseworker/break_glass.html",
+                user,
+                status_code=refused.status,
+                family_id=family_id,
+                purposes=options,
+                purpose=picked,
+                refusal=refused.detail,
+                reason=reason or "",
+                minimum=BREAK_GLASS_MIN,
+            )
+        raise
+    return render(
+        request,
+        "caseworker/family.html",
+        user,
+        family=context,
+        purposes=options,
+        purpose=picked,
+        labels=SERVICE_LABELS,
+        states=SERVICE_STATES,
+        reason=reason,
+    )
+
+
+@router.get("/families/{family_id}")
+async def family(request: Request, user: User, family_id: str, purpose: str | None = None) -> Response:
+    return await _context(request, user, family_id, purpose, None)
+
+
+@router.post("/families/{family_id}/break-glass")
+async def break_glass(request: Request, user: User, family_id: str) -> Response:
+    form = await checked_form(request, user)
+    reason = str(form.get("reason") or "")
+    return await _context(request, user, family_id, str(form.get("purpose") or ""), reason)

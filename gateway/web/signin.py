@@ -1,0 +1,154 @@
+"""Signing in and out.
+
+Demo mode (the dev issuer) shows a page to pick one of `policies/demo-users.yaml`; the dev issuer signs
+the same token `gateway token USER` would print. Production uses the council's identity provider with
+an OpenID Connect authorization-code login (authlib, PKCE): the access token the provider issues for
+the gateway's audience becomes the session, and is verified exactly as an API bearer token is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.integrations.starlette_client import OAuth, OAuthError
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from gateway.config import Settings
+from gateway.identity.dev_issuer import sign_token
+from gateway.identity.tokens import InvalidToken
+from gateway.identity.users import load_demo_users
+from gateway.web.pages import render
+from gateway.web.session import (
+    SESSION_SECONDS,
+    User,
+    checked_form,
+    end_session,
+    start_session,
+)
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+PROVIDER = "council"
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path of this interface: never an absolute URL, so sign-in cannot redirect off-site."""
+    if target and target.startswith("/ui") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/ui/"
+
+
+def oidc_client(settings: Settings) -> OAuth | None:
+    if settings.uses_dev_issuer or not settings.oidc_client_id:
+        return None
+    oauth = OAuth()
+    oauth.register(
+        name=PROVIDER,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret(),
+        server_metadata_url=settings.oidc_metadata_url
+        or settings.issuer.rstrip("/") + "/.well-known/openid-configuration",
+        client_kwargs={"scope": settings.oidc_scope, "code_challenge_method": "S256"},
+    )
+    return oauth
+
+
+def _secure(request: Request) -> bool:
+    return request.app.state.settings.mode == "production"
+
+
+@router.get("/sign-in")
+def sign_in_page(request: Request, next: str | None = None, message: str | None = None) -> Response:
+    settings: Settings = request.app.state.settings
+    users = load_demo_users(settings.policies_dir).users if settings.uses_dev_issuer else []
+    return render(
+        request,
+        "sign_in.html",
+        None,
+        demo=settings.uses_dev_issuer,
+        users=users,
+        oidc=request.app.state.oidc is not None,
+        next=safe_next(next),
+        message=message,
+    )
+
+
+@router.post("/sign-in")
+def sign_in_demo(request: Request, user: str = Form(...), next: str = Form("/ui/")) -> Response:
+    """Demo only: sign in as a demo user. Production refuses, as `gateway token` does."""
+    settings: Settings = request.app.state.settings
+    if not settings.uses_dev_issuer:
+        return render(
+            request,
+            "sign_in.html",
+            None,
+            status_code=403,
+            demo=False,
+            users=[],
+            oidc=request.app.state.oidc is not None,
+            next="/ui/",
+            message="Demo sign-in is switched off: sign in with your council account.",
+        )
+    try:
+        demo_user = load_demo_users(settings.policies_dir).get(user)
+    except KeyError:
+        return RedirectResponse("/ui/sign-in?message=Pick+a+user+from+the+list.", status_code=303)
+    token = sign_token(settings.data_dir, demo_user, ttl=SESSION_SECONDS)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    start_session(response, token, _secure(request))
+    return response
+
+
+@router.get("/oidc/login")
+async def oidc_login(request: Request, next: str | None = None) -> Response:
+    oauth: OAuth | None = request.app.state.oidc
+    if oauth is None:
+        return RedirectResponse("/ui/sign-in", status_code=303)
+    request.session["next"] = safe_next(next)
+    client: Any = oauth.create_client(PROVIDER)
+    return await client.authorize_redirect(request, str(request.url_for("oidc_callback")))
+
+
+@router.get("/oidc/callback", name="oidc_callback")
+async def oidc_callback(request: Request) -> Response:
+    oauth: OAuth | None = request.app.state.oidc
+    if oauth is None:
+        return RedirectResponse("/ui/sign-in", status_code=303)
+    client: Any = oauth.create_client(PROVIDER)
+    try:
+        token = await client.authorize_access_token(request)
+        access = token["access_token"]
+        request.app.state.verifier.verify(access)
+    except (OAuthError, KeyError) as exc:
+        return _failed(request, f"The identity provider did not complete the sign-in ({exc}).")
+    except InvalidToken as exc:
+        return _failed(
+            request,
+            f"The identity provider's access token is not accepted by the gateway ({exc}). The gateway "
+            "needs a JWT for its audience from the configured issuer: ask your identity team.",
+        )
+    response = RedirectResponse(safe_next(request.session.pop("next", None)), status_code=303)
+    start_session(response, access, _secure(request))
+    return response
+
+
+def _failed(request: Request, message: str) -> Response:
+    return render(
+        request,
+        "sign_in.html",
+        None,
+        status_code=401,
+        demo=False,
+        users=[],
+        oidc=True,
+        next="/ui/",
+        message=message,
+    )
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request, user: User) -> Response:
+    await checked_form(request, user)
+    response = RedirectResponse("/ui/sign-in?message=You+have+signed+out.", status_code=303)
+    end_session(response, _secure(request))
+    return response

@@ -1,0 +1,432 @@
+"""The web interface, clicked through in a real browser (Debian's Chromium driven by Playwright) against
+a live `gateway demo` server with its synthetic borough: one test per user journey, screenshots kept
+under `test-artifacts/screenshots/`, and every page that shows personal data checked against the audit
+log it must have written."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import bearer, free_port, wait_healthy
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = Path(os.environ.get("GATEWAY_TEST_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = Path(os.environ.get("GATEWAY_TEST_ARTIFACTS", Path(__file__).parents[1] / "test-artifacts"))
+SHOTS = ARTIFACTS / "screenshots"
+PEOPLE = 3_000
+GLASS_REASON = "Out of hours call from the police"
+
+
+class Live:
+    def __init__(self, base: str, data: Path) -> None:
+        self.base, self.data = base, data
+
+    def api(self, user: str, path: str, **params: Any) -> Any:
+        r = httpx.get(f"{self.base}{path}", params=params, headers=bearer(self.data, user), timeout=60)
+        r.raise_for_status()
+        return r.json()
+
+    def events(self, **params: Any) -> list[dict[str, Any]]:
+        return self.api("ig.olu", "/v1/audit/events", limit=1000, **params)["events"]
+
+    def event(self, audit_id: str) -> dict[str, Any]:
+        found = [e for e in self.events() if e["id"] == audit_id]
+        assert found, f"no audit event {audit_id}"
+        return found[0]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """`gateway demo` on a 3,000-resident borough: seeded, linked and served, as `make demo` does."""
+    data = tmp_path_factory.mktemp("web") / "var"
+    port = free_port()
+    log = data.parent / "server.log"
+    env = {**os.environ, "GATEWAY_AUDIT_CHECKPOINT_EVERY": "25", "COLUMNS": "200"}
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "gateway.cli", "demo", "--people", str(PEOPLE)),
+                *("--port", str(port), "--data-dir", str(data)),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_healthy(base, proc, timeout=300)
+            yield Live(base, data)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: `make test` installs Debian's chromium package"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def new_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser context (its own cookies) per user; pages are closed after the test."""
+    contexts: list[Any] = []
+
+    def make() -> Any:
+        ctx = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        ctx.set_default_timeout(60_000)
+        contexts.append(ctx)
+        return ctx.new_page()
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Any, live: Live, user: str, start: str = "/ui/") -> None:
+    page.goto(f"{live.base}{start}")
+    page.get_by_test_id(f"sign-in-{user}").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("signed-in-as").is_visible()
+
+
+def page_audit_ids(page: Any) -> list[str]:
+    return re.findall(r"[0-9a-f-]{36}", page.get_by_test_id("page-audit-ids").inner_text())
+
+
+# 1. Sign-in ---------------------------------------------------------------------------------------------
+
+
+def test_sign_in_journey(live: Live, new_page: Any) -> None:
+    page = new_page()
+    page.goto(f"{live.base}/ui/caseload")
+    assert "/ui/sign-in" in page.url, "a page that needs a user sends you to sign in"
+    assert "Sign in to continue" in page.get_by_test_id("sign-in-message").inner_text()
+    shot(page, "01-sign-in")
+    page.get_by_test_id("sign-in-cw.alice").click()
+    assert page.url.endswith("/ui/caseload"), "after signing in you land where you were going"
+    assert page.get_by_test_id("signed-in-as").inner_text() == "Alice Okafor"
+    cookie = next(c for c in page.context.cookies() if c["name"] == "gateway_session")
+    assert cookie["httpOnly"] and cookie["path"] == "/ui", "the session is not readable by scripts"
+    # The cookie is not an API credential: the API only takes a bearer header.
+    assert httpx.get(f"{live.base}/v1/me", cookies={"gateway_session": cookie["value"]}).status_code == 401
+    page.get_by_role("button", name="Sign out").click()
+    assert "You have signed out" in page.get_by_test_id("sign-in-message").inner_text()
+    page.goto(f"{live.base}/ui/caseload")
+    assert "/ui/sign-in" in page.url
+    # An off-site `next` is ignored, so sign-in cannot be used to redirect people elsewhere.
+    page.goto(f"{live.base}/ui/sign-in?next=https://evil.example/")
+    page.get_by_test_id("sign-in-an.priya").click()
+    assert page.url == f"{live.base}/ui/"
+
+
+# 2. Caseworker --------------------------------------------------------------------------------------------
+
+
+def test_caseworker_journey_caseload_and_family_context(live: Live, new_page: Any) -> None:
+    page = new_page()
+    sign_in(page, live, "cw.alice", "/ui/caseload")
+    caseload = live.api("cw.alice", "/v1/caseload")
+    body = page.locator("main").inner_text()
+    for person in caseload:
+        assert person["person_id"] in body
+    shot(page, "02-caseworker-caseload")
+    (caseload_event,) = page_audit_ids(page)
+    event = live.event(caseload_event)
+    assert event["actor"] == "cw.alice" and event["action"] == "caseload.read"
+    assert event["decision"] == "allow"
+    assert sorted(event["subject_ids"]) == sorted(p["person_id"] for p in caseload)
+
+    page.get_by_test_id("family-link").first.click()
+    family_id = page.url.split("/ui/families/")[1].split("?")[0]
+    members = [p for p in caseload if p["family_id"] == family_id]
+    context = live.api("cw.alice", f"/v1/families/{family_id}/context", purpose="child_in_need_assessment")
+    assert page.get_by_test_id("member").count() == len(context["members"])
+    text = page.locator("main").inner_text()
+    for m in members:
+        assert m["name"] in text
+    for m in context["members"]:
+        for f in m["flags"]:
+            assert f["flag"].replace("_", " ") in text
+            if f["since"]:
+                assert f["since"] in text
+    for prof in context["professionals"]:
+        if prof.get("name"):
+            assert prof["name"] in text
+    shot(page, "03-caseworker-family")
+    audit_id = page.get_by_test_id("audit-id").inner_text()
+    event = live.event(audit_id)
+    assert event["action"] == "family.context" and event["decision"] == "allow"
+    assert sorted(event["subject_ids"]) == sorted(m["person_id"] for m in context["members"])
+    assert event["purpose"] == "child_in_need_assessment" and not event["break_glass"]
+
+
+def test_a_caseworker_cannot_reach_another_caseworkers_family_by_editing_the_url(
+    live: Live, new_page: Any
+) -> None:
+    alice = {p["family_id"] for p in live.api("cw.alice", "/v1/caseload")}
+    ben = live.api("cw.ben", "/v1/caseload")
+    family_id = next(p["family_id"] for p in ben if p["family_id"] and p["family_id"] not in alice)
+    names = [p["name"] for p in ben if p["family_id"] == family_id and p["name"]]
+    page = new_page()
+    sign_in(page, live, "cw.alice", "/ui/caseload")
+    response = page.goto(f"{live.base}/ui/families/{family_id}?purpose=child_protection_enquiry")
+    assert response.status == 403
+    assert "not on your caseload" in page.get_by_test_id("error-title").inner_text()
+    html = page.content()
+    assert all(name not in html for name in names), "nothing about the family is shown"
+    assert page.get_by_test_id("member").count() == 0
+    shot(page, "04-caseworker-refused")
+    (denied,) = page_audit_ids(page)
+    event = live.event(denied)
+    assert event["decision"] == "deny" and event["actor"] == "cw.alice"
+    assert event["action"] == "family.context" and event["rows_released"] == 0
+
+    # Break-glass: the reason is required, the family is shown with a warning, and IG sees an alert.
+    reason = "Police report a child at this address at immediate risk tonight"
+    page.fill("#reason", reason)
+    page.get_by_test_id("break-glass-submit").click()
+    banner = page.get_by_test_id("break-glass-banner")
+    assert banner.is_visible() and reason in banner.inner_text()
+    assert page.get_by_test_id("member").count() > 0
+    shot(page, "05-caseworker-break-glass")
+    event = live.event(page.get_by_test_id("audit-id").inner_text())
+    assert event["break_glass"] and event["decision"] == "allow" and reason in event["reason"]
+    alerts = live.api("ig.olu", "/v1/audit/alerts")["alerts"]
+    assert any(a["audit_id"] == event["id"] and a["kind"] == "break_glass" for a in alerts)
+
+
+# 3. Analyst -----------------------------------------------------------------------------------------------
+
+
+def test_analyst_table_builder_chart_and_csv(live: Live, new_page: Any) -> None:
+    page = new_page()
+    sign_in(page, live, "an.priya", "/ui/tables")
+    page.select_option("#purpose", "service_planning")
+    page.select_option("#by1", "ward")
+    page.select_option("#by2", "rent_arrears")
+    page.get_by_test_id("run-table").click()
+    table = page.get_by_test_id("result-table")
+    assert table.is_visible()
+    assert page.get_by_test_id("chart").locator("svg").count() == 1
+    statuses = page.locator("[data-testid=result-table] tbody tr").evaluate_all(
+        "rows => rows.map(r => r.className)"
+    )
+    assert "status-suppressed" in statuses, "small cells are suppressed and marked"
+    assert any(s in statuses for s in ("status-perturbed", "status-rounded"))
+    assert "[c]" in table.inner_text()
+    summary = page.get_by_test_id("disclosure-summary").inner_text()
+    assert "suppressed" in summary and "rounded" in summary
+    shot(page, "06-analyst-table")
+    event = live.event(page_audit_ids(page)[0])
+    assert event["action"] == "aggregates.query" and event["actor"] == "an.priya"
+    assert event["purpose"] == "service_planning"
+
+    with page.expect_download() as got:
+        page.get_by_test_id("csv-download").click()
+    rows = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_text())))
+    shown = page.locator("[data-testid=result-table] tbody tr").count()
+    assert len(rows) == shown
+    for r in rows:
+        assert (r["value"] == "") == (r["status"] == "suppressed"), "a suppressed cell has no value"
+    downloads = live.events(actor="an.priya")
+    assert downloads[0]["action"] == "aggregates.query", "the CSV download is itself an audited release"
+
+    # A refused request is explained beside the form, not as a crash.
+    page.goto(
+        f"{live.base}/ui/tables?purpose=service_planning&dataset=persons&by1=ward&f1=ward&v1=Nowhere&run=1"
+    )
+    assert page.get_by_test_id("refusal").is_visible()
+
+
+def test_analyst_extract_request_approval_and_download(live: Live, new_page: Any) -> None:
+    priya = new_page()
+    sign_in(priya, live, "an.priya", "/ui/extracts?dataset=person_records")
+    priya.select_option("#purpose", "AGR-INS-003|supporting_families_evaluation")
+    priya.fill("#project", "web-journey")
+    for field in ("date_of_birth", "sex", "ward", "known_to_csc", "rent_arrears"):
+        priya.locator(f"input[name=fields][value={field}]").check()
+    priya.get_by_test_id("request-extract").click()
+    assert priya.get_by_test_id("extract-status").inner_text() == "pending approval"
+    shot(priya, "07-analyst-extract-requested")
+    extract_id = priya.url.split("/ui/extracts/")[1].split("?")[0]
+
+    olu = new_page()
+    sign_in(olu, live, "ig.olu", "/ui/approvals")
+    card = olu.get_by_test_id("pending-extract").filter(has_text="web-journey")
+    assert card.count() == 1
+    shot(olu, "08-ig-approvals")
+    card.get_by_test_id("approve").click()
+    assert "approved" in olu.locator("main").inner_text()
+
+    deadline = time.time() + 240
+    while True:
+        priya.goto(f"{live.base}/ui/extracts/{extract_id}")
+        status = priya.get_by_test_id("extract-status").inner_text()
+        if status in ("ready", "failed") or time.time() > deadline:
+            break
+        time.sleep(1)
+    assert status == "ready"
+    report = priya.get_by_test_id("extract-report").inner_text()
+    assert "k = 5 required" in report
+    shot(priya, "09-analyst-extract-ready")
+    with priya.expect_download() as got:
+        priya.get_by_test_id("download-csv").click()
+    rows = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_text())))
+    assert rows and "pseudonym" in rows[0] and all(r["pseudonym"].startswith("r") for r in rows)
+    assert not any(re.search(r"\bP[0-9A-Z]{12}\b", v) for r in rows for v in r.values()), "no index ids"
+    latest = live.events(actor="an.priya")[0]
+    assert latest["action"] == "extracts.download" and latest["rows_released"] == len(rows)
+
+
+# 4. IG officer --------------------------------------------------------------------------------------------
+
+
+def test_ig_officer_journey(live: Live, new_page: Any) -> None:
+    # Something to review: a caseworker's break-glass look at a family outside her caseload.
+    alice = {p["family_id"] for p in live.api("cw.alice", "/v1/caseload")}
+    ben = live.api("cw.ben", "/v1/caseload")
+    family_id = next(p["family_id"] for p in ben if p["family_id"] and p["family_id"] not in alice)
+    reply = httpx.get(
+        f"{live.base}/v1/families/{family_id}/context",
+        params={"purpose": "child_protection_enquiry"},
+        headers={**bearer(live.data, "cw.alice"), "X-Break-Glass-Reason": GLASS_REASON},
+        timeout=60,
+    )
+    assert reply.status_code == 200
+    glass_event = reply.headers["x-audit-id"]
+    for _ in range(60):  # enough events for a second page of the log
+        httpx.get(f"{live.base}/v1/me", headers=bearer(live.data, "an.priya"), timeout=30)
+
+    page = new_page()
+    sign_in(page, live, "ig.olu", "/ui/alerts")
+    card = page.locator(f"[data-testid=alert][data-kind=break_glass]:has(input[value='{glass_event}'])")
+    assert card.count() == 1
+    assert GLASS_REASON in card.inner_text()
+    shot(page, "10-ig-alerts")
+    note = "Checked with the duty manager: police call logged, access justified"
+    card.locator("input[name=note]").fill(note)
+    card.get_by_test_id("mark-reviewed").click()
+    assert "marked reviewed" in page.locator("main").inner_text()
+    assert card.count() == 0, "it leaves the open list"
+    page.goto(f"{live.base}/ui/alerts?status=reviewed")
+    reviewed = page.get_by_test_id("alert").filter(has_text=note)
+    assert reviewed.count() >= 1 and "ig.olu" in reviewed.first.get_by_test_id("reviewed").inner_text()
+    marking = live.events(actor="ig.olu")
+    assert any(
+        e["action"] == "audit.alert_review"
+        and e["resource"] == f"alert/{glass_event}/break_glass"
+        and e["reason"] == note
+        for e in marking
+    ), "marking an alert reviewed is itself audited"
+
+    # Audit search with filters and paging.
+    page.goto(f"{live.base}/ui/audit")
+    page.fill("#actor", "cw.alice")
+    page.get_by_test_id("search-audit").click()
+    actors = page.locator("[data-testid=events] tbody tr td:nth-child(3)").all_inner_texts()
+    assert actors and set(actors) == {"cw.alice"}
+    shot(page, "11-ig-audit-search")
+    page.goto(f"{live.base}/ui/audit")
+    first_page = page.locator("[data-testid=events] tbody tr td:first-child").all_inner_texts()
+    page.get_by_test_id("older").click()
+    second_page = page.locator("[data-testid=events] tbody tr td:first-child").all_inner_texts()
+    assert len(first_page) == 50 and second_page
+    assert int(second_page[0]) < int(first_page[-1]), "the next page continues with older events"
+
+    # Per-subject report for someone in the family reached by break-glass.
+    member = reply.json()["members"][0]["person_id"]
+    page.goto(f"{live.base}/ui/audit/subjects/{member}")
+    accesses = page.get_by_test_id("accesses").inner_text()
+    assert "cw.alice" in accesses and "break-glass" in accesses
+    shot(page, "12-ig-subject-report")
+    event = live.event(page_audit_ids(page)[0])
+    assert event["action"] == "audit.subject" and event["actor"] == "ig.olu"
+
+    # Chain status with the latest signed checkpoint.
+    page.goto(f"{live.base}/ui/chain")
+    assert page.get_by_test_id("chain-ok").is_visible()
+    checkpoint = page.get_by_test_id("checkpoint").inner_text()
+    verify = live.api("ig.olu", "/v1/audit/verify")
+    assert verify["latest_checkpoint"]["head_hash"] in checkpoint
+    shot(page, "13-ig-chain")
+
+    # Agreements with review dates, and the Article 30 record.
+    page.goto(f"{live.base}/ui/agreements")
+    registry = live.api("ig.olu", "/v1/agreements")["agreements"]
+    text = page.get_by_test_id("agreements").inner_text()
+    for a in registry:
+        assert a["id"] in text and a["review"] in text
+    shot(page, "14-ig-agreements")
+    page.goto(f"{live.base}/ui/ropa")
+    assert page.get_by_test_id("ropa-row").count() == len(registry)
+    assert "Legal basis" in page.locator("main").inner_text()
+    shot(page, "15-ig-ropa")
+
+
+# 5. Error pages -------------------------------------------------------------------------------------------
+
+
+def test_error_pages_say_what_to_do_next(live: Live, new_page: Any) -> None:
+    page = new_page()
+    sign_in(page, live, "an.priya")
+    response = page.goto(f"{live.base}/ui/no-such-page")
+    assert response.status == 404
+    assert page.get_by_test_id("error-title").inner_text() == "Page not found"
+    assert "What to do next" in page.locator("main").inner_text()
+    shot(page, "16-error-404")
+
+    response = page.goto(f"{live.base}/ui/caseload")  # an analyst has no caseload
+    assert response.status == 403
+    assert page.get_by_test_id("error-title").inner_text() == "You do not have access to this"
+    assert "information-governance officer" in page.locator("main").inner_text()
+    shot(page, "17-error-403")
+    (denied,) = page_audit_ids(page)
+    assert live.event(denied)["decision"] == "deny"
+
+    response = page.goto(f"{live.base}/ui/extracts/00000000-0000-0000-0000-000000000000")
+    assert response.status == 404
+
+    # A session whose token no longer verifies goes back to sign-in, saying why.
+    page.context.add_cookies(
+        [{"name": "gateway_session", "value": "x.y.z", "domain": "127.0.0.1", "path": "/ui"}]
+    )
+    page.goto(f"{live.base}/ui/tables")
+    assert "/ui/sign-in" in page.url
+    assert "session has ended" in page.get_by_test_id("sign-in-message").inner_text()
