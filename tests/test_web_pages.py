@@ -1,0 +1,248 @@
+"""The web interface without a browser: failing closed with a page that says so, form tokens, and the
+production sign-in (OpenID Connect authorization code with PKCE against a real, if small, provider)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import RedirectResponse
+from fastapi.testclient import TestClient
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from gateway.api.app import create_app
+from gateway.config import Settings
+from gateway.identity.dev_issuer import sign_token
+from gateway.identity.users import DemoUser
+from gateway.web.session import COOKIE
+from tests.conftest import bearer, free_port
+
+ALICE = DemoUser(
+    id="cw.alice",
+    name="Alice Okafor",
+    roles=("caseworker",),
+    department="childrens_social_care",
+    team="CSC01",
+    worker_id="SW0001",
+)
+OLU = DemoUser(id="ig.olu", name="Olu Adeyemi", roles=("ig_officer",), department="information_governance")
+
+
+def _signed_in(client: TestClient, data: Path, user: DemoUser) -> None:
+    client.cookies.set(COOKIE, sign_token(data, user))
+
+
+def test_an_unavailable_index_gives_a_503_page_that_says_nothing_was_shown(small_borough: Path) -> None:
+    """Seeded but never linked: the caseload cannot be worked out, so the page fails closed."""
+    with TestClient(create_app(Settings(data_dir=small_borough))) as client:
+        _signed_in(client, small_borough, ALICE)
+        page = client.get("/ui/caseload")
+        assert page.status_code == 503
+        assert page.headers["content-type"].startswith("text/html")
+        assert "A service is unavailable" in page.text and "nothing was shown" in page.text
+        assert "gateway link" in page.text  # the API's own reason is passed on
+        events = client.get("/v1/audit/events", headers=bearer(small_borough, "ig.olu")).json()["events"]
+        refused = [e for e in events if e["actor"] == "cw.alice"]
+        assert refused and refused[0]["decision"] == "deny" and refused[0]["rows_released"] == 0
+
+
+def test_forms_need_this_sessions_form_token(small_borough: Path) -> None:
+    with TestClient(create_app(Settings(data_dir=small_borough))) as client:
+        ig = bearer(small_borough, "ig.olu")
+        client.get("/v1/me", headers=ig)
+        target = client.get("/v1/audit/events", headers=ig).json()["events"][0]["id"]
+        body = {"audit_id": target, "kind": "out_of_hours", "note": "looked at it, nothing wrong"}
+        _signed_in(client, small_borough, OLU)
+        missing = client.post("/ui/alerts/review", data=body, follow_redirects=False)
+        assert missing.status_code == 403 and "nothing was done" in missing.text
+        # A form token minted for someone else's session does not carry over.
+        other = create_app(Settings(data_dir=small_borough)).state.web_secret
+        from gateway.web.session import csrf_for
+
+        forged = client.post(
+            "/ui/alerts/review",
+            data={**body, "csrf": csrf_for(other, sign_token(small_borough, OLU))},
+            follow_redirects=False,
+        )
+        assert forged.status_code == 403
+        events = client.get("/v1/audit/events", headers=ig).json()["events"]
+        assert not [e for e in events if e["action"] == "audit.alert_review"], "nothing was marked"
+        # With the page's own token the same form works, and the review is an audit event.
+        page = client.get("/ui/alerts?status=all")
+        token = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        done = client.post("/ui/alerts/review", data={**body, "csrf": token}, follow_redirects=False)
+        assert done.status_code == 303
+        events = client.get("/v1/audit/events", headers=ig).json()["events"]
+        (review,) = [e for e in events if e["action"] == "audit.alert_review"]
+        assert review["actor"] == "ig.olu" and review["reason"] == body["note"]
+        assert review["resource"] == f"alert/{target}/out_of_hours"
+
+
+def test_a_review_of_an_unknown_event_or_kind_is_refused(small_borough: Path) -> None:
+    with TestClient(create_app(Settings(data_dir=small_borough))) as client:
+        ig = bearer(small_borough, "ig.olu")
+        unknown = {
+            "audit_id": "00000000-0000-0000-0000-000000000000",
+            "kind": "break_glass",
+            "note": "nothing wrong",
+        }
+        assert client.post("/v1/audit/alerts/review", json=unknown, headers=ig).status_code == 404
+        client.get("/v1/me", headers=ig)
+        real = client.get("/v1/audit/events", headers=ig).json()["events"][0]["id"]
+        bad_kind = {"audit_id": real, "kind": "made_up", "note": "fine, really"}
+        assert client.post("/v1/audit/alerts/review", json=bad_kind, headers=ig).status_code == 422
+        analyst = client.post(
+            "/v1/audit/alerts/review",
+            json={**bad_kind, "kind": "break_glass"},
+            headers=bearer(small_borough, "an.priya"),
+        )
+        assert analyst.status_code == 403
+
+
+# Production sign-in -----------------------------------------------------------------------------------
+
+
+class Provider:
+    """A small OpenID provider: discovery, authorize (signs the user straight in), token, JWKS."""
+
+    def __init__(self, port: int) -> None:
+        self.issuer = f"http://127.0.0.1:{port}"
+        self.key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"}, auto_kid=True)
+        self.codes: dict[str, dict[str, Any]] = {}
+        self.app = FastAPI()
+        self.audience = "gateway"
+        app = self.app
+
+        @app.get("/.well-known/openid-configuration")
+        def discovery() -> dict[str, Any]:
+            return {
+                "issuer": self.issuer,
+                "authorization_endpoint": f"{self.issuer}/authorize",
+                "token_endpoint": f"{self.issuer}/token",
+                "jwks_uri": f"{self.issuer}/jwks",
+                "response_types_supported": ["code"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "code_challenge_methods_supported": ["S256"],
+            }
+
+        @app.get("/jwks")
+        def jwks() -> dict[str, Any]:
+            return {"keys": [self.key.as_dict(private=False)]}
+
+        @app.get("/authorize")
+        def authorize(request: Request) -> RedirectResponse:
+            q = request.query_params
+            code = f"code-{len(self.codes)}"
+            self.codes[code] = {"nonce": q.get("nonce"), "challenge": q.get("code_challenge")}
+            back = f"{q['redirect_uri']}?{urllib.parse.urlencode({'code': code, 'state': q['state']})}"
+            return RedirectResponse(back, status_code=302)
+
+        @app.post("/token")
+        def token(code: str = Form(...), code_verifier: str = Form(...)) -> dict[str, Any]:
+            grant = self.codes.pop(code)
+            assert grant["challenge"] and code_verifier, "the client uses PKCE"
+            now = int(time.time())
+            common = {"iss": self.issuer, "sub": "cw.alice", "iat": now, "nbf": now, "exp": now + 600}
+            access = {
+                **common,
+                "aud": self.audience,
+                "name": "Alice Okafor",
+                "roles": ["caseworker"],
+                "department": "childrens_social_care",
+                "team": "CSC01",
+                "worker_id": "SW0001",
+            }
+            ident = {**common, "aud": "gateway-web", "nonce": grant["nonce"], "auth_time": now}
+            header = {"alg": "RS256", "kid": self.key.kid}
+            return {
+                "access_token": jwt.encode(header, access, self.key),
+                "id_token": jwt.encode(header, ident, self.key),
+                "token_type": "Bearer",
+                "expires_in": 600,
+            }
+
+
+@pytest.fixture
+def provider(tmp_path: Path) -> Iterator[Provider]:
+    port = free_port()
+    p = Provider(port)
+    server = uvicorn.Server(uvicorn.Config(p.app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started:
+        assert time.time() < deadline, "the provider did not start"
+        time.sleep(0.05)
+    yield p
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _production(data: Path, provider: Provider, tmp_path: Path) -> Settings:
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [provider.key.as_dict(private=False)]}))
+    secret = tmp_path / "client-secret"
+    secret.write_text("s3cret\n")
+    return Settings(
+        mode="production",
+        data_dir=data,
+        issuer=provider.issuer,
+        jwks_file=jwks,
+        oidc_client_id="gateway-web",
+        oidc_client_secret_file=secret,
+    )
+
+
+def test_production_signs_in_with_the_councils_identity_provider(
+    linked_borough: Path, provider: Provider, tmp_path: Path
+) -> None:
+    app = create_app(_production(linked_borough, provider, tmp_path))
+    with TestClient(app, base_url="https://gateway.test") as client:
+        page = client.get("/ui/sign-in")
+        assert "Sign in with your council account" in page.text and "Demo users" not in page.text
+        assert client.post("/ui/sign-in", data={"user": "cw.alice"}).status_code == 403, "no demo sign-in"
+        start = client.get("/ui/oidc/login", params={"next": "/ui/caseload"}, follow_redirects=False)
+        assert start.status_code == 302 and start.headers["location"].startswith(
+            f"{provider.issuer}/authorize"
+        )
+        asked = urllib.parse.parse_qs(urllib.parse.urlparse(start.headers["location"]).query)
+        assert asked["client_id"] == ["gateway-web"] and asked["code_challenge_method"] == ["S256"]
+        back = httpx.get(start.headers["location"], follow_redirects=False)
+        callback = urllib.parse.urlparse(back.headers["location"])
+        done = client.get(f"{callback.path}?{callback.query}", follow_redirects=False)
+        assert done.status_code == 303 and done.headers["location"] == "/ui/caseload"
+        cookie = done.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "Secure" in cookie and "Path=/ui" in cookie
+        caseload = client.get("/ui/caseload")
+        assert caseload.status_code == 200 and "Alice Okafor" in caseload.text
+        events = app.state.audit.engine
+        from audit.review import EventFilter
+        from audit.review import page as audit_page
+
+        latest, _ = audit_page(events, EventFilter(actor="cw.alice"), 1, None)
+        assert latest[0]["action"] == "caseload.read" and latest[0]["decision"] == "allow"
+
+
+def test_a_provider_token_for_another_audience_is_not_a_session(
+    linked_borough: Path, provider: Provider, tmp_path: Path
+) -> None:
+    provider.audience = "some-other-service"
+    with TestClient(
+        create_app(_production(linked_borough, provider, tmp_path)), base_url="https://gateway.test"
+    ) as c:
+        start = c.get("/ui/oidc/login", follow_redirects=False)
+        back = httpx.get(start.headers["location"], follow_redirects=False)
+        callback = urllib.parse.urlparse(back.headers["location"])
+        done = c.get(f"{callback.path}?{callback.query}", follow_redirects=False)
+        assert done.status_code == 401 and "not accepted by the gateway" in done.text
+        assert COOKIE not in done.headers.get("set-cookie", "")
