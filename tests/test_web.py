@@ -115,8 +115,10 @@ def new_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    """The whole page for review, and the first screenful (what docs/user-guide.md shows)."""
+    (SHOTS / "screenful").mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / "screenful" / f"{name}.png"))
 
 
 def sign_in(page: Any, live: Live, user: str, start: str = "/ui/") -> None:
@@ -253,6 +255,7 @@ def test_analyst_table_builder_chart_and_csv(live: Live, new_page: Any) -> None:
     assert "[c]" in table.inner_text()
     summary = page.get_by_test_id("disclosure-summary").inner_text()
     assert "suppressed" in summary and "rounded" in summary
+    page.evaluate("document.getElementById('result-title').scrollIntoView()")
     shot(page, "06-analyst-table")
     event = live.event(page_audit_ids(page)[0])
     assert event["action"] == "aggregates.query" and event["actor"] == "an.priya"
@@ -340,6 +343,8 @@ def test_ig_officer_journey(live: Live, new_page: Any) -> None:
     assert card.count() == 1
     assert GLASS_REASON in card.inner_text()
     shot(page, "10-ig-alerts")
+    listing = live.event(page_audit_ids(page)[0])
+    assert listing["action"] == "audit.alerts" and listing["actor"] == "ig.olu"
     note = "Checked with the duty manager: police call logged, access justified"
     card.locator("input[name=note]").fill(note)
     card.get_by_test_id("mark-reviewed").click()
@@ -363,6 +368,8 @@ def test_ig_officer_journey(live: Live, new_page: Any) -> None:
     actors = page.locator("[data-testid=events] tbody tr td:nth-child(3)").all_inner_texts()
     assert actors and set(actors) == {"cw.alice"}
     shot(page, "11-ig-audit-search")
+    search = live.event(page_audit_ids(page)[0])
+    assert search["action"] == "audit.events" and search["rows_released"] == len(actors)
     page.goto(f"{live.base}/ui/audit")
     first_page = page.locator("[data-testid=events] tbody tr td:first-child").all_inner_texts()
     page.get_by_test_id("older").click()
