@@ -35,6 +35,7 @@ ALICE = DemoUser(
     team="CSC01",
     worker_id="SW0001",
 )
+PRIYA = DemoUser(id="an.priya", name="Priya Raman", roles=("analyst",), department="insight", team="INS01")
 OLU = DemoUser(id="ig.olu", name="Olu Adeyemi", roles=("ig_officer",), department="information_governance")
 
 
@@ -246,3 +247,27 @@ def test_a_provider_token_for_another_audience_is_not_a_session(
         done = c.get(f"{callback.path}?{callback.query}", follow_redirects=False)
         assert done.status_code == 401 and "not accepted by the gateway" in done.text
         assert COOKIE not in done.headers.get("set-cookie", "")
+
+
+def test_a_refused_extract_request_is_explained_beside_the_form_it_came_from(linked_borough: Path) -> None:
+    with TestClient(create_app(Settings(data_dir=linked_borough))) as client:
+        client.cookies.set(COOKIE, sign_token(linked_borough, PRIYA))
+        page = client.get("/ui/extracts?dataset=person_records")
+        token = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        form = {
+            "csrf": token,
+            "dataset": "person_records",
+            "purpose": "AGR-INS-003|supporting_families_evaluation",
+            "project": "kept-project-name",
+        }
+        no_fields = client.post("/ui/extracts", data=form)
+        assert no_fields.status_code == 422
+        assert "The gateway refused this request" in no_fields.text and "fields" in no_fields.text
+        assert 'value="kept-project-name"' in no_fields.text, "what was typed is kept"
+        wrong = client.post(
+            "/ui/extracts",
+            data={**form, "purpose": "AGR-INS-002|service_planning", "fields": ["sex", "ward"]},
+        )
+        assert wrong.status_code == 403 and "AGR-INS-002" in wrong.text
+        mine = client.get("/v1/extracts", headers=bearer(linked_borough, "an.priya")).json()["extracts"]
+        assert not [e for e in mine if e["project"] == "kept-project-name"], "nothing was requested"

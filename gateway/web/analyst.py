@@ -16,11 +16,11 @@ from fastapi.responses import RedirectResponse, Response
 
 from gateway.aggregates.request import MAX_DIMENSIONS
 from gateway.catalogue import Catalogue
-from gateway.web.api_client import ApiRefused
+from gateway.web.api_client import ApiRefused, PageCalls
 from gateway.web.charts import bar_chart
 from gateway.web.choices import chosen, purposes
 from gateway.web.pages import render
-from gateway.web.session import User, checked_form
+from gateway.web.session import SignedIn, User, checked_form
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 FILTER_ROWS = 3
@@ -99,7 +99,7 @@ async def tables(request: Request, user: User) -> Response:
         try:
             result = await request.app.state.web_api.for_page(request, user).post("/v1/aggregates", body)
         except ApiRefused as refused:
-            if refused.status >= 500 or refused.status == 401:
+            if not _shown_beside_the_form(refused):
                 raise
             refusal = refused  # shown beside the form, so the analyst can change the request
         if result is not None:
@@ -143,24 +143,40 @@ async def table_csv(request: Request, user: User) -> Response:
     )
 
 
-@router.get("/extracts")
-async def extracts(request: Request, user: User, dataset: str | None = None) -> Response:
+async def _extracts_page(
+    request: Request,
+    user: SignedIn,
+    api: PageCalls,
+    dataset: str | None,
+    refusal: ApiRefused | None = None,
+    form: dict[str, Any] | None = None,
+) -> Response:
+    """The list of the analyst's requests and the request form (with a refusal beside it, if any)."""
     catalogue: Catalogue = request.app.state.catalogue
     datasets = _datasets(catalogue, "extract")
-    picked = next((d for d in datasets if d.name == dataset), datasets[0] if datasets else None)
-    listing = await request.app.state.web_api.for_page(request, user).get("/v1/extracts")
-    mine = [e for e in listing["extracts"] if e["requester"] == user.principal.sub]
+    listing = await api.get("/v1/extracts")
     return render(
         request,
         "analyst/extracts.html",
         user,
-        extracts=mine,
+        status_code=refusal.status if refusal else 200,
+        extracts=[e for e in listing["extracts"] if e["requester"] == user.principal.sub],
         datasets=datasets,
-        dataset=picked,
+        dataset=next((d for d in datasets if d.name == dataset), datasets[0] if datasets else None),
         purposes=purposes(request, user, "extract"),
-        refusal=None,
-        form={},
+        refusal=refusal,
+        form=form or {},
     )
+
+
+def _shown_beside_the_form(refused: ApiRefused) -> bool:
+    """Refusals about the request itself; a lost session or an outage gets its own page instead."""
+    return refused.status != 401 and refused.status < 500
+
+
+@router.get("/extracts")
+async def extracts(request: Request, user: User, dataset: str | None = None) -> Response:
+    return await _extracts_page(request, user, request.app.state.web_api.for_page(request, user), dataset)
 
 
 @router.post("/extracts")
@@ -178,23 +194,9 @@ async def request_extract(request: Request, user: User) -> Response:
     try:
         made = await api.post("/v1/extracts", body)
     except ApiRefused as refused:
-        if refused.status >= 500 or refused.status == 401:
+        if not _shown_beside_the_form(refused):
             raise
-        catalogue: Catalogue = request.app.state.catalogue
-        datasets = _datasets(catalogue, "extract")
-        listing = await api.get("/v1/extracts")
-        return render(
-            request,
-            "analyst/extracts.html",
-            user,
-            status_code=refused.status,
-            extracts=[e for e in listing["extracts"] if e["requester"] == user.principal.sub],
-            datasets=datasets,
-            dataset=next((d for d in datasets if d.name == body["dataset"]), datasets[0]),
-            purposes=purposes(request, user, "extract"),
-            refusal=refused,
-            form=body,
-        )
+        return await _extracts_page(request, user, api, body["dataset"], refused, body)
     return RedirectResponse(f"/ui/extracts/{made['extract_id']}?done=requested", status_code=303)
 
 
