@@ -599,7 +599,8 @@ def demo(
         run_link(data_dir)
     token_command = f"TOKEN=$(.venv/bin/gateway token cw.alice --data-dir {data_dir})"
     curl = f'curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:{port}/v1/me'
-    console.print(f"sign in as a demo user: {token_command}; {curl}")
+    console.print(f"in a browser: http://127.0.0.1:{port}/ui/ (pick a demo user)")
+    console.print(f"from the command line: {token_command}; {curl}")
     serve(data_dir=data_dir, host="127.0.0.1", port=port, config=None)
 
 
