@@ -317,6 +317,34 @@ def test_analyst_extract_request_approval_and_download(live: Live, new_page: Any
     latest = live.events(actor="an.priya")[0]
     assert latest["action"] == "extracts.download" and latest["rows_released"] == len(rows)
 
+    # Re-identification: asked from the extract, approved by two approvers, then shown to the requester.
+    pseudonym = rows[0]["pseudonym"]
+    priya.goto(f"{live.base}/ui/extracts/{extract_id}")
+    priya.fill("#pseudonym", pseudonym)
+    priya.fill("#reid-reason", "The family in this row needs an offer of support from the programme")
+    priya.get_by_test_id("ask-reidentification").click()
+    assert "Two approvers" in priya.locator("main").inner_text()
+    assert priya.get_by_test_id("see-answer").count() == 0
+    for approver in ("ra.one", "ra.two"):
+        page = new_page()
+        sign_in(page, live, approver, "/ui/reidentifications")
+        row = page.get_by_test_id("reidentification").filter(has_text=pseudonym)
+        assert "answer" not in row.inner_text() and not re.search(r"\bP[0-9A-Z]{12}\b", page.content())
+        if approver == "ra.two":
+            shot(page, "10a-approver-reidentifications")
+        row.get_by_test_id("approve-reidentification").click()
+        assert "Your approval is recorded" in page.locator("main").inner_text()
+    priya.goto(f"{live.base}/ui/reidentifications")
+    priya.get_by_test_id("reidentification").filter(has_text=pseudonym).get_by_test_id("see-answer").click()
+    person = priya.get_by_test_id("revealed-person").inner_text()
+    assert re.fullmatch(r"P[0-9A-Z]{12}", person)
+    reveal = live.event(page_audit_ids(priya)[0])
+    assert reveal["action"] == "reidentifications.reveal" and reveal["subject_ids"] == [person]
+    assert any(a["audit_id"] == reveal["id"] for a in live.api("ig.olu", "/v1/audit/alerts")["alerts"])
+    for user in ("an.priya", "ra.one"):  # a listing never carries the answer; only the audited reveal does
+        listed = live.api(user, "/v1/reidentifications")["reidentifications"]
+        assert listed and all(r["person_id"] is None for r in listed)
+
 
 # 4. IG officer --------------------------------------------------------------------------------------------
 

@@ -204,6 +204,16 @@ async def request_reidentification(request: Request, principal: CurrentPrincipal
     return JSONResponse(body, status_code=202)
 
 
+@router.get("/reidentifications")
+async def list_reidentifications(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    """A re-identification approver's queue, or the caller's own requests; never the answers."""
+    ctx = audit_context(request)
+    ctx.update(action="reidentifications.list", purpose="reidentification")
+    found = await _call(request, _service(request).reid_requests, principal)
+    ctx["rows_released"] = len(found)
+    return {"reidentifications": [_reid_public(r) for r in found]}
+
+
 @router.post("/reidentifications/{reid_id}/approve")
 async def approve_reidentification(
     reid_id: str, request: Request, principal: CurrentPrincipal

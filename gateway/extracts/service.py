@@ -321,6 +321,18 @@ class ExtractService:
         except IntegrityError as exc:  # the same approver, twice, at the same moment
             raise WorkflowRefused(409, "already_approved", "each approver counts once") from exc
 
+    def reid_requests(self, principal: Principal) -> list[dict[str, Any]]:
+        """An approver's queue (everyone's requests but their own) or a requester's own requests.
+
+        A listing never carries the answer: the person id leaves only through `reid_status`, which
+        is audited as a reveal naming the person.
+        """
+        if self._may(principal, APPROVE_REID).allow:
+            found = [r for r in self.store.reid_listing() if r["requester"] != principal.sub]
+        else:
+            found = self.store.reid_listing(requester=principal.sub)
+        return [{**r, "person_id": None} for r in found]
+
     def reid_status(self, reid_id: str, principal: Principal) -> dict[str, Any]:
         found = self.store.get_reid(reid_id) if _well_formed(reid_id) else None
         if found is None or (

@@ -224,6 +224,23 @@ class ExtractStore:
             ]
         return {**dict(row), "approvers": approvers}
 
+    def reid_listing(self, requester: str | None = None) -> list[dict[str, Any]]:
+        """Newest first, each with its approvers; never more than 500."""
+        q = select(reidentifications).order_by(reidentifications.c.created_at.desc())
+        if requester is not None:
+            q = q.where(reidentifications.c.requester == requester)
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(q.limit(500)).mappings()]
+            approvers: dict[str, list[str]] = {r["reid_id"]: [] for r in rows}
+            if rows:
+                for reid_id, approver in conn.execute(
+                    select(reid_approvals.c.reid_id, reid_approvals.c.approver)
+                    .where(reid_approvals.c.reid_id.in_(list(approvers)))
+                    .order_by(reid_approvals.c.approved_at)
+                ):
+                    approvers[reid_id].append(approver)
+        return [{**r, "approvers": approvers[r["reid_id"]]} for r in rows]
+
     def approve_reid(self, reid_id: str, approver: str, needed: int, reveal: str) -> dict[str, Any]:
         """Record one approval; with `needed` distinct approvers the person id is stored. One
         transaction, so two approvals racing cannot both be 'the first'."""

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from gateway.web import analyst, caseworker, governance, signin
+from gateway.web import analyst, caseworker, governance, reidentification, signin
 from gateway.web.api_client import ApiRefused, GatewayApi
 from gateway.web.pages import error_page, render, to_sign_in
 from gateway.web.session import FormRefused, SignInNeeded, User, load_secret
@@ -63,5 +63,5 @@ def install_web(app: FastAPI) -> None:
     def home(request: Request, user: User) -> Response:
         return render(request, "home.html", user)
 
-    for module in (signin, caseworker, analyst, governance):
+    for module in (signin, caseworker, analyst, governance, reidentification):
         app.include_router(module.router)

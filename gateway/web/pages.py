@@ -31,6 +31,7 @@ NAV: tuple[tuple[tuple[str, ...], NavItem], ...] = (
     (("caseworker", "senior_practitioner"), NavItem("/ui/caseload", "My caseload")),
     (("analyst",), NavItem("/ui/tables", "Tables")),
     (("analyst",), NavItem("/ui/extracts", "Extracts")),
+    (("analyst", "reidentification_approver"), NavItem("/ui/reidentifications", "Re-identifications")),
     (("ig_officer",), NavItem("/ui/audit", "Audit log")),
     (("ig_officer",), NavItem("/ui/alerts", "Alerts")),
     (("ig_officer",), NavItem("/ui/approvals", "Approvals")),
