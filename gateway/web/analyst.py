@@ -99,7 +99,7 @@ async def tables(request: Request, user: User) -> Response:
         try:
             result = await request.app.state.web_api.for_page(request, user).post("/v1/aggregates", body)
         except ApiRefused as refused:
-            if not _shown_beside_the_form(refused):
+            if not refused.about_the_request:
                 raise
             refusal = refused  # shown beside the form, so the analyst can change the request
         if result is not None:
@@ -169,11 +169,6 @@ async def _extracts_page(
     )
 
 
-def _shown_beside_the_form(refused: ApiRefused) -> bool:
-    """Refusals about the request itself; a lost session or an outage gets its own page instead."""
-    return refused.status != 401 and refused.status < 500
-
-
 @router.get("/extracts")
 async def extracts(request: Request, user: User, dataset: str | None = None) -> Response:
     return await _extracts_page(request, user, request.app.state.web_api.for_page(request, user), dataset)
@@ -194,7 +189,7 @@ async def request_extract(request: Request, user: User) -> Response:
     try:
         made = await api.post("/v1/extracts", body)
     except ApiRefused as refused:
-        if not _shown_beside_the_form(refused):
+        if not refused.about_the_request:
             raise
         return await _extracts_page(request, user, api, body["dataset"], refused, body)
     return RedirectResponse(f"/ui/extracts/{made['extract_id']}?done=requested", status_code=303)

@@ -24,6 +24,12 @@ class ApiRefused(Exception):
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, detail
 
+    @property
+    def about_the_request(self) -> bool:
+        """A refusal of what was asked, shown beside the form so it can be changed; a lost session or
+        an outage gets its own page instead."""
+        return self.status != 401 and self.status < 500
+
 
 @dataclass(frozen=True)
 class Download:
@@ -58,7 +64,8 @@ class GatewayApi:
         """Calls for one page view: one trace id, and the audit ids collected for the page's footer."""
         if not hasattr(request.state, "audit_ids"):
             request.state.audit_ids = []
-        return PageCalls(self._client, user, uuid.uuid4().hex, request.state.audit_ids)
+            request.state.trace_id = uuid.uuid4().hex
+        return PageCalls(self._client, user, request.state.trace_id, request.state.audit_ids)
 
     async def aclose(self) -> None:
         await self._client.aclose()

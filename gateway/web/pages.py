@@ -103,8 +103,12 @@ TITLES = {
 }
 
 
-def error_page(request: Request, status: int, code: str, detail: str, trace_id: str | None = None) -> Any:
-    """The page for a refusal; 401 goes to sign-in, since signing in again is the only next step."""
+def error_page(request: Request, status: int, code: str, detail: str) -> Any:
+    """The page for a refusal; 401 goes to sign-in, since signing in again is the only next step.
+
+    The reference is the trace id the page's API calls carried: it finds them in the gateway's logs
+    even when no audit event could be written (an audit outage).
+    """
     if status == 401:
         return to_sign_in(request, "Your session has ended. Sign in again to continue.")
     try:
@@ -119,9 +123,9 @@ def error_page(request: Request, status: int, code: str, detail: str, trace_id: 
         status=status,
         title=TITLES.get(status, "The request could not be completed"),
         code=code,
-        detail=detail[:1:].upper() + detail[1:] if detail else "",
+        detail=detail[:1].upper() + detail[1:],
         next_step=NEXT_STEPS.get(status, NEXT_STEPS[400] if status < 500 else NEXT_STEPS[503]),
-        reference=trace_id,
+        reference=getattr(request.state, "trace_id", None),
         now=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
 

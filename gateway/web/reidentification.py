@@ -54,7 +54,7 @@ async def ask(request: Request, user: User) -> Response:
     try:
         await request.app.state.web_api.for_page(request, user).post("/v1/reidentifications", body)
     except ApiRefused as refused:
-        if refused.status == 401 or refused.status >= 500:
+        if not refused.about_the_request:
             raise
         return await _queue(request, user, refusal=refused)
     return RedirectResponse("/ui/reidentifications?done=requested", status_code=303)
