@@ -302,3 +302,15 @@ def test_an_audit_outage_gives_a_503_page_with_a_reference_and_no_data(
             assert not any(n in page.text for n in names), "nothing read before the outage leaks"
     finally:
         drop_database(audit_url)
+
+
+def test_only_requesters_and_approvers_may_list_reidentifications(small_borough: Path) -> None:
+    with TestClient(create_app(Settings(data_dir=small_borough))) as client:
+        refused = client.get("/v1/reidentifications", headers=bearer(small_borough, "cw.alice"))
+        assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
+        for user in ("an.priya", "ra.one"):
+            listed = client.get("/v1/reidentifications", headers=bearer(small_borough, user))
+            assert listed.status_code == 200 and listed.json() == {"reidentifications": []}
+        events = client.get("/v1/audit/events", headers=bearer(small_borough, "ig.olu")).json()["events"]
+        listings = [e for e in events if e["action"] == "reidentifications.list"]
+        assert [e["decision"] for e in listings] == ["allow", "allow", "deny"]

@@ -330,6 +330,9 @@ class ExtractService:
         if self._may(principal, APPROVE_REID).allow:
             found = [r for r in self.store.reid_listing() if r["requester"] != principal.sub]
         else:
+            decision = self._may(principal, REQUEST_REID)
+            if not decision.allow:
+                raise WorkflowRefused(403, "forbidden", decision.reason, decision)
             found = self.store.reid_listing(requester=principal.sub)
         return [{**r, "person_id": None} for r in found]
 
