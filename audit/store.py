@@ -21,7 +21,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -124,6 +124,12 @@ class AuditStore:
         self._start_lock = threading.Lock()
         self._last_checkpoint_at = time.monotonic()
         self.batches = 0  # transactions committed, for the benchmark's group-commit figure
+        # Told (seconds, events, ok) after each commit attempt: the service's metrics hook in here.
+        self.on_commit: Callable[[float, int, bool], None] | None = None
+
+    def queue_depth(self) -> int:
+        """Events waiting for the writer: a growing number means the audit store cannot keep up."""
+        return self._queue.qsize()
 
     # --- set-up ----------------------------------------------------------------------------------
     def create(self) -> None:
@@ -177,15 +183,25 @@ class AuditStore:
                     self._queue.put(None)
                     break
                 batch.append(nxt)
+            started = time.perf_counter()
             try:
                 written = self._commit([e for e, _ in batch])
             except Exception as exc:
+                self._observe(time.perf_counter() - started, len(batch), False)
                 error = AuditUnavailable(f"the audit store could not commit: {type(exc).__name__}")
                 for _, future in batch:
                     future.set_exception(error)
                 continue
+            self._observe(time.perf_counter() - started, len(batch), True)
             for (_, future), ev in zip(batch, written, strict=True):
                 future.set_result(ev)
+
+    def _observe(self, seconds: float, events: int, ok: bool) -> None:
+        if self.on_commit is not None:
+            try:
+                self.on_commit(seconds, events, ok)
+            except Exception:  # a metrics fault must never fail an audit commit
+                pass
 
     def _lock(self, conn: Connection) -> None:
         if conn.dialect.name == "postgresql":

@@ -45,4 +45,5 @@ async def aggregates(request: Request, principal: CurrentPrincipal) -> dict[str,
         rows_released=reply.published,
         disclosure_applied={**reply.disclosure, "cells": reply.cells},
     )
+    state.metrics.cells_suppressed(req.dataset, sum(1 for r in reply.rows if r["status"] == "suppressed"))
     return {"rows": reply.rows, "disclosure": reply.disclosure, "audit_id": request.state.audit_id}

@@ -34,6 +34,7 @@ from gateway.index.store import IndexStore
 from gateway.policy.decision import PolicyEngine
 from gateway.privacy.keys import choose_provider
 from gateway.stores.registry import StoreRegistry
+from gateway.telemetry.metrics import GatewayMetrics, RequestMetrics
 from gateway.web.install import install_web
 from gateway.web.pages import error_page
 
@@ -75,6 +76,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raise RuntimeError(f"policy could not be loaded: {app.state.policy.load_error}")
     app.state.audit = open_audit(settings)
     app.state.audit.create()
+    app.state.metrics = metrics = GatewayMetrics()
+    app.state.policy.on_decision = metrics.decision
+    app.state.audit.on_commit = metrics.audit_committed
+    metrics.watch_queue(app.state.audit.queue_depth)
     app.state.extract_store = ExtractStore(DataDir(settings.data_dir).index_url())
     app.state.extracts = ExtractService(
         DataDir(settings.data_dir),
@@ -101,4 +106,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(aggregates.router)
     app.include_router(extracts.router)
     install_web(app)
+    app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: sees the status the caller got
     return app

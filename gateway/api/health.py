@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from gateway.telemetry.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["operations"])
 
@@ -14,12 +17,27 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def _check_stores(request: Request) -> dict[str, str]:
+    registry = request.app.state.stores
+    status = registry.ping() if not registry.problem else {}
+    status["audit"] = "ok" if request.app.state.audit.ping() else "unavailable"
+    request.app.state.metrics.stores_checked(status)
+    return status
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    """Prometheus text: requests, decisions, suppressed cells, the audit writer, store availability.
+    Each scrape checks the stores, so `gateway_store_up` is never older than the scrape interval."""
+    await run_in_threadpool(_check_stores, request)
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
+
+
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
     """Ready when every departmental store and the audit store answer; 503 otherwise, naming which not."""
     registry = request.app.state.stores
-    status = registry.ping() if not registry.problem else {}
-    status["audit"] = "ok" if request.app.state.audit.ping() else "unavailable"
+    status = _check_stores(request)
     down = sorted(name for name, s in status.items() if s != "ok")
     problems = [registry.problem] if registry.problem else []
     if down:

@@ -39,6 +39,8 @@ class Decision:
     rule: str | None = None  # the basis of the matching line: an agreement id or a rule id
     permitted_fields: tuple[str, ...] | None = None  # None: the rule does not limit fields
     disclosure: Disclosure | None = None
+    # Why, as a short fixed code (for metrics and dashboards; `reason` is the sentence for people).
+    code: str = "allowed"
 
     @property
     def agreement_id(self) -> str | None:
@@ -91,6 +93,8 @@ class PolicyEngine:
     policies_dir: Path
     check_interval: float = 1.0
     today: Callable[[], dt.date] = dt.date.today
+    # Told every decision handed out (cached or fresh): the service's metrics hook in here.
+    on_decision: Callable[[Decision], None] | None = field(default=None, repr=False)
     _loaded: _Loaded | None = field(default=None, init=False, repr=False)
     _checked_at: float = field(default=0.0, init=False, repr=False)
     _cache: dict[tuple, Decision] = field(default_factory=dict, init=False, repr=False)
@@ -138,11 +142,12 @@ class PolicyEngine:
         loaded = self.current()
         day = day or self.today()
         key = (principal.cache_key, view, dataset, purpose, agreement, day)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        decision = self._decide(loaded, principal, view, dataset, purpose, agreement, day)
-        self._cache[key] = decision
+        decision = self._cache.get(key)
+        if decision is None:
+            decision = self._decide(loaded, principal, view, dataset, purpose, agreement, day)
+            self._cache[key] = decision
+        if self.on_decision is not None:
+            self.on_decision(decision)
         return decision
 
     def _decide(
@@ -155,15 +160,17 @@ class PolicyEngine:
         agreement_id: str | None,
         day: dt.date,
     ) -> Decision:
-        def deny(reason: str, rule: str | None = None) -> Decision:
-            return Decision(False, reason, view, dataset, purpose, rule=rule)
+        def deny(reason: str, code: str, rule: str | None = None) -> Decision:
+            return Decision(False, reason, view, dataset, purpose, rule=rule, code=code)
 
         if loaded.enforcer is None:
-            return deny(f"policy could not be loaded, so nothing is allowed: {loaded.error}")
+            return deny(
+                f"policy could not be loaded, so nothing is allowed: {loaded.error}", "policy_unavailable"
+            )
         if not principal.roles:
-            return deny("the caller holds no role")
+            return deny("the caller holds no role", "no_role")
         if agreement_id is not None and agreement_id not in loaded.registry:
-            return deny(f"there is no agreement {agreement_id} in the registry")
+            return deny(f"there is no agreement {agreement_id} in the registry", "unknown_agreement")
         dept = principal.department or ""
         iso = day.isoformat()
         granted: tuple[str, list[str]] | None = None
@@ -172,17 +179,29 @@ class PolicyEngine:
                 role, dept, dataset, view, purpose, agreement_id or ANY, iso
             )
             if line and line[-1] == "deny":
-                return deny(f"refused by rule {line[5]} ({line[0]} may not use {line[3]} views)", line[5])
+                return deny(
+                    f"refused by rule {line[5]} ({line[0]} may not use {line[3]} views)",
+                    "refused_by_rule",
+                    line[5],
+                )
             if ok and granted is None:
                 granted = (role, line)
         if granted is None:
-            return deny(self._explain(loaded, principal, view, dataset, purpose, agreement_id, day))
+            return deny(
+                self._explain(loaded, principal, view, dataset, purpose, agreement_id, day), "no_agreement"
+            )
         role, line = granted
         basis = line[5]
         found = loaded.registry.get(basis)
         if found is None:
             return Decision(
-                True, f"allowed by rule {basis} for role {role}", view, dataset, purpose, rule=basis
+                True,
+                f"allowed by rule {basis} for role {role}",
+                view,
+                dataset,
+                purpose,
+                rule=basis,
+                code="allowed_by_rule",
             )
         return Decision(
             True,
@@ -194,6 +213,7 @@ class PolicyEngine:
             rule=basis,
             permitted_fields=tuple(found.datasets.get(dataset, ())),
             disclosure=found.disclosure,
+            code="allowed_by_agreement",
         )
 
     @staticmethod
