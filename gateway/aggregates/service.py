@@ -21,6 +21,7 @@ from gateway.privacy.query_set import QuerySetRefused, check_query_set
 from gateway.privacy.rules import DisclosureRules, rules_from
 from gateway.privacy.suppression import NotReleasable
 from gateway.privacy.table import TOTAL, Cell, Key, Table, categories_of, size
+from gateway.telemetry.tracing import step
 
 VIEW = "aggregate"
 
@@ -93,7 +94,14 @@ def run_aggregate(
         )
     except FilterTypeError as exc:
         raise AggregateRefused(400, "bad_filter", str(exc)) from exc
-    rows = store.execute(statement)
+    with step("fetch", dataset=req.dataset, dimensions=len(req.group_by)) as span:
+        rows = store.execute(statement)
+        span.set_attribute("rows", len(rows))
+    with step("transform", dataset=req.dataset, measure=req.measure):
+        return _released(req, p, store, rows)
+
+
+def _released(req: AggregateRequest, p: Plan, store: AnalysisStore, rows: list[Any]) -> AggregateReply:
     table = _table(req.group_by, rows, p.rules)
     grand = table.cells[(TOTAL,) * len(req.group_by)]
     try:

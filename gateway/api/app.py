@@ -35,6 +35,7 @@ from gateway.policy.decision import PolicyEngine
 from gateway.privacy.keys import choose_provider
 from gateway.stores.registry import StoreRegistry
 from gateway.telemetry.metrics import GatewayMetrics, RequestMetrics
+from gateway.telemetry.tracing import configure_tracing, instrument
 from gateway.web.install import install_web
 from gateway.web.pages import error_page
 
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.analysis.dispose()
         app.state.stores.dispose()
 
+    configure_tracing(settings.mode, settings.data_dir)
     app = FastAPI(title="Data-sharing gateway", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     # Loaded at start-up so that a broken policy file stops the service instead of serving half a policy.
@@ -107,4 +109,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(extracts.router)
     install_web(app)
     app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: sees the status the caller got
+    instrument(app)  # the server span wraps everything, so the audit trail runs inside the trace
     return app

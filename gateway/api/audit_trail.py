@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audit.store import AuditUnavailable, new_event
 from gateway.identity.tokens import InvalidToken
+from gateway.telemetry.tracing import current_trace_id, step
 
 log = logging.getLogger("gateway.audit")
 AUDITED_PREFIX = "/v1"
@@ -104,7 +105,11 @@ class AuditTrail:
             return
         request = Request(scope)
         request.state.audit_id = str(uuid.uuid4())
-        request.state.trace_id = request.headers.get("x-trace-id", "")[:64] or uuid.uuid4().hex
+        # The OpenTelemetry trace this request belongs to (its parent's, through `traceparent`); a
+        # caller's X-Trace-Id only when tracing is off.
+        request.state.trace_id = (
+            current_trace_id() or request.headers.get("x-trace-id", "")[:64] or uuid.uuid4().hex
+        )
         start: dict[str, Any] = {}
         chunks: list[bytes] = []
 
@@ -124,7 +129,8 @@ class AuditTrail:
             status, headers = 500, [(b"content-type", b"application/json")]
         event = build_event(request, status, body)
         try:
-            await run_in_threadpool(request.app.state.audit.append, event)
+            with step("audit", action=event["action"], decision=event["decision"], status=status):
+                await run_in_threadpool(request.app.state.audit.append, event)
         except AuditUnavailable as exc:
             log.error(
                 "audit unavailable, reply withheld: %s", exc, extra={"trace_id": request.state.trace_id}

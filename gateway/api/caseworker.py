@@ -22,6 +22,7 @@ from gateway.caseworker.views import FlagsResult, gather_flags, permissions
 from gateway.datadir import DataDir
 from gateway.identity.principal import Principal
 from gateway.index.store import IndexStore
+from gateway.telemetry.tracing import step
 
 router = APIRouter(prefix="/v1", tags=["caseworker"])
 
@@ -192,7 +193,8 @@ def person_flags(
     if relationship is None and glass is None:
         _refuse_outside_caseload(request, person_id, "person")
     perms = _permissions(request, principal, purpose)
-    result = gather_flags([person_id], perms, request.app.state.stores.engines, index, _as_of(request))
+    with step("fetch", view="flags", people=1):
+        result = gather_flags([person_id], perms, request.app.state.stores.engines, index, _as_of(request))
     _record(request, result, purpose, glass)
     person = result.people[person_id]
     return {
@@ -229,7 +231,8 @@ def family_context(
     if not set(members) & load.members and glass is None:
         _refuse_outside_caseload(request, family_id, "family")
     perms = _permissions(request, principal, purpose)
-    result = gather_flags(members, perms, engines, index, _as_of(request))
+    with step("fetch", view="flags", people=len(members)):
+        result = gather_flags(members, perms, engines, index, _as_of(request))
     _record(request, result, purpose, glass)
     own = own_records(principal, set(members), engines, index)
     professionals: dict[tuple, dict[str, Any]] = {}

@@ -24,6 +24,7 @@ import casbin
 from gateway.identity.principal import Principal
 from gateway.policy.agreements import Agreement, Disclosure, RegistryError, load_registry
 from gateway.policy.enforcer import RulesError, build_enforcer, read_rules
+from gateway.telemetry.tracing import step
 
 ANY = "*"
 
@@ -142,10 +143,13 @@ class PolicyEngine:
         loaded = self.current()
         day = day or self.today()
         key = (principal.cache_key, view, dataset, purpose, agreement, day)
-        decision = self._cache.get(key)
-        if decision is None:
-            decision = self._decide(loaded, principal, view, dataset, purpose, agreement, day)
-            self._cache[key] = decision
+        with step("decide", view=view, dataset=dataset, purpose=purpose) as span:
+            decision = self._cache.get(key)
+            if decision is None:
+                decision = self._decide(loaded, principal, view, dataset, purpose, agreement, day)
+                self._cache[key] = decision
+            span.set_attribute("decision", "allow" if decision.allow else "deny")
+            span.set_attribute("decision.code", decision.code)
         if self.on_decision is not None:
             self.on_decision(decision)
         return decision

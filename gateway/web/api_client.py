@@ -13,7 +13,9 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
+from opentelemetry.propagate import inject
 
+from gateway.telemetry.tracing import current_trace_id
 from gateway.web.session import SignedIn
 
 INTERNAL_BASE = "http://gateway.internal"
@@ -64,7 +66,7 @@ class GatewayApi:
         """Calls for one page view: one trace id, and the audit ids collected for the page's footer."""
         if not hasattr(request.state, "audit_ids"):
             request.state.audit_ids = []
-            request.state.trace_id = uuid.uuid4().hex
+            request.state.trace_id = current_trace_id() or uuid.uuid4().hex
         return PageCalls(self._client, user, request.state.trace_id, request.state.audit_ids)
 
     async def aclose(self) -> None:
@@ -79,11 +81,9 @@ class PageCalls:
     audit_ids: list[str]
 
     def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self.user.token}",
-            "X-Trace-Id": self.trace_id,
-            **(extra or {}),
-        }
+        headers = {"Authorization": f"Bearer {self.user.token}", "X-Trace-Id": self.trace_id, **(extra or {})}
+        inject(headers)  # `traceparent`: the API call's spans join the page's trace
+        return headers
 
     async def _send(
         self,
