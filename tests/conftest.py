@@ -92,6 +92,15 @@ def pg_prefix() -> Iterator[str]:
         drop_database(f"{base}/{prefix}{store}")
 
 
+@pytest.fixture
+def audit_behind_proxy(pg_prefix: str) -> Iterator[tuple[str, TcpProxy]]:
+    """A PostgreSQL audit database of this test's own, reached through a TCP hop the test can cut."""
+    url = f"{pg_prefix}proxied_audit"
+    proxy = TcpProxy(("127.0.0.1", 5432))
+    yield url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"), proxy
+    drop_database(url)
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as fh:
         return list(csv.DictReader(fh))

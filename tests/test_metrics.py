@@ -11,7 +11,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.api.app import create_app
 from gateway.config import Settings
-from gateway.stores.postgres import drop_database
 from tests.conftest import TcpProxy, bearer
 
 
@@ -76,21 +75,16 @@ def test_metrics_expose_requests_decisions_suppression_audit_and_stores(analysis
 
 
 @pytest.mark.postgres
-def test_an_audit_outage_shows_in_the_metrics(small_borough: Path, pg_prefix: str) -> None:
-    audit_url = f"{pg_prefix}metricsaudit"
-    proxy = TcpProxy(("127.0.0.1", 5432))
-    settings = Settings(
-        data_dir=small_borough, audit_url=audit_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
-    )
-    try:
-        with TestClient(create_app(settings)) as client:
-            alice = bearer(small_borough, "cw.alice")
-            assert client.get("/v1/me", headers=alice).status_code == 200
-            proxy.cut()
-            assert client.get("/v1/me", headers=alice).status_code == 503
-            samples = _samples(client.get("/metrics").text)
-    finally:
-        drop_database(audit_url)
+def test_an_audit_outage_shows_in_the_metrics(
+    small_borough: Path, audit_behind_proxy: tuple[str, TcpProxy]
+) -> None:
+    audit_url, proxy = audit_behind_proxy
+    with TestClient(create_app(Settings(data_dir=small_borough, audit_url=audit_url))) as client:
+        alice = bearer(small_borough, "cw.alice")
+        assert client.get("/v1/me", headers=alice).status_code == 200
+        proxy.cut()
+        assert client.get("/v1/me", headers=alice).status_code == 503
+        samples = _samples(client.get("/metrics").text)
     assert _value(samples, "gateway_store_up", store="audit") == 0
     assert _value(samples, "gateway_store_up", store="housing") == 1
     assert _value(samples, "gateway_audit_events_total", outcome="committed") == 1

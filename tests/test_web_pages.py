@@ -25,7 +25,6 @@ from gateway.api.app import create_app
 from gateway.config import Settings
 from gateway.identity.dev_issuer import sign_token
 from gateway.identity.users import DemoUser
-from gateway.stores.postgres import drop_database
 from gateway.web.session import COOKIE
 from tests.conftest import TcpProxy, bearer, free_port
 
@@ -277,31 +276,24 @@ def test_a_refused_extract_request_is_explained_beside_the_form_it_came_from(lin
 
 @pytest.mark.postgres
 def test_an_audit_outage_gives_a_503_page_with_a_reference_and_no_data(
-    linked_borough: Path, pg_prefix: str
+    linked_borough: Path, audit_behind_proxy: tuple[str, TcpProxy]
 ) -> None:
     """The audit log on PostgreSQL behind a TCP hop that is cut: the page shows nothing it read."""
-    audit_url = f"{pg_prefix}webaudit"
-    proxy = TcpProxy(("127.0.0.1", 5432))
-    settings = Settings(
-        data_dir=linked_borough, audit_url=audit_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
-    )
-    try:
-        with TestClient(create_app(settings)) as client:
-            _signed_in(client, linked_borough, ALICE)
-            before = client.get("/ui/caseload")
-            assert before.status_code == 200
-            caseload = client.get("/v1/caseload", headers=bearer(linked_borough, "cw.alice")).json()
-            names = [str(escape(p["name"])) for p in caseload if p["name"]]
-            assert names and all(n in before.text for n in names)
-            proxy.cut()
-            page = client.get("/ui/caseload")
-            assert page.status_code == 503 and "A service is unavailable" in page.text
-            assert "could not be recorded" in page.text
-            reference = page.text.split("reference <code>", 1)[1].split("</code>", 1)[0]
-            assert len(reference) == 32, "a trace id to give the service desk"
-            assert not any(n in page.text for n in names), "nothing read before the outage leaks"
-    finally:
-        drop_database(audit_url)
+    audit_url, proxy = audit_behind_proxy
+    with TestClient(create_app(Settings(data_dir=linked_borough, audit_url=audit_url))) as client:
+        _signed_in(client, linked_borough, ALICE)
+        before = client.get("/ui/caseload")
+        assert before.status_code == 200
+        caseload = client.get("/v1/caseload", headers=bearer(linked_borough, "cw.alice")).json()
+        names = [str(escape(p["name"])) for p in caseload if p["name"]]
+        assert names and all(n in before.text for n in names)
+        proxy.cut()
+        page = client.get("/ui/caseload")
+        assert page.status_code == 503 and "A service is unavailable" in page.text
+        assert "could not be recorded" in page.text
+        reference = page.text.split("reference <code>", 1)[1].split("</code>", 1)[0]
+        assert len(reference) == 32, "a trace id to give the service desk"
+        assert not any(n in page.text for n in names), "nothing read before the outage leaks"
 
 
 def test_only_requesters_and_approvers_may_list_reidentifications(small_borough: Path) -> None:
