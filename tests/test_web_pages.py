@@ -306,3 +306,14 @@ def test_only_requesters_and_approvers_may_list_reidentifications(small_borough:
         events = client.get("/v1/audit/events", headers=bearer(small_borough, "ig.olu")).json()["events"]
         listings = [e for e in events if e["action"] == "reidentifications.list"]
         assert [e["decision"] for e in listings] == ["allow", "allow", "deny"]
+
+
+def test_an_approval_form_without_a_decision_decides_nothing(small_borough: Path) -> None:
+    with TestClient(create_app(Settings(data_dir=small_borough))) as client:
+        _signed_in(client, small_borough, OLU)
+        token = client.get("/ui/approvals").text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        extract_id = "0" * 32
+        reply = client.post(f"/ui/approvals/{extract_id}", data={"csrf": token}, follow_redirects=False)
+        assert reply.status_code == 400 and "Choose approve or reject" in reply.text
+        events = client.get("/v1/audit/events", headers=bearer(small_borough, "ig.olu")).json()["events"]
+        assert not [e for e in events if e["action"] in ("extracts.approve", "extracts.reject")]

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from gateway.web.pages import render
+from gateway.web.pages import error_page, render
 from gateway.web.session import User, checked_form
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -63,7 +63,8 @@ async def audit_log(request: Request, user: User) -> Response:
 
 @router.get("/audit/subjects")
 async def find_subject(person_id: str = "") -> Response:
-    return RedirectResponse(f"/ui/audit/subjects/{person_id.strip()}", status_code=303)
+    # Quoted as one path segment: whatever is typed stays inside this page's address.
+    return RedirectResponse(f"/ui/audit/subjects/{quote(person_id.strip(), safe='')}", status_code=303)
 
 
 @router.get("/audit/subjects/{person_id}")
@@ -123,7 +124,9 @@ async def approvals(request: Request, user: User, done: str | None = None) -> Re
 @router.post("/approvals/{extract_id}")
 async def decide_extract(request: Request, user: User, extract_id: str) -> Response:
     form = await checked_form(request, user)
-    verb = "approve" if form.get("decision") == "approve" else "reject"
+    verb = form.get("decision")
+    if verb not in ("approve", "reject"):  # never a default: a malformed form decides nothing
+        return error_page(request, 400, "bad_request", "choose approve or reject")
     await request.app.state.web_api.for_page(request, user).post(f"/v1/extracts/{extract_id}/{verb}")
     return RedirectResponse(f"/ui/approvals?done={verb}d", status_code=303)
 

@@ -16,7 +16,6 @@ from gateway.web.pages import render
 from gateway.web.session import SignedIn, User, checked_form
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-APPROVERS_NEEDED = REID_APPROVERS
 DONE = {
     "requested": "Your request is recorded. Two approvers, neither of them you, must agree before you "
     "see the answer.",
@@ -36,7 +35,7 @@ async def _queue(
         status_code=refusal.status if refusal else 200,
         requests=listing["reidentifications"],
         approver=user.has("reidentification_approver"),
-        needed=APPROVERS_NEEDED,
+        needed=REID_APPROVERS,
         done=DONE.get(done or ""),
         refusal=refusal,
     )
@@ -70,4 +69,4 @@ async def approve(request: Request, user: User, reid_id: str) -> Response:
 @router.get("/reidentifications/{reid_id}")
 async def answer(request: Request, user: User, reid_id: str) -> Response:
     found = await request.app.state.web_api.for_page(request, user).get(f"/v1/reidentifications/{reid_id}")
-    return render(request, "reidentification.html", user, found=found, needed=APPROVERS_NEEDED)
+    return render(request, "reidentification.html", user, found=found, needed=REID_APPROVERS)
