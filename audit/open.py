@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from audit.signing import CheckpointKey
+from audit.signing import CheckpointKey, load_public
 from audit.store import AuditStore
 from gateway.config import Settings
-from gateway.datadir import DataDir
 
 
 def open_audit(settings: Settings) -> AuditStore:
-    dd = DataDir(Path(settings.data_dir))
-    key = CheckpointKey.load_or_create(settings.audit_key_file or dd.audit_key)
+    dd = settings.datadir()
+    key_file = settings.audit_key_file or dd.audit_key
+    # Demo mode makes its checkpoint key on first use; production reads the one it was given.
+    key = (
+        CheckpointKey.load(key_file)
+        if settings.mode == "production"
+        else CheckpointKey.load_or_create(key_file)
+    )
     store = AuditStore(
-        settings.audit_url or dd.audit_url(),
+        settings.audit_db_url(),
         key,
-        anchor_file=dd.audit_anchor,
+        anchor_file=settings.audit_anchor_file or dd.audit_anchor,
         checkpoint_every=settings.audit_checkpoint_every,
         checkpoint_seconds=settings.audit_checkpoint_seconds,
     )
+    store.retired_keys = tuple(load_public(path) for path in settings.audit_retired_keys)
     return store

@@ -38,13 +38,19 @@ class CheckpointKey:
         return base64.b64encode(self.private.sign(payload(seq, head_hash, time))).decode()
 
     @classmethod
+    def load(cls, path: Path) -> CheckpointKey:
+        """The key from its file; production never makes one (each replica would sign with its own)."""
+        path = Path(path)
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{path} is not an Ed25519 private key")
+        return cls(key)
+
+    @classmethod
     def load_or_create(cls, path: Path) -> CheckpointKey:
         path = Path(path)
         if path.exists():
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            if not isinstance(key, Ed25519PrivateKey):
-                raise ValueError(f"{path} is not an Ed25519 private key")
-            return cls(key)
+            return cls.load(path)
         key = Ed25519PrivateKey.generate()
         path.parent.mkdir(parents=True, exist_ok=True)
         pem = key.private_bytes(
@@ -54,6 +60,20 @@ class CheckpointKey:
         with os.fdopen(fd, "wb") as fh:
             fh.write(pem)
         return cls(key)
+
+
+def public_pem(public: Ed25519PublicKey) -> str:
+    """The public half, to keep after a rotation (`audit_retired_keys`) or to hand to an auditor."""
+    return public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+def load_public(path: Path) -> Ed25519PublicKey:
+    key = serialization.load_pem_public_key(Path(path).read_bytes())
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError(f"{path} is not an Ed25519 public key")
+    return key
 
 
 def verify_signature(public: Ed25519PublicKey, seq: int, head_hash: str, time: str, signature: str) -> bool:

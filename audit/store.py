@@ -26,13 +26,14 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from audit import schema
 from audit.chain import GENESIS, event_hash, to_row
 from audit.signing import CheckpointKey
-from gateway.stores.postgres import create_database, normalise
+from gateway.stores.postgres import normalise
 
 CHAIN_LOCK = 727_726_1  # advisory lock id for the chain (PostgreSQL)
 APPEND_TIMEOUT = 30.0
@@ -123,6 +124,8 @@ class AuditStore:
         self._writer: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._last_checkpoint_at = time.monotonic()
+        # Public halves of earlier checkpoint keys: their checkpoints still verify after a rotation.
+        self.retired_keys: tuple[Ed25519PublicKey, ...] = ()
         self.batches = 0  # transactions committed, for the benchmark's group-commit figure
         # Told (seconds, events, ok) after each commit attempt: the service's metrics hook in here.
         self.on_commit: Callable[[float, int, bool], None] | None = None
@@ -133,9 +136,10 @@ class AuditStore:
 
     # --- set-up ----------------------------------------------------------------------------------
     def create(self) -> None:
-        if self.engine.dialect.name == "postgresql":
-            create_database(self.url)
-        schema.metadata.create_all(self.engine)
+        """Bring the audit schema to head (creating the PostgreSQL database if missing)."""
+        from gateway.migrations import runner as migrations  # alembic is loaded only when needed
+
+        migrations.upgrade(self.url, "audit")
 
     def ping(self) -> bool:
         try:

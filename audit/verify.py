@@ -9,6 +9,7 @@ last event), a deleted checkpoint (in the anchor file but not the database), and
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -55,9 +56,14 @@ def latest_checkpoint(engine: Engine) -> dict[str, Any] | None:
 
 
 def verify_chain(
-    engine: Engine, public_key: Ed25519PublicKey, anchor_file: Path | None = None
+    engine: Engine,
+    public_key: Ed25519PublicKey,
+    anchor_file: Path | None = None,
+    retired: Iterable[Ed25519PublicKey] = (),
 ) -> Verification:
-    key_id = key_id_of(public_key)
+    """`retired`: public halves of earlier checkpoint keys, so checkpoints signed before a key rotation
+    still verify; a checkpoint signed by any other key is a forgery."""
+    trusted = {key_id_of(k): k for k in (*retired, public_key)}
     with engine.connect() as conn:
         stored = [
             dict(r._mapping)
@@ -71,8 +77,9 @@ def verify_chain(
             stored.append(cp)
     sealed: dict[int, str] = {}
     for cp in stored:
-        if cp["key_id"] != key_id or not verify_signature(
-            public_key, cp["seq"], cp["head_hash"], cp["time"], cp["signature"]
+        signer = trusted.get(cp["key_id"])
+        if signer is None or not verify_signature(
+            signer, cp["seq"], cp["head_hash"], cp["time"], cp["signature"]
         ):
             problems.append((cp["seq"], f"the checkpoint at event {cp['seq']} has an invalid signature"))
             continue

@@ -19,7 +19,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # whole lines: errors end up in logs
 
 DataDirOption = Annotated[
     Path,
@@ -100,12 +100,17 @@ def serve(
 
     from gateway.api.app import create_app
     from gateway.config import load_settings
+    from gateway.migrations.runner import SchemaOutOfDate
+    from gateway.production import ProductionNotReady
 
     try:
         settings = load_settings(config, data_dir=data_dir, host=host, port=port)
+        service = create_app(settings)
+    except (ProductionNotReady, SchemaOutOfDate) as exc:
+        _fail(str(exc), code=2)
     except Exception as exc:
         _fail(str(exc))
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(service, host=settings.host, port=settings.port, log_level="info")
 
 
 PoliciesOption = Annotated[
@@ -499,6 +504,7 @@ def policy_ropa(
     sys.stdout.write(render_csv(rows) if fmt == "csv" else render_markdown(rows))
 
 
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML settings file.")]
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
@@ -516,7 +522,7 @@ def audit_verify(
     try:
         settings = load_settings(config, data_dir=data_dir)
         store = open_audit(settings)
-        result = verify_chain(store.engine, store.key.public, store.anchor_file)
+        result = verify_chain(store.engine, store.key.public, store.anchor_file, store.retired_keys)
     except Exception as exc:
         _fail(f"cannot read the audit log: {' '.join(str(exc).split())[:300]}")
     store.engine.dispose()
@@ -529,6 +535,100 @@ def audit_verify(
         return
     print(f"BAD {result.first_bad}: {result.problem}")
     raise typer.Exit(1)
+
+
+@audit_app.command("public-key")
+def audit_public_key(data_dir: DataDirOption = Path("var"), config: ConfigOption = None) -> None:
+    """Print the checkpoint key's public half (PEM): keep it before rotating the key (audit_retired_keys),
+    or give it to whoever verifies the log independently."""
+    from audit.signing import CheckpointKey, public_pem
+    from gateway.config import load_settings
+
+    try:
+        settings = load_settings(config, data_dir=data_dir)
+        key = CheckpointKey.load(settings.audit_key_file or settings.datadir().audit_key)
+    except Exception as exc:
+        _fail(f"cannot read the checkpoint key: {exc}")
+    print(public_pem(key.public), end="")
+    console.print(f"key id {key.key_id}")
+
+
+db_app = typer.Typer(
+    help="Schema migrations for the gateway database and the audit store.", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+SchemaOption = Annotated[
+    list[str] | None,
+    typer.Option("--only", help="Only this schema: gateway or audit (repeatable). Default: both."),
+]
+
+
+def _schema_targets(data_dir: Path, config: Path | None, only: list[str] | None) -> list[tuple[str, str]]:
+    from gateway.config import load_settings
+
+    try:
+        settings = load_settings(config, data_dir=data_dir)
+    except Exception as exc:
+        _fail(str(exc))
+    chosen = only or ["gateway", "audit"]
+    unknown = sorted(set(chosen) - {"gateway", "audit"})
+    if unknown:
+        _fail(f"unknown schema {', '.join(unknown)}: choose gateway or audit")
+    urls = {"gateway": settings.gateway_db_url(), "audit": settings.audit_db_url()}
+    return [(name, urls[name]) for name in chosen]
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    data_dir: DataDirOption = Path("var"),
+    config: ConfigOption = None,
+    only: SchemaOption = None,
+    sql: Annotated[
+        bool, typer.Option("--sql", help="Print the DDL from an empty database instead of running it.")
+    ] = False,
+) -> None:
+    """Bring the gateway database and the audit store to this release's schema (run once per release,
+    before the new processes start; the Helm chart's migration Job runs this)."""
+    from gateway.migrations import runner as migrations
+
+    for name, url in _schema_targets(data_dir, config, only):
+        if sql:
+            print(f"-- {name} schema at {safe_url(url)}")
+            print(migrations.upgrade_sql(url, name))
+            continue
+        try:
+            before = migrations.current(url, name)
+        except Exception:
+            before = None  # the PostgreSQL database does not exist yet: upgrade creates it
+        try:
+            revision = migrations.upgrade(url, name)
+        except Exception as exc:
+            _fail(
+                f"{name} schema at {safe_url(url)} could not be upgraded: {' '.join(str(exc).split())[:300]}"
+            )
+        change = "already at" if before == revision else f"{before or 'empty'} ->"
+        console.print(f"{name}: {change} {revision} ({safe_url(url)})")
+
+
+@db_app.command("current")
+def db_current(
+    data_dir: DataDirOption = Path("var"), config: ConfigOption = None, only: SchemaOption = None
+) -> None:
+    """Print each schema's revision and this release's head; exit 1 if any is behind."""
+    from gateway.migrations import runner as migrations
+
+    behind = False
+    for name, url in _schema_targets(data_dir, config, only):
+        try:
+            at = migrations.current(url, name)
+        except Exception as exc:
+            at = None
+            console.print(f"{name}: cannot be read ({type(exc).__name__})")
+        want = migrations.head(name)
+        behind |= at != want
+        print(f"{name} {at or 'none'} head {want}{'' if at == want else ' (run gateway db upgrade)'}")
+    if behind:
+        raise typer.Exit(1)
 
 
 extracts_app = typer.Typer(help="De-identified extracts: key rotation and expiry.", no_args_is_help=True)
@@ -546,6 +646,7 @@ def extracts_rotate(
 
     store = ExtractStore(DataDir(data_dir).index_url())
     try:
+        store.create()
         if not store.known_project(project):
             _fail(f"there is no project {project!r} (no extract has used it)")
         version = store.rotate(project)
@@ -563,6 +664,7 @@ def extracts_expire(data_dir: DataDirOption = Path("var")) -> None:
     dd = DataDir(data_dir)
     store = ExtractStore(dd.index_url())
     try:
+        store.create()
         gone = expire_due(dd, store)
     finally:
         store.dispose()

@@ -6,13 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from gateway.datadir import DataDir
 
 
 def _default_policies_dir() -> Path:
@@ -46,9 +48,17 @@ class Settings(BaseSettings):
     oidc_scope: str = "openid profile"
     # How often the policy files are checked for changes (seconds).
     policy_check_interval: float = Field(default=1.0, ge=0)
+    # The gateway's own database (person index, extract requests, re-identifications) and the analysis
+    # store: `index` / `analysis` in stores.json unless these name another (a Secret in Kubernetes).
+    database_url: str | None = None
+    analysis_url: str | None = None
     # The audit store: SQLite file in the data dir unless `audit` in stores.json or this names another.
     audit_url: str | None = None
+    # Where signed checkpoints are also appended, outside the database (default in the data dir).
+    audit_anchor_file: Path | None = None
     audit_key_file: Path | None = None  # Ed25519 checkpoint key; default <data-dir>/keys/audit-checkpoint.pem
+    # Public keys (PEM) of checkpoint keys used before a rotation: their checkpoints still verify.
+    audit_retired_keys: list[Path] = Field(default_factory=list)
     audit_checkpoint_every: int = Field(default=1000, ge=1)
     audit_checkpoint_seconds: float = Field(default=300.0, gt=0)
     # Extracts: the pseudonymisation master key (else GATEWAY_PSEUDONYM_KEY, else a demo key in the data
@@ -62,11 +72,18 @@ class Settings(BaseSettings):
     alert_timezone: str = "Europe/London"
     alert_denials_in_ten_minutes: int = Field(default=5, ge=1)
 
-    @model_validator(mode="after")
-    def _production_needs_real_keys(self) -> Settings:
-        if self.mode == "production" and not (self.jwks_file or self.jwks_url):
-            raise ValueError("production mode needs the identity provider's keys: set jwks_file or jwks_url")
-        return self
+    def datadir(self) -> DataDir:
+        """The data directory with this configuration's database URLs in force over stores.json."""
+        return DataDir(Path(self.data_dir), self.database_url, self.audit_url, self.analysis_url)
+
+    def gateway_db_url(self) -> str:
+        return self.datadir().index_url()
+
+    def audit_db_url(self) -> str:
+        return self.datadir().audit_url()
+
+    def analysis_db_url(self) -> str:
+        return self.datadir().analysis_url()
 
     def oidc_client_secret(self) -> str | None:
         """Read when the client is made, so the secret lives in a mounted file, not the environment."""

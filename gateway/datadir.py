@@ -33,6 +33,11 @@ AUDIT_KEY = "keys/audit-checkpoint.pem"
 @dataclass(frozen=True)
 class DataDir:
     root: Path
+    # URLs set in the service's settings (GATEWAY_DATABASE_URL, ...; a Kubernetes Secret) win over
+    # stores.json, so that every reader of the data directory sees the same databases.
+    index_override: str | None = None
+    audit_override: str | None = None
+    analysis_override: str | None = None
 
     @property
     def manifest_path(self) -> Path:
@@ -67,16 +72,22 @@ class DataDir:
 
     def index_url(self) -> str:
         """The gateway's own database: `index` in stores.json, else `gateway.db` in the data dir."""
+        if self.index_override:
+            return self.index_override
         manifest = self.read_manifest() if self.exists() else {}
         return self.resolve(manifest.get("index", DEFAULT_INDEX_URL))
 
     def audit_url(self) -> str:
         """The audit store: `audit` in stores.json, else `audit.db` in the data dir."""
+        if self.audit_override:
+            return self.audit_override
         manifest = self.read_manifest() if self.exists() else {}
         return self.resolve(manifest.get("audit", DEFAULT_AUDIT_URL))
 
     def analysis_url(self) -> str:
         """The linked analysis store: `analysis` in stores.json, else `analysis.duckdb` in the data dir."""
+        if self.analysis_override:
+            return self.analysis_override
         manifest = self.read_manifest() if self.exists() else {}
         return self.resolve(manifest.get("analysis", DEFAULT_ANALYSIS_URL))
 

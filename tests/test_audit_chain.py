@@ -194,3 +194,26 @@ def test_changing_any_field_changes_the_hash(fields, name):
     )
     assert event_hash(ev) == event_hash(dict(ev))
     assert event_hash(changed) != event_hash(ev)
+
+
+def test_a_rotated_checkpoint_key_keeps_earlier_checkpoints_verifiable(store, tmp_path):
+    """Rotation: the new key signs from now on; the old key's public half (`audit public-key`, kept
+    as `audit_retired_keys`) still verifies what it signed, and nothing else is trusted."""
+    old_public = tmp_path / "retired-1.pem"
+    printed = CliRunner().invoke(cli, ["audit", "public-key", "--data-dir", str(tmp_path)])
+    assert printed.exit_code == 0 and "BEGIN PUBLIC KEY" in printed.stdout
+    old_public.write_text(printed.stdout)
+    new_key_file = tmp_path / "keys" / "audit-checkpoint-2.pem"
+    rotated = AuditStore(store.url, CheckpointKey.load_or_create(new_key_file), anchor_file=store.anchor_file)
+    for i in range(5):
+        rotated.append(_event(EVENTS + i))
+    rotated.close()  # seals the head with the new key
+    assert not verify_chain(rotated.engine, rotated.key.public, rotated.anchor_file).ok, "old key unknown"
+    with_retired = ["--data-dir", str(tmp_path)]
+    result = CliRunner(
+        env={"GATEWAY_AUDIT_KEY_FILE": str(new_key_file), "GATEWAY_AUDIT_RETIRED_KEYS": f'["{old_public}"]'}
+    ).invoke(cli, ["audit", "verify", *with_retired])
+    assert result.exit_code == 0 and result.stdout.startswith(f"OK {EVENTS + 5} "), result.output
+    stranger = CheckpointKey.load_or_create(tmp_path / "keys" / "stranger.pem")
+    forged = verify_chain(rotated.engine, rotated.key.public, rotated.anchor_file, [stranger.public])
+    assert not forged.ok and "invalid signature" in forged.problem

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from gateway.extracts.store import ExtractStore, iso, now
-from gateway.stores.postgres import create_database, drop_database
+from gateway.stores.postgres import drop_database
 
 pytestmark = pytest.mark.postgres
 
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def pg_store(pg_prefix: str):
     url = f"{pg_prefix}gateway"
-    create_database(url)
     store = ExtractStore(url)
+    store.create()  # migrations make the database and its tables
     yield store
     store.dispose()
     drop_database(url)

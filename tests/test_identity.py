@@ -159,28 +159,22 @@ def test_jwks_serves_public_keys_only(client):
     assert body["keys"] and all("d" not in k and k["kty"] == "RSA" for k in body["keys"])
 
 
-def test_production_mode_refuses_the_dev_issuer(tmp_path, monkeypatch):
-    jwks = tmp_path / "jwks.json"
-    jwks.write_text(json.dumps(public_jwks(tmp_path)))
-    with pytest.raises(ValueError, match="jwks"):
-        Settings(data_dir=tmp_path, mode="production")
-    settings = Settings(data_dir=tmp_path, mode="production", jwks_file=jwks)
+@pytest.mark.postgres
+def test_production_mode_turns_the_dev_issuer_off(tmp_path, monkeypatch, production):
+    settings = Settings(data_dir=tmp_path, **production.settings)
     with TestClient(create_app(settings)) as c:
         assert c.get("/.well-known/jwks.json").status_code == 404
     monkeypatch.setenv("GATEWAY_MODE", "production")
-    monkeypatch.setenv("GATEWAY_JWKS_FILE", str(jwks))
+    monkeypatch.setenv("GATEWAY_JWKS_FILE", str(production.settings["jwks_file"]))
     result = CliRunner().invoke(cli, ["token", "cw.alice", "--data-dir", str(tmp_path)])
     assert result.exit_code == 1 and "production" in result.output
+    assert not (tmp_path / "keys").exists(), "production generated no development key"
 
 
-def test_production_mode_accepts_the_identity_providers_tokens(tmp_path):
-    idp = RSAKey.generate_key(2048, parameters={"kid": "idp-1"})
-    jwks = tmp_path / "jwks.json"
-    jwks.write_text(json.dumps({"keys": [idp.as_dict(private=False)]}))
-    settings = Settings(data_dir=tmp_path, mode="production", jwks_file=jwks, issuer="https://login.example")
-    token = jwt.encode(
-        {"alg": "RS256", "kid": "idp-1"}, _claims(iss="https://login.example"), idp, algorithms=["RS256"]
-    )
+@pytest.mark.postgres
+def test_production_mode_accepts_the_identity_providers_tokens(tmp_path, production):
+    settings = Settings(data_dir=tmp_path, **production.settings)
+    token = production.token(**{k: v for k, v in _claims().items() if k not in ("iss", "aud", "exp", "nbf")})
     with TestClient(create_app(settings)) as c:
         assert c.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
         dev = sign_token(tmp_path, load_demo_users(POLICIES).get("cw.alice"))
@@ -192,3 +186,56 @@ def test_token_cli_prints_a_working_token(client, data_dir):
     assert result.exit_code == 0, result.output
     r = client.get("/v1/me", headers={"Authorization": f"Bearer {result.output.strip()}"})
     assert r.json()["sub"] == "an.priya" and r.json()["roles"] == ["analyst"]
+
+
+def test_a_rotated_provider_key_is_fetched_once_a_token_names_it(tmp_path):
+    """The provider publishes a new key and signs with it: the verifier reads the JWKS URL again,
+    no more often than `refresh_every`, and a key id the provider never published stays refused."""
+    import http.server
+    import threading
+
+    old = RSAKey.generate_key(2048, parameters={"kid": "idp-1"})
+    new = RSAKey.generate_key(2048, parameters={"kid": "idp-2"})
+    published = {"keys": [old.as_dict(private=False)]}
+    fetches = []
+
+    class Jwks(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            fetches.append(self.path)
+            body = json.dumps(published).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/jwks"
+    try:
+        from gateway.identity.tokens import load_key_set
+
+        verifier = Verifier(
+            "https://login.example",
+            AUDIENCE,
+            load_key_set(None, url),
+            refresh=lambda: load_key_set(None, url),
+        )
+
+        def signed(key):
+            header = {"alg": "RS256", "kid": key.kid}
+            return jwt.encode(header, _claims(iss="https://login.example"), key, algorithms=["RS256"])
+
+        assert verifier.verify(signed(old)).sub == "cw.alice" and len(fetches) == 1
+        published["keys"].append(new.as_dict(private=False))
+        assert verifier.verify(signed(new)).sub == "cw.alice" and len(fetches) == 2
+        stranger = RSAKey.generate_key(2048, parameters={"kid": "idp-9"})
+        with pytest.raises(InvalidToken):
+            verifier.verify(signed(stranger))
+        with pytest.raises(InvalidToken):
+            verifier.verify(signed(stranger))
+        assert len(fetches) == 2, "within a minute of the last fetch, unknown key ids fetch nothing"
+    finally:
+        server.shutdown()

@@ -79,6 +79,9 @@ def test_a_request_trace_has_the_governed_steps_and_the_audit_events_trace_id(
     assert "GET /v1/persons/{person_id}/flags" in names, "the server span is named by the route template"
     decide = next(s for s in trace if s.name == "decide")
     assert decide.attributes["decision"] == "allow" and decide.attributes["view"] == "flags"
+    sql = [s for s in trace if {"db.system", "db.system.name"} & set(s.attributes or {})]
+    fetches = {s.context.span_id for s in trace if s.name == "fetch"}
+    assert any(s.parent is not None and s.parent.span_id in fetches for s in sql), "SQL spans under fetch"
     text = _attribute_text(trace)
     for value in _personal(client, analysis_borough, person["family_id"]):
         assert value not in text, f"{value!r} in a span attribute"
@@ -100,6 +103,8 @@ def test_an_aggregate_trace_has_fetch_and_transform(
         if s.name in {"decide", "fetch", "transform", "audit"}
     ]
     assert steps[0] == "decide" and steps[-1] == "audit" and {"fetch", "transform"} <= set(steps)
+    statements = [str((s.attributes or {}).get("db.statement", "")) for s in trace]
+    assert any("GROUP BY" in q.upper() for q in statements), "the analysis store's query is a span"
 
 
 def test_a_page_and_the_api_calls_behind_it_share_one_trace(

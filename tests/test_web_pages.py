@@ -23,10 +23,12 @@ from markupsafe import escape
 
 from gateway.api.app import create_app
 from gateway.config import Settings
+from gateway.datadir import DataDir
 from gateway.identity.dev_issuer import sign_token
 from gateway.identity.users import DemoUser
+from gateway.stores.postgres import normalise
 from gateway.web.session import COOKIE
-from tests.conftest import TcpProxy, bearer, free_port
+from tests.conftest import Production, TcpProxy, bearer, copy_index, free_port
 
 ALICE = DemoUser(
     id="cw.alice",
@@ -190,25 +192,27 @@ def provider(tmp_path: Path) -> Iterator[Provider]:
     thread.join(timeout=10)
 
 
-def _production(data: Path, provider: Provider, tmp_path: Path) -> Settings:
+def _production(data: Path, provider: Provider, production: Production, tmp_path: Path) -> Settings:
+    """The borough's index copied into a migrated PostgreSQL gateway database, keys from files, and the
+    provider as the issuer: a production deployment in all but the cluster."""
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps({"keys": [provider.key.as_dict(private=False)]}))
     secret = tmp_path / "client-secret"
     secret.write_text("s3cret\n")
+    copy_index(DataDir(data).index_url(), str(normalise(production.settings["database_url"])))
     return Settings(
-        mode="production",
         data_dir=data,
-        issuer=provider.issuer,
-        jwks_file=jwks,
+        **{**production.settings, "issuer": provider.issuer, "jwks_file": jwks},
         oidc_client_id="gateway-web",
         oidc_client_secret_file=secret,
     )
 
 
+@pytest.mark.postgres
 def test_production_signs_in_with_the_councils_identity_provider(
-    linked_borough: Path, provider: Provider, tmp_path: Path
+    linked_borough: Path, provider: Provider, production: Production, tmp_path: Path
 ) -> None:
-    app = create_app(_production(linked_borough, provider, tmp_path))
+    app = create_app(_production(linked_borough, provider, production, tmp_path))
     with TestClient(app, base_url="https://gateway.test") as client:
         page = client.get("/ui/sign-in")
         assert "Sign in with your council account" in page.text and "Demo users" not in page.text
@@ -235,12 +239,14 @@ def test_production_signs_in_with_the_councils_identity_provider(
         assert latest[0]["action"] == "caseload.read" and latest[0]["decision"] == "allow"
 
 
+@pytest.mark.postgres
 def test_a_provider_token_for_another_audience_is_not_a_session(
-    linked_borough: Path, provider: Provider, tmp_path: Path
+    linked_borough: Path, provider: Provider, production: Production, tmp_path: Path
 ) -> None:
     provider.audience = "some-other-service"
     with TestClient(
-        create_app(_production(linked_borough, provider, tmp_path)), base_url="https://gateway.test"
+        create_app(_production(linked_borough, provider, production, tmp_path)),
+        base_url="https://gateway.test",
     ) as c:
         start = c.get("/ui/oidc/login", follow_redirects=False)
         back = httpx.get(start.headers["location"], follow_redirects=False)

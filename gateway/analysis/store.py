@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,13 @@ class AnalysisStore:
         self._checked = 0.0
         self._lock = threading.Lock()
         self._populations: dict[str, int] = {}
+        # Told of each engine made (the file is reopened when `gateway refresh` replaces it): tracing.
+        self.on_engine: Callable[[Engine], None] | None = None
+
+    def _made(self, engine: Engine) -> Engine:
+        if self.on_engine is not None:
+            self.on_engine(engine)
+        return engine
 
     # --- reading (the service) ------------------------------------------------------------------
     def exists(self) -> bool:
@@ -91,11 +99,11 @@ class AnalysisStore:
                     if self._engine is None or stamp != self._stamp:
                         if self._engine is not None:
                             self._engine.dispose()
-                        self._engine = create_engine(self.url, connect_args={"read_only": True})
+                        self._engine = self._made(create_engine(self.url, connect_args={"read_only": True}))
                         self._stamp = stamp
                         self._populations.clear()
             elif self._engine is None:
-                self._engine = store_engine(self.url)
+                self._engine = self._made(store_engine(self.url))
             return self._engine
 
     def execute(self, statement: Executable) -> list[Any]:

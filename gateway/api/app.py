@@ -24,18 +24,19 @@ from gateway.api.audit_trail import install_audit_trail
 from gateway.api.errors import install_error_handlers
 from gateway.catalogue import load_catalogue
 from gateway.config import Settings
-from gateway.datadir import DataDir
 from gateway.extracts.jobs import ExtractJobs
 from gateway.extracts.service import ExtractService
 from gateway.extracts.store import ExtractStore
 from gateway.identity import dev_issuer
 from gateway.identity.tokens import Verifier, load_key_set
 from gateway.index.store import IndexStore
+from gateway.migrations import runner as migrations
 from gateway.policy.decision import PolicyEngine
 from gateway.privacy.keys import choose_provider
+from gateway.production import require_production_ready
 from gateway.stores.registry import StoreRegistry
 from gateway.telemetry.metrics import GatewayMetrics, RequestMetrics
-from gateway.telemetry.tracing import configure_tracing, instrument
+from gateway.telemetry.tracing import configure_tracing, instrument, trace_sql
 from gateway.web.install import install_web
 from gateway.web.pages import error_page
 
@@ -45,11 +46,27 @@ def _verifier(settings: Settings) -> Verifier:
         keys = dev_issuer.key_set(settings.data_dir)
     else:
         keys = load_key_set(settings.jwks_file, settings.jwks_url)
-    return Verifier(issuer=settings.issuer, audience=settings.audience, keys=keys)
+    refresh = (
+        (lambda: load_key_set(None, settings.jwks_url))
+        if settings.jwks_url and not settings.jwks_file
+        else None
+    )
+    return Verifier(issuer=settings.issuer, audience=settings.audience, keys=keys, refresh=refresh)
+
+
+def _schemas(settings: Settings) -> None:
+    """Demo mode migrates on start; production only checks, the upgrade being its own deliberate step."""
+    for name, url in (("gateway", settings.gateway_db_url()), ("audit", settings.audit_db_url())):
+        if settings.mode == "production":
+            migrations.require_head(url, name)
+        else:
+            migrations.upgrade(url, name)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    require_production_ready(settings)  # before anything is opened: no dev default reaches production
+    _schemas(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,23 +85,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     # Loaded at start-up so that a broken policy file stops the service instead of serving half a policy.
     app.state.catalogue = load_catalogue(settings.policies_dir)
-    app.state.stores = StoreRegistry.open(DataDir(settings.data_dir))
+    app.state.stores = StoreRegistry.open(settings.datadir())
     app.state.verifier = _verifier(settings)
-    app.state.index = IndexStore(DataDir(settings.data_dir).index_url())
-    app.state.analysis = AnalysisStore(DataDir(settings.data_dir).analysis_url())
+    app.state.index = IndexStore(settings.gateway_db_url())
+    app.state.analysis = AnalysisStore(settings.analysis_db_url())
     app.state.caseloads = {}  # (department, worker id) -> (expiry, Caseload); see api/caseworker.py
     app.state.policy = PolicyEngine(settings.policies_dir, check_interval=settings.policy_check_interval)
     if app.state.policy.load_error:  # refuse to start on a broken policy rather than deny silently
         raise RuntimeError(f"policy could not be loaded: {app.state.policy.load_error}")
     app.state.audit = open_audit(settings)
-    app.state.audit.create()
     app.state.metrics = metrics = GatewayMetrics()
     app.state.policy.on_decision = metrics.decision
     app.state.audit.on_commit = metrics.audit_committed
     metrics.watch_queue(app.state.audit.queue_depth)
-    app.state.extract_store = ExtractStore(DataDir(settings.data_dir).index_url())
+    app.state.extract_store = ExtractStore(settings.gateway_db_url())
     app.state.extracts = ExtractService(
-        DataDir(settings.data_dir),
+        settings.datadir(),
         app.state.extract_store,
         app.state.policy,
         app.state.catalogue,
@@ -97,6 +113,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.audit,
     )
     app.state.extract_jobs = ExtractJobs(app.state.extracts, settings.extract_workers)
+    traced = (*app.state.stores.engines.values(), app.state.index.engine, app.state.extract_store.engine)
+    for engine in traced:
+        trace_sql(engine)
+    app.state.analysis.on_engine = trace_sql
     install_error_handlers(app, html=error_page)
     install_audit_trail(app)
     app.include_router(health.router)

@@ -108,7 +108,7 @@ def subject(person_id: str, request: Request, principal: CurrentPrincipal) -> di
 def verify(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     _authorise(request, principal, "audit.verify")
     store = request.app.state.audit
-    v = verify_chain(store.engine, store.key.public, store.anchor_file)
+    v = verify_chain(store.engine, store.key.public, store.anchor_file, store.retired_keys)
     return {
         "ok": v.ok,
         "entries": v.entries,

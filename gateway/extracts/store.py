@@ -26,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
+from gateway.migrations import runner as migrations
+
 metadata = MetaData()
 
 extracts = Table(
@@ -107,8 +109,12 @@ def iso(t: dt.datetime) -> str:
 
 class ExtractStore:
     def __init__(self, url: str) -> None:
+        self.url = url
         self.engine: Engine = create_engine(url, pool_pre_ping=True)
-        metadata.create_all(self.engine)
+
+    def create(self) -> None:
+        """Bring the gateway database's schema to head: these tables share it with the person index."""
+        migrations.upgrade(self.url, "gateway")
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -8,10 +8,11 @@ algorithms (never `none`, never HS* — a public key must not double as an HMAC 
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,12 @@ class Verifier:
     keys: KeySet
     algorithms: Sequence[str] = ALLOWED_ALGORITHMS
     leeway: int = CLOCK_SKEW_SECONDS
+    # Re-reads the provider's JWKS when a token names a key id not yet known (the provider rotated its
+    # signing key); at most once per `refresh_every` seconds, so unknown ids cannot flood the provider.
+    refresh: Callable[[], KeySet] | None = None
+    refresh_every: float = 60.0
     _options: dict[str, Any] = field(init=False, repr=False)
+    _refreshed_at: float = field(default=float("-inf"), init=False, repr=False)
 
     def __post_init__(self) -> None:
         bad = [a for a in self.algorithms if a not in ALLOWED_ALGORITHMS]
@@ -55,6 +61,7 @@ class Verifier:
     def verify(self, token: str, now: float | None = None) -> Principal:
         if not token or len(token) > MAX_TOKEN_BYTES or token.count(".") != 2:
             raise InvalidToken("malformed bearer token")
+        self._refresh_for(token)
         try:
             decoded = jwt.decode(token, self.keys, algorithms=list(self.algorithms))
         except JoseError as exc:
@@ -83,6 +90,26 @@ class Verifier:
             worker_id=claims.get("worker_id"),
             claims=dict(claims),
         )
+
+    def _refresh_for(self, token: str) -> None:
+        if self.refresh is None:
+            return
+        try:
+            segment = token.split(".", 1)[0]
+            header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+            kid = header.get("kid") if isinstance(header, dict) else None
+        except (ValueError, TypeError):
+            return  # decode() below says what is wrong with it
+        if not isinstance(kid, str) or any(k.kid == kid for k in self.keys.keys):
+            return
+        now = time.monotonic()
+        if now - self._refreshed_at < self.refresh_every:
+            return
+        self._refreshed_at = now
+        try:
+            self.keys = self.refresh()
+        except (OSError, ValueError):
+            pass  # the provider is unreachable: keep the keys we have; the token is refused below
 
 
 def load_key_set(jwks_file: Path | None = None, jwks_url: str | None = None) -> KeySet:

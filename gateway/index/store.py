@@ -14,8 +14,8 @@ from sqlalchemy.exc import OperationalError
 
 from gateway.index import schema
 from gateway.index.ids import Change
+from gateway.migrations import runner as migrations
 from gateway.stores.engines import store_engine
-from gateway.stores.postgres import create_database
 
 CHUNK = 5_000
 
@@ -74,10 +74,8 @@ class IndexStore:
         self.engine: Engine = store_engine(url)
 
     def create(self) -> None:
-        """Create the tables (and, on PostgreSQL, the database itself) if they do not exist yet."""
-        if self.engine.dialect.name == "postgresql":
-            create_database(self.url)
-        schema.metadata.create_all(self.engine)
+        """Bring the gateway database's schema to head (creating the PostgreSQL database if missing)."""
+        migrations.upgrade(self.url, "gateway")
 
     def exists(self) -> bool:
         try:

@@ -1,7 +1,7 @@
 """OpenTelemetry traces: one trace per request, with the FastAPI server span and spans for the governed
 steps (decide, fetch, transform, audit); its trace id is the audit event's `trace_id`, so an IG
-officer's event and an operator's trace are the same request. (SQL statement spans are not yet wired:
-opentelemetry-instrumentation-sqlalchemy declares SQLAlchemy < 2.1.)
+officer's event and an operator's trace are the same request. Each SQL statement on a store, the
+person index, the analysis store and the extract queue is a child span (`trace_sql`).
 
 Export follows the standard variables: `OTEL_TRACES_EXPORTER` (`otlp`, `console` or `none`) and
 `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_SERVICE_NAME`. With nothing
@@ -39,6 +39,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from sqlalchemy.engine import Engine
 
 tracer = trace.get_tracer("gateway")
 # Ids that name a person, family, extract or audit event in a path: never a span attribute.
@@ -146,6 +147,27 @@ def instrument(app: FastAPI) -> None:
         excluded_urls="healthz,readyz,metrics,ui/static",
         exclude_spans=["receive", "send"],
     )
+
+
+def trace_sql(engine: Engine) -> None:
+    """SQL statement spans for one engine: the statement text with its placeholders, never the values.
+
+    The instrumentation is attached per engine rather than by patching `create_engine` (which misses
+    modules that imported it first, and is once per process while tests make many apps). Its package
+    declares SQLAlchemy below 2.1 only as an optional extra; the engine events it uses are unchanged in
+    2.1. The audit writer's engine is left out on purpose: it commits batches for many requests at once
+    from its own thread, and each request's wait is the `audit` span.
+    """
+    if getattr(engine, "_gateway_traced", False):
+        return
+    from opentelemetry import metrics
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+
+    usage = metrics.get_meter("gateway.sql").create_up_down_counter(
+        "db.client.connections.usage", unit="connections"
+    )
+    EngineTracer(trace.get_tracer("gateway.sql", tracer_provider=provider()), engine, usage)
+    engine._gateway_traced = True  # type: ignore[attr-defined]
 
 
 @contextmanager

@@ -1,0 +1,1 @@
+"""Schema migrations (Alembic) for the gateway database and the audit store; see runner.py."""
