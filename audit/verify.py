@@ -36,10 +36,14 @@ class Verification:
         return asdict(self)
 
 
-def _anchored(anchor_file: Path | None) -> list[dict[str, Any]]:
-    if anchor_file is None or not Path(anchor_file).exists():
+def _anchored(anchor: Path | None) -> list[dict[str, Any]]:
+    """Checkpoints copied outside the database: one anchor file, or a directory of them (one per
+    process, as the Helm chart writes them, since appends from several nodes to one shared file are
+    not atomic on network filesystems)."""
+    if anchor is None or not Path(anchor).exists():
         return []
-    return [json.loads(line) for line in Path(anchor_file).read_text().splitlines() if line.strip()]
+    files = sorted(Path(anchor).glob("*.jsonl")) if Path(anchor).is_dir() else [Path(anchor)]
+    return [json.loads(line) for f in files for line in f.read_text().splitlines() if line.strip()]
 
 
 def latest_checkpoint(engine: Engine) -> dict[str, Any] | None:

@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     analysis_url: str | None = None
     # The audit store: SQLite file in the data dir unless `audit` in stores.json or this names another.
     audit_url: str | None = None
-    # Where signed checkpoints are also appended, outside the database (default in the data dir).
+    # Where signed checkpoints are also appended, outside the database (default in the data dir). For
+    # `gateway audit verify` it may name a directory: every *.jsonl in it is read (one file per process).
     audit_anchor_file: Path | None = None
     audit_key_file: Path | None = None  # Ed25519 checkpoint key; default <data-dir>/keys/audit-checkpoint.pem
     # Public keys (PEM) of checkpoint keys used before a rotation: their checkpoints still verify.

@@ -56,14 +56,17 @@ def two_gateways(
         "GATEWAY_ANALYSIS_URL": borough.analysis_url(),
         "OTEL_TRACES_EXPORTER": "none",
     }
+    env["GATEWAY_AUDIT_CHECKPOINT_EVERY"] = "1"  # every commit is sealed, so both processes sign some
+    anchors = Path(production.settings["audit_anchor_file"]).parent / "anchors"
     urls, procs = [], []
-    for _ in range(2):
+    for i in range(2):
         port = free_port()
         log = (tmp_path / f"gateway-{port}.log").open("w")
+        own = {**env, "GATEWAY_AUDIT_ANCHOR_FILE": str(anchors / f"gateway-{i}.jsonl")}  # as the chart does
         procs.append(
             subprocess.Popen(
                 [sys.executable, "-m", "gateway.cli", "serve", "--data-dir", str(data), "--port", str(port)],
-                env=env,
+                env=own,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -107,6 +110,7 @@ def test_two_processes_share_one_gap_free_audit_chain(two_gateways) -> None:
             headers=alice,
             timeout=60,
         )
+        assert r.status_code == 200, f"{r.status_code} from {url}: {r.text}"
         return r.status_code, r.json()["audit_id"]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -117,19 +121,27 @@ def test_two_processes_share_one_gap_free_audit_chain(two_gateways) -> None:
     assert all(r["prev_hash"] == p["hash"] for p, r in itertools.pairwise(rows))
     ids = {r["id"] for r in rows}
     assert {audit_id for _, audit_id in answers} <= ids, "every answer's event was committed"
-    verified = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "audit", "verify", "--data-dir", "unused"],
-        env={
-            **{k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")},
-            "GATEWAY_AUDIT_URL": production.settings["audit_url"],
-            "GATEWAY_AUDIT_KEY_FILE": str(production.settings["audit_key_file"]),
-            "GATEWAY_AUDIT_ANCHOR_FILE": str(production.settings["audit_anchor_file"]),
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    anchors = Path(production.settings["audit_anchor_file"]).parent / "anchors"
+    verify_command = [sys.executable, "-m", "gateway.cli", "audit", "verify", "--data-dir", "unused"]
+    verify_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")},
+        "GATEWAY_AUDIT_URL": production.settings["audit_url"],
+        "GATEWAY_AUDIT_KEY_FILE": str(production.settings["audit_key_file"]),
+        "GATEWAY_AUDIT_ANCHOR_FILE": str(anchors),  # every process's anchor file
+    }
+    verified = subprocess.run(verify_command, env=verify_env, capture_output=True, text=True, timeout=120)
     assert verified.returncode == 0 and verified.stdout.startswith(f"OK {len(rows)} "), verified.stdout
+    anchored = [
+        json.loads(line) for f in sorted(anchors.glob("*.jsonl")) for line in f.read_text().splitlines()
+    ]
+    assert len(list(anchors.glob("*.jsonl"))) == 2 and len(anchored) >= 3, "both processes sealed checkpoints"
+    engine = sa.create_engine(normalise(production.settings["audit_url"]))
+    newest = max(a["seq"] for a in anchored)
+    with engine.begin() as conn:  # someone removes the newest checkpoint row from the database
+        conn.execute(sa.delete(audit_schema.checkpoints).where(audit_schema.checkpoints.c.seq == newest))
+    engine.dispose()
+    again = subprocess.run(verify_command, env=verify_env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and "removed from the database" in again.stdout, again.stdout
 
 
 EXTRACT = {

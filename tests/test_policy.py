@@ -251,3 +251,42 @@ def test_permitted_lists_datasets_and_fields_in_one_query():
         "attendance",
         "benefit_awards",
     }
+
+
+def test_an_evaluation_error_denies_and_is_not_remembered(monkeypatch):
+    """If the enforcer itself fails (as casbin's ast.parse did under concurrent requests on CPython
+    3.11.7), the decision is a deny that says so; once it works again, the next call is allowed."""
+    engine = PolicyEngine(POLICIES)
+    loaded = engine.current()
+    real = loaded.enforcer.enforce_ex
+
+    def broken(*args):
+        raise SystemError("AST constructor recursion depth mismatch (before=51, after=49)")
+
+    monkeypatch.setattr(loaded.enforcer, "enforce_ex", broken)
+    refused = engine.decide(ALICE, *ARREARS, day=dt.date(2026, 6, 1))
+    assert not refused.allow and refused.code == "policy_unavailable" and "SystemError" in refused.reason
+    monkeypatch.setattr(loaded.enforcer, "enforce_ex", real)
+    assert engine.decide(ALICE, *ARREARS, day=dt.date(2026, 6, 1)).allow
+
+
+def test_concurrent_uncached_decisions_all_agree():
+    """Many threads deciding at once for distinct callers (no cache hits) get the single-threaded answer."""
+    import threading
+
+    engine = PolicyEngine(POLICIES)
+    expected = engine.decide(ALICE, *ARREARS, day=dt.date(2026, 6, 1))
+    results: list = []
+
+    def work(n: int) -> None:
+        for i in range(40):
+            caller = Principal(f"cw.{n}.{i}", "A", ("caseworker",), "childrens_social_care", "CSC01")
+            results.append(engine.decide(caller, *ARREARS, day=dt.date(2026, 6, 1)))
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 320
+    assert {(d.allow, d.code, d.rule) for d in results} == {(expected.allow, expected.code, expected.rule)}

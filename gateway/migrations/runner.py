@@ -80,6 +80,32 @@ def _connected(url: str) -> Iterator[Connection]:
         engine.dispose()
 
 
+def run_environment() -> None:
+    """The body of each schema's env.py: both run the same way, only the version table differs."""
+    from alembic import context
+
+    config = context.config
+    version_table = config.attributes["version_table"]
+    if context.is_offline_mode():
+        context.configure(url=config.attributes["url"], literal_binds=True, version_table=version_table)
+    else:
+        context.configure(
+            connection=config.attributes["connection"], version_table=version_table, render_as_batch=True
+        )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def table_missing(table: str) -> bool:
+    """For baselines: create only what a database made before migrations lacks (offline: everything)."""
+    from alembic import context, op
+    from sqlalchemy import inspect
+
+    if context.is_offline_mode():
+        return True
+    return not inspect(op.get_bind()).has_table(table)
+
+
 def head(name: str) -> str:
     schema = SCHEMAS[name]
     revision = ScriptDirectory.from_config(_config(schema)).get_current_head()

@@ -100,6 +100,11 @@ class PolicyEngine:
     _checked_at: float = field(default=0.0, init=False, repr=False)
     _cache: dict[tuple, Decision] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # casbin compiles its matcher with ast.parse on every enforce; CPython 3.11 before 3.11.8 can raise
+    # "AST constructor recursion depth mismatch" when threads parse at once (cpython gh-106905), and
+    # the enforcer is not documented as thread-safe. Enforcement is microseconds and decisions are
+    # cached, so one lock costs nothing measurable.
+    _enforce_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     # --- loading -------------------------------------------------------------------------------
     def _load(self, signature: tuple) -> _Loaded:
@@ -146,8 +151,19 @@ class PolicyEngine:
         with step("decide", view=view, dataset=dataset, purpose=purpose) as span:
             decision = self._cache.get(key)
             if decision is None:
-                decision = self._decide(loaded, principal, view, dataset, purpose, agreement, day)
-                self._cache[key] = decision
+                try:
+                    decision = self._decide(loaded, principal, view, dataset, purpose, agreement, day)
+                except Exception as exc:  # fail closed, and do not cache: the next call evaluates again
+                    decision = Decision(
+                        False,
+                        f"the policy could not be evaluated ({type(exc).__name__}), so nothing is allowed",
+                        view,
+                        dataset,
+                        purpose,
+                        code="policy_unavailable",
+                    )
+                else:
+                    self._cache[key] = decision
             span.set_attribute("decision", "allow" if decision.allow else "deny")
             span.set_attribute("decision.code", decision.code)
         if self.on_decision is not None:
@@ -179,9 +195,10 @@ class PolicyEngine:
         iso = day.isoformat()
         granted: tuple[str, list[str]] | None = None
         for role in principal.roles:
-            ok, line = loaded.enforcer.enforce_ex(
-                role, dept, dataset, view, purpose, agreement_id or ANY, iso
-            )
+            with self._enforce_lock:
+                ok, line = loaded.enforcer.enforce_ex(
+                    role, dept, dataset, view, purpose, agreement_id or ANY, iso
+                )
             if line and line[-1] == "deny":
                 return deny(
                     f"refused by rule {line[5]} ({line[0]} may not use {line[3]} views)",

@@ -8,18 +8,14 @@ Revises:
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import op
+
+from gateway.migrations.runner import table_missing as _missing
 
 revision = "a0001"
 down_revision = None
 branch_labels = None
 depends_on = None
-
-
-def _missing(table: str) -> bool:
-    if context.is_offline_mode():
-        return True
-    return not sa.inspect(op.get_bind()).has_table(table)
 
 
 def upgrade() -> None:
