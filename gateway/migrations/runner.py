@@ -13,6 +13,7 @@ create only the tables that are missing, so upgrading such a database adopts it 
 
 from __future__ import annotations
 
+import fcntl
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
@@ -69,10 +70,28 @@ def _engine(url: str) -> Engine:
 
 
 @contextmanager
+def _file_lock(database: str | None) -> Iterator[None]:
+    """Embedded databases: an exclusive lock on a file beside the database, held for the upgrade, so
+    two processes starting together on one data directory (demo mode) do not both create the tables."""
+    if not database or database == ":memory:":
+        yield
+        return
+    lock_path = Path(f"{database}.migrate.lock")
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
 def _connected(url: str) -> Iterator[Connection]:
+    parsed = make_url(url)
+    embedded = not parsed.drivername.startswith("postgresql")
     engine = _engine(url)
     try:
-        with engine.begin() as conn:
+        with _file_lock(parsed.database if embedded else None), engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
             yield conn
