@@ -45,8 +45,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check gateway audit tests benchmarks
 	$(BIN)/ruff format --check gateway audit tests benchmarks
 
-bench: $(STAMP)
-	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+## bench: every benchmark (long: the largest boroughs take a while), then one report with each figure
+## next to its goal in benchmarks/results/summary.md; a benchmark that fails does not stop the others
+BENCHMARKS := seed linkage policy audit_log flags aggregates extracts load
+bench: $(STAMP) postgres
+	@failed=""; for b in $(BENCHMARKS); do \
+	  echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py || failed="$$failed $$b"; \
+	done; \
+	$(BIN)/python benchmarks/report.py; \
+	if [ -n "$$failed" ]; then echo "benchmarks that failed:$$failed"; exit 1; fi
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

@@ -29,6 +29,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DataError, IntegrityError
 
 from audit import schema
 from audit.chain import GENESIS, event_hash, to_row
@@ -71,7 +72,39 @@ def new_event(**fields: Any) -> dict[str, Any]:
     unknown = set(fields) - set(base)
     if unknown:
         raise ValueError(f"not audit event fields: {sorted(unknown)}")
-    return {**base, **fields}
+    return storable({**base, **fields})
+
+
+# Bounded text columns: a value longer than its column (a hostile URL, a long purpose) would make the
+# insert fail on PostgreSQL and, in a group commit, fail every event in the batch with it.
+COLUMN_LENGTHS = {
+    c.name: c.type.length
+    for c in schema.events.columns
+    if isinstance(getattr(c.type, "length", None), int) and c.name not in ("prev_hash", "hash")
+}
+
+
+def _fit(value: str, length: int | None) -> str:
+    value = value.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
+    if length is not None and len(value) > length:
+        return value[: length - 1] + "\u2026"
+    return value
+
+
+def storable(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as it can be stored everywhere: each text field within its column, no NUL characters,
+    in strings nested in lists and objects too. Applied before hashing, so the chain covers what is kept."""
+
+    def clean(value: Any, length: int | None = None) -> Any:
+        if isinstance(value, str):
+            return _fit(value, length)
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {_fit(str(k), None): clean(v) for k, v in value.items()}
+        return value
+
+    return {k: clean(v, COLUMN_LENGTHS.get(k)) for k, v in event.items()}
 
 
 def audit_engine(url: str) -> Engine:
@@ -154,7 +187,7 @@ class AuditStore:
         """Commit one event (durably) and return it with seq, prev_hash and hash; raise if impossible."""
         self._ensure_writer()
         future: Future = Future()
-        self._queue.put((dict(event_), future))
+        self._queue.put((storable(dict(event_)), future))
         try:
             return future.result(timeout=timeout)
         except AuditUnavailable:
@@ -187,18 +220,31 @@ class AuditStore:
                     self._queue.put(None)
                     break
                 batch.append(nxt)
-            started = time.perf_counter()
-            try:
-                written = self._commit([e for e, _ in batch])
-            except Exception as exc:
-                self._observe(time.perf_counter() - started, len(batch), False)
-                error = AuditUnavailable(f"the audit store could not commit: {type(exc).__name__}")
-                for _, future in batch:
-                    future.set_exception(error)
-                continue
-            self._observe(time.perf_counter() - started, len(batch), True)
-            for (_, future), ev in zip(batch, written, strict=True):
-                future.set_result(ev)
+            self._write(batch)
+
+    def _write(self, batch: list[tuple[dict[str, Any], Future]]) -> None:
+        started = time.perf_counter()
+        try:
+            written = self._commit([e for e, _ in batch])
+        except (DataError, IntegrityError) as exc:
+            self._observe(time.perf_counter() - started, len(batch), False)
+            if len(batch) == 1:
+                batch[0][1].set_exception(
+                    AuditUnavailable(f"the audit store refused the event: {type(exc).__name__}")
+                )
+                return
+            for item in batch:  # one event the database refuses must not fail the others with it
+                self._write([item])
+            return
+        except Exception as exc:
+            self._observe(time.perf_counter() - started, len(batch), False)
+            error = AuditUnavailable(f"the audit store could not commit: {type(exc).__name__}")
+            for _, future in batch:
+                future.set_exception(error)
+            return
+        self._observe(time.perf_counter() - started, len(batch), True)
+        for (_, future), ev in zip(batch, written, strict=True):
+            future.set_result(ev)
 
     def _observe(self, seconds: float, events: int, ok: bool) -> None:
         if self.on_commit is not None:

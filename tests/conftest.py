@@ -6,9 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-import select as select_module
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 from gateway.stores.postgres import drop_database
 from gateway.stores.schema import STORE_NAMES
 from gateway.synth.seed import seed
+from gateway.testing.faults import TcpHop
 
 # Shared CI machines are noisy; property tests are about behaviour, not speed.
 settings.register_profile("gateway", deadline=None)
@@ -218,7 +217,6 @@ def bearer(data_dir: Path, user_id: str) -> dict[str, str]:
 
 
 def free_port() -> int:
-    import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -243,49 +241,8 @@ def wait_healthy(base_url: str, proc: object, timeout: float = 120.0) -> None:
         time.sleep(0.2)
 
 
-class TcpProxy:
+class TcpProxy(TcpHop):
     """A real TCP hop in front of PostgreSQL that the test can cut, as a network failure would."""
 
     def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.sockets: list[socket.socket] = []
-        self.running = True
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while self.running:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            self.sockets += [client, upstream]
-            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
-
-    def _pipe(self, a: socket.socket, b: socket.socket) -> None:
-        try:
-            while self.running:
-                ready, _, _ = select_module.select([a, b], [], [], 0.2)
-                for s in ready:
-                    data = s.recv(65536)
-                    if not data:
-                        return
-                    (b if s is a else a).sendall(data)
-        except OSError:
-            return
-
-    def cut(self) -> None:
-        self.running = False
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread so the port really closes
-        except OSError:
-            pass
-        self.listener.close()
-        for s in self.sockets:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-                s.close()
-            except OSError:
-                pass
+        super().__init__(target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -217,3 +218,55 @@ def test_a_rotated_checkpoint_key_keeps_earlier_checkpoints_verifiable(store, tm
     stranger = CheckpointKey.load_or_create(tmp_path / "keys" / "stranger.pem")
     forged = verify_chain(rotated.engine, rotated.key.public, rotated.anchor_file, [stranger.public])
     assert not forged.ok and "invalid signature" in forged.problem
+
+
+@given(
+    st.fixed_dictionaries(
+        {
+            "actor": st.text(max_size=400),
+            "action": st.text(max_size=200),
+            "resource": st.text(max_size=1000),
+            "purpose": st.text(max_size=300),
+            "reason": st.text(max_size=300),
+            "subject_ids": st.lists(st.text(max_size=30), max_size=3),
+        }
+    )
+)
+def test_every_event_fits_its_columns_and_holds_no_nul(fields):
+    from audit.store import COLUMN_LENGTHS, storable
+
+    event = new_event(**fields)
+    for name, length in COLUMN_LENGTHS.items():
+        assert event[name] is None or len(event[name]) <= length
+    assert "\x00" not in json.dumps(event, ensure_ascii=False)
+    assert storable(event) == event, "fitting twice changes nothing"
+    for name, value in fields.items():  # short, clean values are kept exactly
+        if isinstance(value, str) and "\x00" not in value and len(value) <= COLUMN_LENGTHS.get(name, 10**9):
+            assert event[name] == value
+
+
+def test_an_event_the_database_refuses_does_not_fail_the_others_in_its_batch(tmp_path):
+    """A duplicate id (IntegrityError) queued with good events: they are committed, it alone is refused."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from audit.store import AuditUnavailable
+
+    dd = DataDir(tmp_path)
+    s = AuditStore(dd.audit_url(), CheckpointKey.load_or_create(dd.audit_key))
+    s.create()
+    first = s.append(_event(0))
+    events = [_event(i) for i in range(1, 30)]
+    events.insert(15, {**_event(99), "id": first["id"]})
+
+    def append(ev):
+        try:
+            return s.append(ev)["seq"]
+        except AuditUnavailable:
+            return None
+
+    with ThreadPoolExecutor(16) as pool:
+        seqs = list(pool.map(append, events))
+    s.close()
+    assert seqs[15] is None and all(q is not None for i, q in enumerate(seqs) if i != 15)
+    assert sorted(q for q in seqs if q) == list(range(2, 31))
+    assert _verify(s).ok

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
+import string
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import create_engine, select, text, update
 
 from gateway.api.app import create_app
@@ -330,3 +333,32 @@ def test_no_download_once_the_agreement_has_ended(gw, persons_extract) -> None:
     event = next(e for e in _events(gw, actor="an.priya") if e["id"] == r.headers["x-audit-id"])
     assert event["decision"] == "deny" and event["rows_released"] == 0
     assert gw.get(f"/v1/extracts/{extract_id}/data", headers=_as(gw, "an.priya")).status_code == 200
+
+
+LABEL_CHARS = set(string.ascii_letters + string.digits + " .,&()/-")
+
+
+def _is_label(text: str) -> bool:
+    """The rule, spelt out: an ASCII letter or digit first, then label characters, and an apostrophe
+    only between two letters (St Mary's)."""
+
+    def ok(i: int, c: str) -> bool:
+        if c in LABEL_CHARS:
+            return True
+        between = 0 < i < len(text) - 1 and text[i - 1] in string.ascii_letters
+        return c == "'" and between and text[i + 1] in string.ascii_letters
+
+    return (
+        bool(text)
+        and text[0] in string.ascii_letters + string.digits
+        and all(ok(i, c) for i, c in enumerate(text))
+    )
+
+
+@given(st.text(alphabet=st.sampled_from([*LABEL_CHARS, "'", "=", ";", '"', "%", "é", "\x00"]), max_size=60))
+def test_a_filter_label_is_refused_exactly_when_it_is_not_a_label(text):
+    from gateway.extracts.request import filter_problem
+
+    assert (filter_problem(None, text) is None) == _is_label(text), text
+    for probe in ("' OR '1'='1", "1; DROP TABLE x", '" OR ""="', "%' --", "1' AND SLEEP(5) --"):
+        assert filter_problem(None, probe) is not None

@@ -21,7 +21,8 @@ from gateway.api import (
     identity,
 )
 from gateway.api.audit_trail import install_audit_trail
-from gateway.api.errors import install_error_handlers
+from gateway.api.errors import document_errors, install_error_handlers
+from gateway.api.request_limits import RequestLimits
 from gateway.catalogue import load_catalogue
 from gateway.config import Settings
 from gateway.extracts.jobs import ExtractJobs
@@ -118,6 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         trace_sql(engine)
     app.state.analysis.on_engine = trace_sql
     install_error_handlers(app, html=error_page)
+    document_errors(app)
+    app.add_middleware(RequestLimits)  # inside the audit trail: a refused body is audited too
     install_audit_trail(app)
     app.include_router(health.router)
     app.include_router(identity.router)

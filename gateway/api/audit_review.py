@@ -8,6 +8,7 @@ import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as FastApiPath
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
@@ -35,6 +36,10 @@ from gateway.identity.principal import Principal
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 PURPOSE = "audit_oversight"
+# Filters are identifiers, not free text: anything else is refused (422) rather than searched for.
+ACTOR = r"^[A-Za-z0-9][A-Za-z0-9@._:+-]{0,199}$"
+PERSON = r"^P[0-9A-Z]{1,20}$"
+PURPOSE_NAME = r"^[a-z][a-z0-9_]{0,99}$"
 EXPORT_FIELDS = (*CHAINED_FIELDS, "hash")
 
 
@@ -60,13 +65,22 @@ def _iso(value: str | None, name: str) -> str | None:
     return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-@router.get("/events", response_model=None)
+@router.get(
+    "/events",
+    response_model=None,
+    responses={
+        200: {
+            "content": {"application/json": {}, "application/x-ndjson": {}, "text/csv": {}},
+            "description": "events newest first (json pages; jsonl and csv export every match)",
+        }
+    },
+)
 def events(
     request: Request,
     principal: CurrentPrincipal,
-    actor: str | None = None,
-    subject: str | None = None,
-    purpose: str | None = None,
+    actor: Annotated[str | None, Query(pattern=ACTOR)] = None,
+    subject: Annotated[str | None, Query(pattern=PERSON)] = None,
+    purpose: Annotated[str | None, Query(pattern=PURPOSE_NAME)] = None,
     decision: Literal["allow", "deny"] | None = None,
     since: str | None = None,
     until: str | None = None,
@@ -97,7 +111,9 @@ def events(
 
 
 @router.get("/subjects/{person_id}")
-def subject(person_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+def subject(
+    person_id: Annotated[str, FastApiPath(pattern=PERSON)], request: Request, principal: CurrentPrincipal
+) -> dict[str, Any]:
     _authorise(request, principal, "audit.subject")
     history = subject_history(request.app.state.audit.engine, person_id)
     audit_context(request).update(rows_released=len(history))

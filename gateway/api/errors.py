@@ -80,3 +80,56 @@ def install_error_handlers(app: FastAPI, html: HtmlErrorPage | None = None, html
         if _page(req):
             return html(req, 500, "internal_error", detail)  # type: ignore[misc]
         return JSONResponse(error_body("internal_error", detail), 500)
+
+
+# Every refusal a /v1 operation can answer with, in the one error shape: declared in the OpenAPI
+# document so that clients (and the schemathesis fuzzing in tests/test_fuzz.py) can rely on it.
+ERROR_STATUSES = {
+    400: "the request is malformed",
+    401: "no valid bearer token",
+    403: "the policy refuses this caller, view or purpose",
+    404: "no such resource (or not visible to this caller)",
+    409: "the resource is not in a state that allows this",
+    410: "the resource has expired",
+    413: "the request body is too large",
+    415: "the request body is not JSON",
+    422: "a parameter or body field is invalid",
+    503: "a store or the audit log is unavailable: nothing was released",
+}
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error", "detail"],
+    "properties": {
+        "error": {"type": "string", "description": "machine code"},
+        "detail": {"type": "string", "description": "a sentence saying what to do"},
+    },
+}
+
+
+def document_errors(app: FastAPI, prefix: str = "/v1/") -> None:
+    """Replace FastAPI's default 422 body (which this API never sends) with the error shape, and
+    declare every refusal status on every operation under `prefix`."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = build()
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Error"] = ERROR_SCHEMA
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        for path, operations in doc["paths"].items():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if path.startswith(prefix):
+                    for status, why in ERROR_STATUSES.items():
+                        responses[str(status)] = {"description": why, "content": error}
+                elif "422" in responses:
+                    responses["422"] = {"description": ERROR_STATUSES[422], "content": error}
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]

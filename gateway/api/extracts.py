@@ -133,7 +133,10 @@ async def reject_extract(extract_id: str, request: Request, principal: CurrentPr
     return {"extract_id": extract_id, "status": found["status"]}
 
 
-@router.get("/extracts/{extract_id}/data")
+@router.get(
+    "/extracts/{extract_id}/data",
+    responses={200: {"content": {m: {} for m in MEDIA.values()}, "description": "the de-identified rows"}},
+)
 async def extract_data(
     extract_id: str,
     request: Request,
@@ -154,7 +157,11 @@ async def extract_data(
     return FileResponse(path, media_type=MEDIA[format], filename=f"extract-{extract_id}.{format}")
 
 
-@router.get("/extracts/{extract_id}/rotation", response_class=PlainTextResponse)
+@router.get(
+    "/extracts/{extract_id}/rotation",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "old and new pseudonyms"}},
+)
 async def extract_rotation(
     extract_id: str, request: Request, principal: CurrentPrincipal
 ) -> PlainTextResponse:

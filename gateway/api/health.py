@@ -25,7 +25,7 @@ def _check_stores(request: Request) -> dict[str, str]:
     return status
 
 
-@router.get("/metrics")
+@router.get("/metrics", responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text"}})
 async def metrics(request: Request) -> Response:
     """Prometheus text: requests, decisions, suppressed cells, the audit writer, store availability.
     Each scrape checks the stores, so `gateway_store_up` is never older than the scrape interval."""
@@ -33,7 +33,7 @@ async def metrics(request: Request) -> Response:
     return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {"description": "a store or the audit store does not answer"}})
 def readyz(request: Request) -> JSONResponse:
     """Ready when every departmental store and the audit store answer; 503 otherwise, naming which not."""
     registry = request.app.state.stores

@@ -13,7 +13,9 @@ from gateway.identity.dev_issuer import public_jwks
 router = APIRouter(tags=["identity"])
 
 
-@router.get("/.well-known/jwks.json")
+@router.get(
+    "/.well-known/jwks.json", responses={404: {"description": "production mode: no development issuer"}}
+)
 def jwks(request: Request) -> dict[str, Any]:
     settings = request.app.state.settings
     if not settings.uses_dev_issuer:

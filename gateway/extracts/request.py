@@ -7,6 +7,7 @@ values as held, before anything is generalised.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -35,6 +36,34 @@ class ReidentificationRequest(BaseModel):
     project: Project
     pseudonym: Annotated[str, StringConstraints(min_length=4, max_length=200)]
     reason: Annotated[str, StringConstraints(min_length=MIN_REASON, max_length=2000, strip_whitespace=True)]
+
+
+# What a filter's text values may look like, by the field's generalisation ladder (the catalogue's
+# `hierarchies`). Filters are matched in Python against the held values, never spliced into SQL; these
+# shapes exist so that a value no field can hold is refused with a reason instead of silently matching
+# nothing (and an injection probe is a 422, not a quietly empty extract).
+LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9 .,&()/-]|(?<=[A-Za-z])'(?=[A-Za-z])){0,99}$")
+DATE = re.compile(r"^\d{4}(?:-\d{2}(?:-\d{2})?)?$")
+POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][0-9A-Z]?(?: ?[0-9](?:[A-Z]{2})?)?$")
+SHAPES = {"date_of_birth": DATE, "event_date": DATE, "postcode": POSTCODE}
+
+
+def filter_problem(ladder: str | None, wanted: Any) -> str | None:
+    """Why a filter value cannot be one this field holds, or None if it can."""
+    if isinstance(wanted, Range):
+        values = list(wanted.bounds().values())
+    elif isinstance(wanted, list):
+        values = wanted
+    else:
+        values = [wanted]
+    shape = SHAPES.get(ladder or "", LABEL)
+    for value in values:
+        if isinstance(value, str) and not shape.match(value):
+            kind = {DATE: "a date (YYYY, YYYY-MM or YYYY-MM-DD)", POSTCODE: "a postcode or its start"}.get(
+                shape, "a label (letters, digits, spaces and . , & ( ) / -)"
+            )
+            return f"{value[:40]!r} is not {kind}"
+    return None
 
 
 def _comparable(value: Any, bound: Any) -> tuple[Any, Any]:

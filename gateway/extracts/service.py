@@ -26,7 +26,7 @@ from gateway.extracts.build import (
     extract_dir,
     remove_files,
 )
-from gateway.extracts.request import ExtractRequest, ReidentificationRequest
+from gateway.extracts.request import ExtractRequest, ReidentificationRequest, filter_problem
 from gateway.extracts.store import ExtractStore, iso, now
 from gateway.identity.principal import Principal
 from gateway.policy.decision import Decision, PolicyEngine
@@ -73,6 +73,9 @@ class ExtractService:
                 raise WorkflowRefused(
                     403, "direct_identifier", f"{name!r} identifies people directly and is never extracted"
                 )
+        for name, wanted in req.filters.items():
+            if problem := filter_problem(dataset.hierarchies.get(name), wanted):
+                raise WorkflowRefused(422, "invalid_filter", f"filter {name}: {problem}", decision)
         permitted = set(decision.permitted_fields or ())
         refused = [n for n in dict.fromkeys([*req.fields, *req.filters]) if n not in permitted]
         if refused:

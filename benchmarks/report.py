@@ -1,0 +1,202 @@
+"""One report from every benchmark's results: `benchmarks/results/summary.json` and `summary.md`, each
+headline figure next to its goal (as the issue that set it wrote it) and whether it is met.
+
+Each benchmark keeps its own detailed JSON; this reads them (whatever was last measured, on whatever
+machine: the `cpus` column says how many) and never re-runs anything. `make bench` runs the benchmarks
+and then this.
+
+    python benchmarks/report.py [--results benchmarks/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+Row = dict[str, Any]
+
+
+def _row(bench: str, figure: str, value: Any, goal: str | None, met: bool | None, cpus: Any) -> Row:
+    return {"benchmark": bench, "figure": figure, "value": value, "goal": goal, "met": met, "cpus": cpus}
+
+
+def seed(r: dict) -> Iterator[Row]:
+    for run in r["results"]:
+        goal = run.get("goal_seconds")
+        yield _row(
+            "seed",
+            f"seconds to seed {run['residents']:,} residents "
+            f"(x bare insert {run['ratio_seed_to_bare_insert']})",
+            run["seed_seconds"],
+            f"<= {goal:.0f} s" if goal else None,
+            run["seed_seconds"] <= goal if goal else None,
+            r.get("cpus"),
+        )
+
+
+def linkage(r: dict) -> Iterator[Row]:
+    goal = r.get("goal_seconds_100k")
+    for size, b in r["boroughs"].items():
+        at_goal_size = size == "100000"
+        yield _row(
+            "linkage",
+            f"seconds to link {int(size):,} residents",
+            b["link_seconds"],
+            f"<= {goal:.0f} s" if at_goal_size and goal else None,
+            b["link_seconds"] <= goal if at_goal_size and goal else None,
+            r.get("cpus"),
+        )
+        yield _row(
+            "linkage",
+            f"pairwise F1 at {int(size):,} (x deterministic baseline {b['f1_ratio_vs_baseline']})",
+            b["f1"],
+            None,
+            None,
+            r.get("cpus"),
+        )
+
+
+def policy(r: dict) -> Iterator[Row]:
+    goal = r["goal_ratio"]
+    value = r["ratio_uncached_vs_bare"]
+    yield _row(
+        "policy", "uncached decision / bare casbin enforce", value, f"<= {goal}", value <= goal, r["cpus"]
+    )
+
+
+def audit(r: dict) -> Iterator[Row]:
+    goal = r["goal_ratio"]
+    for store in ("sqlite", "postgresql"):
+        if store in r:
+            value = r[store]["ratio"]
+            yield _row(
+                "audit",
+                f"chained group commit / plain insert throughput ({store})",
+                value,
+                f">= {goal}",
+                value >= goal,
+                r["cpus"],
+            )
+    if "verify" in r:
+        v = r["verify"]
+        yield _row(
+            "audit", f"seconds to verify {v['events']:,} events", v["verify_seconds"], None, None, r["cpus"]
+        )
+
+
+def flags(r: dict) -> Iterator[Row]:
+    goal = r["goal_p50_ratio"]
+    first = next(iter(r["sizes"]))
+    for level, entry in r["sizes"][first]["levels"].items():
+        value = entry["p50_ratio"]
+        yield _row(
+            "flags",
+            f"gateway p50 / bare SQL p50, {int(first):,} residents, {level} client(s)",
+            value,
+            f"<= {goal}",
+            value <= goal,
+            r["cpus"],
+        )
+
+
+def aggregates(r: dict) -> Iterator[Row]:
+    goal = r["goal_ratio"]
+    for q in r["results"]:
+        value = q["gateway_vs_raw"]
+        yield _row(
+            "aggregates", f"gateway / raw SQL: {q['query']}", value, f"<= {goal}", value <= goal, r["cpus"]
+        )
+
+
+def extracts(r: dict) -> Iterator[Row]:
+    p = r["pseudonymisation"]
+    yield _row(
+        "extracts",
+        f"one-way pseudonyms / bare HMAC loop ({p['ids']:,} ids)",
+        p["ratio_vs_hmac_new"],
+        "<= 1.2",
+        p["ratio_vs_hmac_new"] <= 1.2,
+        r.get("cpus"),
+    )
+
+
+def headline(bench: str) -> Callable[[dict], Iterator[Row]]:
+    """Benchmarks that state their own headline figures (newer ones) are read as written."""
+
+    def read(r: dict) -> Iterator[Row]:
+        for h in r.get("headline", []):
+            yield _row(bench, h["name"], h["value"], h.get("goal"), h.get("met"), r.get("cpus"))
+
+    return read
+
+
+READERS: dict[str, Callable[[dict], Iterator[Row]]] = {
+    "seed.json": seed,
+    "linkage.json": linkage,
+    "policy.json": policy,
+    "audit.json": audit,
+    "flags.json": flags,
+    "aggregates.json": aggregates,
+    "extracts.json": extracts,
+    "load.json": headline("load"),
+}
+
+
+def collect(results: Path) -> tuple[list[Row], list[str]]:
+    rows, missing = [], []
+    for name, reader in READERS.items():
+        path = results / name
+        if not path.is_file():
+            missing.append(name)
+            continue
+        rows += list(reader(json.loads(path.read_text())))
+    return rows, missing
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "—" if value is None else str(value)
+
+
+def markdown(rows: list[Row], missing: list[str]) -> str:
+    met = sum(1 for r in rows if r["met"] is True)
+    unmet = [r for r in rows if r["met"] is False]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"{len(rows)} figures, {met} goals met, {len(unmet)} not met"
+        + (f"; not measured yet: {', '.join(missing)}" if missing else "")
+        + ". Ratios are against a baseline measured in the same run (see each script's docstring).",
+        "",
+        "| benchmark | figure | value | goal | met | cpus |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        mark = {True: "yes", False: "**no**", None: "—"}[r["met"]]
+        cells = [r["benchmark"], r["figure"], _cell(r["value"]), _cell(r["goal"]), mark, _cell(r["cpus"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+    rows, missing = collect(args.results)
+    (args.results / "summary.json").write_text(
+        json.dumps({"figures": rows, "missing": missing}, indent=2) + "\n"
+    )
+    text = markdown(rows, missing)
+    (args.results / "summary.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
