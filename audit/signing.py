@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from gateway.secret_files import create_once
 
 
 def payload(seq: int, head_hash: str, time: str) -> bytes:
@@ -52,14 +53,12 @@ class CheckpointKey:
         if path.exists():
             return cls.load(path)
         key = Ed25519PrivateKey.generate()
-        path.parent.mkdir(parents=True, exist_ok=True)
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-        return cls(key)
+        if create_once(path, pem):
+            return cls(key)
+        return cls.load(path)  # another process made it first: sign with the same key
 
 
 def public_pem(public: Ed25519PublicKey) -> str:

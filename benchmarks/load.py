@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -250,7 +251,8 @@ def main() -> int:
                     except httpx.HTTPError:
                         pass
                     if proc.poll() is not None or time.time() > deadline:
-                        raise SystemExit(f"gateway at {url} did not start; see {root}/gateway-*.log")
+                        logs = "\n".join(f.read_text()[-3000:] for f in sorted(root.glob("gateway-*.log")))
+                        raise SystemExit(f"gateway at {url} did not start:\n{logs}")
                     time.sleep(0.3)
             users = load_demo_users(_default_policies_dir())
             tokens = {
@@ -310,6 +312,11 @@ def main() -> int:
                     proc.kill()
             for hop in hops:
                 hop.stop()
+            kept = Path(tempfile.gettempdir()) / f"gateway-load-logs-{prefix.rstrip('_')}"
+            kept.mkdir(exist_ok=True)
+            for log in root.glob("gateway-*.log"):
+                shutil.copy(log, kept / log.name)
+            print(f"server logs kept in {kept}", flush=True)
 
         # The audit log against what the clients were told.
         answered = setup_ids + warm["_audit_ids"] + [i for p in phases.values() for i in p["_audit_ids"]]
@@ -369,7 +376,7 @@ def main() -> int:
             "met": not unexpected,
         },
         {
-            "name": "load: throughput at 16 clients / 1 client (2 processes)",
+            "name": "load: throughput at 16 clients / 1 client (2 processes; goal set by this benchmark)",
             "value": results.get("throughput_ratio_16_vs_1"),
             "goal": f">= {GOAL_THROUGHPUT_16}",
             "met": (results.get("throughput_ratio_16_vs_1") or 0) >= GOAL_THROUGHPUT_16,

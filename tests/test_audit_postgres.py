@@ -145,3 +145,24 @@ def test_two_gateway_processes_keep_one_chain(tmp_path, audit_db):
             conn.execute(select(func.max(schema.checkpoints.c.seq))).scalar_one() == 200
         )  # sealed at shutdown
     store.engine.dispose()
+
+
+def test_hostile_values_are_stored_on_postgresql_and_do_not_fail_their_batch(tmp_path, audit_db):
+    """PostgreSQL enforces VARCHAR lengths and refuses NUL in text: an event built from a 2,000-character
+    URL with a NUL byte is fitted before hashing, stored, and the events batched with it commit too."""
+    store = AuditStore(audit_db, CheckpointKey.load_or_create(tmp_path / "k.pem"))
+    store.create()
+    hostile = new_event(
+        action="GET /v1/" + "a" * 2000,
+        resource="/v1/" + "a" * 2000 + "\x00",
+        purpose="p" * 500,
+        reason="refused\x00",
+        subject_ids=["P\x00"],
+        status=404,
+    )
+    with ThreadPoolExecutor(8) as pool:
+        written = list(pool.map(store.append, [hostile, *(new_event(action="me.read") for _ in range(15))]))
+    store.close()
+    assert len(written) == 16 and written[0]["action"].endswith("…") and len(written[0]["action"]) == 40
+    v = verify_chain(store.engine, store.key.public)
+    assert v.ok and v.entries == 16

@@ -428,3 +428,21 @@ def test_hostile_values_that_exceed_audit_columns_are_still_audited(gw: TestClie
     assert response.status_code == 404
     event = refused_and_audited(gw, response)
     assert len(event["resource"]) <= 300 and "\x00" not in event["resource"]
+
+
+def test_a_database_that_stops_answering_mid_request_is_a_503_not_a_500(gw: TestClient, monkeypatch) -> None:
+    """Found by the load run: an IG search whose read failed while the audit store was briefly away,
+    but whose own audit event then committed, answered 500. A lost connection is an outage: 503."""
+    from sqlalchemy.exc import OperationalError
+
+    import gateway.api.audit_review as review
+
+    def gone(*_args, **_kwargs):
+        raise OperationalError("SELECT ...", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(review, "page", gone)
+    response = gw.get("/v1/audit/events", headers=bearer(gw.dd, "ig.olu"))  # type: ignore[attr-defined]
+    assert response.status_code == 503 and response.json()["error"] == "unavailable"
+    assert "refused" not in response.text, "no internals in the reply"
+    event = _event(gw, response.headers["x-audit-id"])
+    assert event["decision"] == "deny" and event["status"] == 503

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 # Pages (gateway.web) answer errors with an HTML page a person can act on; the API keeps its JSON shape.
@@ -72,6 +73,17 @@ def install_error_handlers(app: FastAPI, html: HtmlErrorPage | None = None, html
         if _page(req):
             return html(req, 422, "invalid_request", detail)  # type: ignore[misc]
         return JSONResponse(error_body("invalid_request", detail), status_code=422)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(DisconnectionError)
+    async def _database_gone(req: Request, _exc: Exception) -> Response:
+        # A database that does not answer (a store, the index, the audit store read by a review) is an
+        # outage, not a bug: 503 and nothing released, as for the audit trail itself.
+        detail = "a database the gateway depends on did not answer; nothing was released, try again shortly"
+        if _page(req):
+            return html(req, 503, "unavailable", detail)  # type: ignore[misc]
+        return JSONResponse(error_body("unavailable", detail), 503)
 
     @app.exception_handler(Exception)
     async def _unexpected(req: Request, _exc: Exception) -> Response:

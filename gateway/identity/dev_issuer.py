@@ -7,7 +7,6 @@ tokens from the council's identity provider through a JWKS file or URL.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 from gateway.identity.users import DemoUser
+from gateway.secret_files import create_once
 
 DEV_ISSUER = "https://gateway.local/dev-issuer"
 AUDIENCE = "gateway"
@@ -32,11 +32,9 @@ def load_or_create_key(data_dir: Path) -> RSAKey:
     if path.exists():
         return RSAKey.import_key(json.loads(path.read_text()))
     key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": ALGORITHM}, auto_kid=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(key.as_dict(private=True), fh)
-    return key
+    if create_once(path, json.dumps(key.as_dict(private=True)).encode()):
+        return key
+    return RSAKey.import_key(json.loads(path.read_text()))  # another process made it first: use theirs
 
 
 def public_jwks(data_dir: Path) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from gateway.privacy.pseudonyms import MASTER_KEY_BYTES
+from gateway.secret_files import create_once
 
 ENV_VAR = "GATEWAY_PSEUDONYM_KEY"
 DEV_KEY = "keys/pseudonym-master.key"
@@ -65,15 +66,8 @@ class FileKeyProvider:
 
     def master_key(self) -> bytes:
         path = Path(self.path)
-        if not path.exists() and self.create:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:  # another process made it first: use theirs
-                pass
-            else:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(base64.b64encode(secrets.token_bytes(MASTER_KEY_BYTES)) + b"\n")
+        if not path.exists() and self.create:  # another process may make it first: then theirs is used
+            create_once(path, base64.b64encode(secrets.token_bytes(MASTER_KEY_BYTES)) + b"\n")
         try:
             return _decode(path.read_bytes(), str(path))
         except OSError as exc:
