@@ -87,7 +87,9 @@ def run_size(people: int, n: int, levels: list[int]) -> dict:
         root = Path(d)
         seed(root, people=people)
         build_index(DataDir(root))
-        env = {**os.environ, "GATEWAY_DATA_DIR": str(root)}
+        # Traces are made (spans, ids, propagation) but not exported, as in production without OTLP: the
+        # demo's console export to traces.jsonl would measure file writing, not governance.
+        env = {**os.environ, "GATEWAY_DATA_DIR": str(root), "OTEL_TRACES_EXPORTER": "none"}
         gw_port, bare_port = _port(), _port()
         gw = _start(
             [sys.executable, "-m", "gateway.cli", "serve", "--data-dir", d, "--port", str(gw_port)],
