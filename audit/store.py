@@ -72,7 +72,7 @@ def new_event(**fields: Any) -> dict[str, Any]:
     unknown = set(fields) - set(base)
     if unknown:
         raise ValueError(f"not audit event fields: {sorted(unknown)}")
-    return storable({**base, **fields})
+    return {**base, **fields}
 
 
 # Bounded text columns: a value longer than its column (a hostile URL, a long purpose) would make the
@@ -93,7 +93,8 @@ def _fit(value: str, length: int | None) -> str:
 
 def storable(event: dict[str, Any]) -> dict[str, Any]:
     """The event as it can be stored everywhere: each text field within its column, no NUL characters,
-    in strings nested in lists and objects too. Applied before hashing, so the chain covers what is kept."""
+    in strings nested in lists and objects too. `append` applies it to every event before the writer
+    hashes it, so the chain covers exactly what is kept."""
 
     def clean(value: Any, length: int | None = None) -> Any:
         if isinstance(value, str):

@@ -235,7 +235,7 @@ def test_a_rotated_checkpoint_key_keeps_earlier_checkpoints_verifiable(store, tm
 def test_every_event_fits_its_columns_and_holds_no_nul(fields):
     from audit.store import COLUMN_LENGTHS, storable
 
-    event = new_event(**fields)
+    event = storable(new_event(**fields))
     for name, length in COLUMN_LENGTHS.items():
         assert event[name] is None or len(event[name]) <= length
     assert "\x00" not in json.dumps(event, ensure_ascii=False)

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audit.store import AuditUnavailable, new_event
 from gateway.identity.tokens import InvalidToken
-from gateway.telemetry.tracing import current_trace_id, step
+from gateway.telemetry.tracing import current_trace_id, redact_path, step
 
 log = logging.getLogger("gateway.audit")
 AUDITED_PREFIX = "/v1"
@@ -129,7 +129,9 @@ class AuditTrail:
             status, headers = 500, [(b"content-type", b"application/json")]
         event = build_event(request, status, body)
         try:
-            with step("audit", action=event["action"], decision=event["decision"], status=status):
+            # An unknown route's action is its path, which may hold an id: redacted like the server span's.
+            action = redact_path(event["action"])
+            with step("audit", action=action, decision=event["decision"], status=status):
                 await run_in_threadpool(request.app.state.audit.append, event)
         except AuditUnavailable as exc:
             log.error(
