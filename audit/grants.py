@@ -2,7 +2,8 @@
 
 With these grants a compromised or buggy gateway cannot UPDATE or DELETE an event; only the database
 owner can, and the hash chain and signed checkpoints then show it. Run as the owner after the tables
-exist (the gateway creates them on first start when it connects as the owner, or run `create_all`).
+exist (`gateway db upgrade --only audit` as the owner). The role may also read the migration version,
+which production checks at start-up, but not change it.
 """
 
 from __future__ import annotations
@@ -21,4 +22,5 @@ def grant_statements(role: str, database: str) -> list[str]:
         f'GRANT USAGE ON SCHEMA public TO "{role}"',
         f'GRANT SELECT, INSERT ON audit_events, audit_checkpoints TO "{role}"',
         f'GRANT USAGE ON SEQUENCE audit_checkpoints_id_seq TO "{role}"',
+        f'GRANT SELECT ON alembic_version_audit TO "{role}"',
     ]

@@ -23,6 +23,7 @@ from gateway.api.app import create_app
 from gateway.config import Settings
 from gateway.datadir import DataDir
 from gateway.identity.dev_issuer import load_or_create_key
+from gateway.migrations import runner as migrations
 from gateway.stores.postgres import drop_database
 from tests.conftest import TcpProxy, bearer, free_port, wait_healthy
 
@@ -58,7 +59,9 @@ def test_the_audit_role_may_insert_and_select_but_never_update_or_delete(tmp_pat
         as_role.close()  # writes a checkpoint: INSERT on checkpoints works too
         with as_role.engine.connect() as conn:
             assert conn.execute(select(func.count()).select_from(schema.events)).scalar_one() == 5
+        migrations.require_head(str(as_role.url), "audit")  # production's start-up check works as the role
         for statement in (
+            text("UPDATE alembic_version_audit SET version_num = 'forged'"),
             update(schema.events).where(schema.events.c.seq == 2).values(actor="x"),
             schema.events.delete().where(schema.events.c.seq == 2),
             schema.checkpoints.delete(),
