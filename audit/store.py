@@ -7,16 +7,23 @@ answered before its own event is durable. Within the transaction the writer hold
 (a PostgreSQL advisory lock, or SQLite's `BEGIN IMMEDIATE`), reads the head, links and hashes the batch,
 and inserts it, so several gateway processes on one database keep one gap-free chain.
 
+Every commit is also recorded in a witness outside the database (`audit.witness`): the range of
+events it wrote and the hash of its last, so that someone with the audit database's credentials alone
+can neither rewrite the newest events nor insert, truncate or drop them unnoticed. A commit the witness
+cannot record is not confirmed: the caller is refused and nothing is released.
+
 Signed checkpoints (`seq`, `head_hash`, `time`, Ed25519) are written every `checkpoint_every` events,
-every `checkpoint_seconds`, and on `close()`; each is also appended to an anchor file outside the
-database so that deleting checkpoint rows is itself detectable.
+every `checkpoint_seconds` by a sealing timer (also while the gateway is idle), and on `close()`; each
+is also written to the witness.
+
+An event records the outcome that was sent. If `append` gives up waiting (the caller is answered 503),
+an event still queued is committed as a refusal that was not delivered, and one the writer had already
+committed is followed by an `audit.undelivered` event naming it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import queue
 import threading
 import time
@@ -34,6 +41,18 @@ from sqlalchemy.exc import DataError, IntegrityError
 from audit import schema
 from audit.chain import GENESIS, event_hash, to_row
 from audit.signing import CheckpointKey
+from audit.witness import (
+    CHECKPOINT,
+    COMMIT,
+    GAP,
+    FileWitness,
+    Witness,
+    WitnessUnavailable,
+    coverage,
+    highest_witnessed,
+    uncovered,
+    writer_name,
+)
 from gateway.stores.postgres import normalise
 
 CHAIN_LOCK = 727_726_1  # advisory lock id for the chain (PostgreSQL)
@@ -42,6 +61,14 @@ APPEND_TIMEOUT = 30.0
 
 class AuditUnavailable(RuntimeError):
     """The event could not be committed; the caller must not release any data."""
+
+
+class UnwitnessedCommit(WitnessUnavailable):
+    """The batch is in the database but the witness did not record it."""
+
+    def __init__(self, message: str, written: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.written = written
 
 
 def utc_now() -> str:
@@ -103,9 +130,59 @@ def storable(event: dict[str, Any]) -> dict[str, Any]:
             return [clean(v) for v in value]
         if isinstance(value, dict):
             return {_fit(str(k), None): clean(v) for k, v in value.items()}
-        return value
+        return storable_value(value)
 
     return {k: clean(v, COLUMN_LENGTHS.get(k)) for k, v in event.items()}
+
+
+UNDELIVERED_REASON = (
+    "not delivered: the audit store did not confirm this event in time, so the caller was refused "
+    "(503) and nothing was released"
+)
+
+
+def undelivered(event_: Mapping[str, Any]) -> dict[str, Any]:
+    """The event as it must be kept when its request was refused for want of an audit commit: the same
+    who, what and about whom, but the outcome that was actually sent."""
+    return {
+        **event_,
+        "decision": "deny",
+        "status": 503,
+        "reason": UNDELIVERED_REASON,
+        "fields_released": [],
+        "rows_released": 0,
+        "disclosure_applied": {
+            k: v for k, v in dict(event_.get("disclosure_applied") or {}).items() if k == "request"
+        },
+    }
+
+
+def undelivered_notice(committed: Mapping[str, Any]) -> dict[str, Any]:
+    """A later event for one the writer committed after its caller had been refused."""
+    return new_event(
+        actor=committed.get("actor", "anonymous"),
+        roles=list(committed.get("roles", [])),
+        action="audit.undelivered",
+        resource=f"audit-event:{committed.get('id')}",
+        subject_ids=list(committed.get("subject_ids", [])),
+        purpose=committed.get("purpose"),
+        agreement_id=committed.get("agreement_id"),
+        decision="deny",
+        reason=(
+            f"event {committed.get('seq')} was committed after its request had been refused (503) "
+            "because the audit store was too slow to confirm it: nothing was released"
+        ),
+        trace_id=str(committed.get("trace_id") or uuid.uuid4().hex),
+        status=503,
+    )
+
+
+def storable_value(value: Any) -> Any:
+    """NaN and infinities are not JSON: a refused request that carried one must not make the audit
+    event unreadable (the review pages would fail for everyone), so they are kept as text."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return repr(value)
+    return value
 
 
 def audit_engine(url: str) -> Engine:
@@ -146,10 +223,21 @@ class AuditStore:
         checkpoint_every: int = 1000,
         checkpoint_seconds: float = 300.0,
         max_batch: int = 1000,
+        witness: Witness | None = None,
+        seal_on_timer: bool = True,
     ) -> None:
         self.url = url
         self.key = key
         self.anchor_file = anchor_file
+        # The anchor file is the witness unless another is given; without either, nothing outside the
+        # database vouches for the log (only tests of the chain alone run that way).
+        self.witness: Witness | None = witness or (FileWitness(Path(anchor_file)) if anchor_file else None)
+        self.seal_on_timer = seal_on_timer
+        self._sealer: threading.Thread | None = None
+        self._closing = threading.Event()
+        self._reconciled = False
+        # Events committed while the witness could not be written: the next witness record covers them.
+        self._unwitnessed_from: int | None = None
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = checkpoint_seconds
         self.max_batch = max_batch
@@ -193,10 +281,26 @@ class AuditStore:
             return future.result(timeout=timeout)
         except AuditUnavailable:
             raise
+        except TimeoutError as exc:
+            self._give_up(future)
+            raise AuditUnavailable("the audit store did not confirm the event in time") from exc
         except Exception as exc:
             raise AuditUnavailable(
                 f"the audit store did not confirm the event: {type(exc).__name__}"
             ) from exc
+
+    def _give_up(self, future: Future) -> None:
+        """The caller is about to be refused: the log must not later say its request was answered. A
+        queued event is cancelled (the writer keeps it as undelivered); one being written now gets a
+        notice after it, if it commits."""
+        if future.cancel():
+            return
+
+        def notice(done: Future) -> None:
+            if not done.cancelled() and done.exception() is None:
+                self._queue.put((storable(undelivered_notice(done.result())), Future()))
+
+        future.add_done_callback(notice)
 
     def _ensure_writer(self) -> None:
         if self._writer is not None and self._writer.is_alive():
@@ -205,13 +309,27 @@ class AuditStore:
             if self._writer is None or not self._writer.is_alive():
                 self._writer = threading.Thread(target=self._run, name="audit-writer", daemon=True)
                 self._writer.start()
+            if self.seal_on_timer and (self._sealer is None or not self._sealer.is_alive()):
+                self._sealer = threading.Thread(
+                    target=self._seal_periodically, name="audit-sealer", daemon=True
+                )
+                self._sealer.start()
+
+    def _seal_periodically(self) -> None:
+        """Seal every `checkpoint_seconds` even when no event arrives, so an idle gateway does not leave
+        its last events unsigned (verification fails on a tail unsealed for longer than that)."""
+        while not self._closing.wait(self.checkpoint_seconds):
+            try:
+                self.checkpoint()
+            except Exception:  # the database is away: the next tick tries again, verify reports the age
+                pass
 
     def _run(self) -> None:
         while True:
             item = self._queue.get()
             if item is None:
                 return
-            batch = [item]
+            batch = [self._taken(item)]
             while len(batch) < self.max_batch:
                 try:
                     nxt = self._queue.get_nowait()
@@ -220,8 +338,16 @@ class AuditStore:
                 if nxt is None:
                     self._queue.put(None)
                     break
-                batch.append(nxt)
+                batch.append(self._taken(nxt))
             self._write(batch)
+
+    @staticmethod
+    def _taken(item: tuple[dict[str, Any], Future]) -> tuple[dict[str, Any], Future]:
+        """An event whose caller already gave up is kept, as a refusal that was not delivered."""
+        event_, future = item
+        if future.set_running_or_notify_cancel():
+            return item
+        return storable(undelivered(event_)), Future()
 
     def _write(self, batch: list[tuple[dict[str, Any], Future]]) -> None:
         started = time.perf_counter()
@@ -236,6 +362,16 @@ class AuditStore:
                 return
             for item in batch:  # one event the database refuses must not fail the others with it
                 self._write([item])
+            return
+        except UnwitnessedCommit as exc:
+            # In the database but not witnessed: not confirmed, so every caller is refused, and the log
+            # says so in a notice per event (committed with the next batch that can be).
+            self._observe(time.perf_counter() - started, len(batch), False)
+            error = AuditUnavailable(f"the audit witness could not record the commit: {exc}")
+            for (_, future), ev in zip(batch, exc.written, strict=True):
+                future.set_exception(error)
+                if ev.get("action") != "audit.undelivered" and ev.get("decision") == "allow":
+                    self._queue.put((storable(undelivered_notice(ev)), Future()))
             return
         except Exception as exc:
             self._observe(time.perf_counter() - started, len(batch), False)
@@ -265,6 +401,8 @@ class AuditStore:
         return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
     def _commit(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not self._reconciled:
+            self.reconcile_witness()
         written: list[dict[str, Any]] = []
         checkpoint = None
         with self.engine.begin() as conn:
@@ -280,9 +418,41 @@ class AuditStore:
             if self._checkpoint_due(conn, seq):
                 checkpoint = self._write_checkpoint(conn, seq, prev)
         self.batches += 1
-        if checkpoint:
-            self._anchor(checkpoint)
+        first = written[0]["seq"] if self._unwitnessed_from is None else self._unwitnessed_from
+        try:
+            self._witness_record(
+                {"kind": COMMIT, "first": first, "last": seq, "head": prev, "time": utc_now()}
+            )
+            if checkpoint:
+                self._anchor(checkpoint)
+        except WitnessUnavailable as exc:
+            self._unwitnessed_from = first
+            raise UnwitnessedCommit(str(exc), written) from exc
+        self._unwitnessed_from = None
         return written
+
+    def _witness_record(self, entry: dict[str, Any], durable: bool = False) -> None:
+        if self.witness is not None:
+            self.witness.record({**entry, "writer": writer_name()}, durable=durable)
+
+    def reconcile_witness(self) -> dict[str, Any] | None:
+        """On the first commit of a process: events at the head of the log that no witness record
+        accounts for (a crash between a commit and its witness record, or rows inserted while no
+        gateway ran) are recorded as a gap, which every verification names for review. Only the tail
+        is: an unaccounted event between witnessed ones stays a verification failure."""
+        self._reconciled = True
+        if self.witness is None:
+            return None
+        entries = self.witness.read()
+        with self.engine.connect() as conn:
+            head, _ = self._head(conn)
+        witnessed = highest_witnessed(entries)
+        holes = [h for h in uncovered(coverage(entries), head) if h[0] > witnessed]
+        if not holes:
+            return None
+        gap = {"kind": GAP, "first": holes[0][0], "last": head, "time": utc_now()}
+        self._witness_record(gap, durable=True)
+        return gap
 
     # --- checkpoints -----------------------------------------------------------------------------
     def _last_checkpoint_seq(self, conn: Connection) -> int:
@@ -307,16 +477,7 @@ class AuditStore:
         return row
 
     def _anchor(self, checkpoint: Mapping[str, Any]) -> None:
-        if self.anchor_file is None:
-            return
-        self.anchor_file.parent.mkdir(parents=True, exist_ok=True)
-        line = (json.dumps(dict(checkpoint), sort_keys=True) + "\n").encode()
-        fd = os.open(self.anchor_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        self._witness_record({**checkpoint, "kind": CHECKPOINT}, durable=True)
 
     def checkpoint(self) -> dict[str, Any] | None:
         """Seal the current head now (also done on close) unless it is sealed already."""
@@ -330,6 +491,7 @@ class AuditStore:
         return row
 
     def close(self) -> None:
+        self._closing.set()
         if self._writer is not None and self._writer.is_alive():
             self._queue.put(None)
             self._writer.join(timeout=10)

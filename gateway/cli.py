@@ -513,24 +513,69 @@ app.add_typer(audit_app, name="audit")
 def audit_verify(
     data_dir: DataDirOption = Path("var"),
     config: Annotated[Path | None, typer.Option("--config", help="YAML settings file.")] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="The checkpoint key's public half (PEM, from `gateway audit public-key`): an auditor "
+            "verifies without the private key. Default: derived from the configured checkpoint key.",
+        ),
+    ] = None,
+    max_unsealed: Annotated[
+        float | None,
+        typer.Option(
+            "--max-unsealed-seconds",
+            help="Fail when the oldest unsigned event is older than this. Default: the sealing "
+            "interval (audit_checkpoint_seconds) plus 30 s.",
+        ),
+    ] = None,
 ) -> None:
-    """Verify the audit chain and its signed checkpoints: `OK <entries> <head-hash>` or the first bad."""
-    from audit.open import open_audit
+    """Verify the audit chain against its signed checkpoints and its witness: `OK <entries> <head-hash>`,
+    or `BAD <seq>: <problem>` naming the first bad event (exit 1). Never creates a key."""
+    from audit.open import max_unsealed_seconds, open_audit
+    from audit.signing import load_public
     from audit.verify import verify_chain
     from gateway.config import load_settings
 
     try:
         settings = load_settings(config, data_dir=data_dir)
-        store = open_audit(settings)
-        result = verify_chain(store.engine, store.key.public, store.anchor_file, store.retired_keys)
+        key_file = settings.audit_key_file or settings.datadir().audit_key
+        if public_key is None and not Path(key_file).is_file():
+            _fail(
+                f"the checkpoint key {key_file} is missing: verification needs its public half "
+                "(--public-key FILE, from `gateway audit public-key` where the key is held); "
+                "it does not make a new key"
+            )
+        store = open_audit(settings, create_key=False) if public_key is None else None
+        if store is None:
+            from audit.store import audit_engine
+
+            anchor = (
+                settings.audit_anchor_dir or settings.audit_anchor_file or settings.datadir().audit_anchor
+            )
+            engine, key, witness = (
+                audit_engine(settings.audit_db_url()),
+                load_public(public_key),
+                Path(anchor),
+            )
+            retired = tuple(load_public(p) for p in settings.audit_retired_keys)
+        else:
+            engine, key, witness, retired = store.engine, store.key.public, store.witness, store.retired_keys
+        limit = max_unsealed if max_unsealed is not None else max_unsealed_seconds(settings)
+        result = verify_chain(engine, key, witness, retired, max_unsealed_seconds=limit)
+    except typer.Exit:
+        raise
     except Exception as exc:
         _fail(f"cannot read the audit log: {' '.join(str(exc).split())[:300]}")
-    store.engine.dispose()
+    engine.dispose()
+    for warning in result.warnings:
+        console.print(f"WARNING {warning}")
     if result.ok:
         print(f"OK {result.entries} {result.head_hash}")
         if result.unsealed:
             console.print(
-                f"{result.unsealed} newest events are chained but not yet under a signed checkpoint"
+                f"{result.unsealed} newest events are chained and witnessed, "
+                "not yet under a signed checkpoint"
             )
         return
     print(f"BAD {result.first_bad}: {result.problem}")

@@ -57,11 +57,14 @@ class Settings(BaseSettings):
     # Where signed checkpoints are also appended, outside the database (default in the data dir). For
     # `gateway audit verify` it may name a directory: every *.jsonl in it is read (one file per process).
     audit_anchor_file: Path | None = None
+    # The witness files of every process (a directory of *.jsonl), read by verification; default: the
+    # anchor file alone. Several replicas each write their own anchor file into this directory.
+    audit_anchor_dir: Path | None = None
     audit_key_file: Path | None = None  # Ed25519 checkpoint key; default <data-dir>/keys/audit-checkpoint.pem
     # Public keys (PEM) of checkpoint keys used before a rotation: their checkpoints still verify.
     audit_retired_keys: list[Path] = Field(default_factory=list)
     audit_checkpoint_every: int = Field(default=1000, ge=1)
-    audit_checkpoint_seconds: float = Field(default=300.0, gt=0)
+    audit_checkpoint_seconds: float = Field(default=60.0, gt=0)
     # Extracts: the pseudonymisation master key (else GATEWAY_PSEUDONYM_KEY, else a demo key in the data
     # dir), or a plug-in "package.module:factory" returning a provider (e.g. a KMS); build workers.
     pseudonym_key_file: Path | None = None

@@ -95,9 +95,10 @@ def test_two_swapped_events_are_detected(store):
     assert not v.ok and v.first_bad == 10
 
 
-def test_a_forged_event_with_recomputed_hashes_is_caught_by_the_signed_checkpoint(store):
+def test_a_forged_event_with_recomputed_hashes_is_caught_by_the_witness_and_the_checkpoint(store):
     """Insert a fake event at 25, renumber and re-hash everything after it: the chain is internally
-    consistent again, but no longer matches the signed checkpoint at 40."""
+    consistent again, but no longer matches the witness's commit record for event 25, nor (read without
+    the witness) the signed checkpoint at 40."""
     with store.engine.begin() as conn:
         rows = [dict(r._mapping) for r in conn.execute(select(E).where(E.c.seq >= 25).order_by(E.c.seq))]
         conn.execute(delete(E).where(E.c.seq >= 25))
@@ -111,7 +112,10 @@ def test_a_forged_event_with_recomputed_hashes_is_caught_by_the_signed_checkpoin
             prev = ev["hash"]
             conn.execute(insert(E).values(**to_row(ev)))
     v = _verify(store)
-    assert not v.ok and v.first_bad == 40 and "signed checkpoint" in v.problem
+    assert not v.ok and v.first_bad == 25 and "witness" in v.problem
+    without_witness = verify_chain(store.engine, store.key.public)
+    assert not without_witness.ok and without_witness.first_bad == 40
+    assert "signed checkpoint" in without_witness.problem
 
 
 def test_a_truncated_tail_is_detected(store):

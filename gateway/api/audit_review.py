@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from audit.chain import CHAINED_FIELDS
+from audit.open import SEALING_SLACK_SECONDS
 from audit.review import (
     ALERT_KINDS,
     REVIEW_ACTION,
@@ -124,8 +125,15 @@ def subject(
 def verify(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     _authorise(request, principal, "audit.verify")
     store = request.app.state.audit
-    v = verify_chain(store.engine, store.key.public, store.anchor_file, store.retired_keys)
+    v = verify_chain(
+        store.engine,
+        store.key.public,
+        store.witness,
+        store.retired_keys,
+        max_unsealed_seconds=store.checkpoint_seconds + SEALING_SLACK_SECONDS,
+    )
     return {
+        "warnings": v.warnings,
         "ok": v.ok,
         "entries": v.entries,
         "head_hash": v.head_hash,
