@@ -89,6 +89,9 @@ class AlertRules:
     working_hours: tuple[int, int] = (7, 19)
     timezone: str = "Europe/London"
     denials_in_ten_minutes: int = 5
+    # Overseers (IG officers, approvers, the DPO) are watched too: their actions per hour.
+    overseer_actions_per_hour: int = 60
+    overseer_roles: frozenset[str] = frozenset()
 
 
 def _local(time: str, tz: str) -> dt.datetime:
@@ -120,6 +123,8 @@ def alerts(engine: Engine, rules: AlertRules, since: str | None = None) -> list[
         if e["action"] in REIDENTIFICATION_STEPS and e["decision"] == "allow":
             # Every step of a re-identification (asked, approved, revealed) is for a person to review.
             out.append(_alert("reidentification", e, f"{e['actor']}: {e['action']} ({e['reason']})"))
+        if e["decision"] == "deny" and "self-approval" in (e["reason"] or ""):
+            out.append(_alert("self_approval", e, f"{e['actor']} tried to approve their own request"))
         if (e.get("disclosure_applied") or {}).get("protected"):
             out.append(_alert("protected_access", e, f"{e['actor']} reached a protected person's services"))
         start, end = rules.working_hours
@@ -144,6 +149,20 @@ def alerts(engine: Engine, rules: AlertRules, since: str | None = None) -> list[
                     first_of[key],
                     f"{key[0]} touched {len(subjects)} people in the hour from {key[1]}:00 "
                     f"(limit {rules.subjects_per_hour})",
+                )
+            )
+    overseen: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for e in events:
+        if rules.overseer_roles & set(e["roles"]):
+            overseen[(e["actor"], e["time"][:13])].append(e)
+    for (actor, hour), done in overseen.items():
+        if len(done) > rules.overseer_actions_per_hour:
+            out.append(
+                _alert(
+                    "overseer_volume",
+                    done[0],
+                    f"{actor} made {len(done)} requests in the hour from {hour}:00 "
+                    f"(limit {rules.overseer_actions_per_hour} for overseers)",
                 )
             )
     denials: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -171,6 +190,8 @@ ALERT_KINDS = frozenset(
         "out_of_hours",
         "unusual_volume",
         "denied_burst",
+        "self_approval",
+        "overseer_volume",
     }
 )
 REVIEW_ACTION = "audit.alert_review"
@@ -205,11 +226,31 @@ def event_exists(engine: Engine, audit_id: str) -> bool:
         return conn.execute(select(E.c.seq).where(E.c.id == audit_id).limit(1)).first() is not None
 
 
+def event_time(engine: Engine, audit_id: str) -> str | None:
+    with engine.connect() as conn:
+        return conn.execute(select(E.c.time).where(E.c.id == audit_id).limit(1)).scalar_one_or_none()
+
+
+def alert_for(engine: Engine, rules: AlertRules, audit_id: str, kind: str) -> dict[str, Any] | None:
+    """The alert of `kind` raised by event `audit_id`, if it raised one: a review must name a real
+    alert, so an ordinary event cannot be marked as a reviewed break-glass alert. Alerts that count
+    events (volume, denial bursts) look back at most an hour, so the hour before the event is read."""
+    at = event_time(engine, audit_id)
+    if at is None:
+        return None
+    moment = dt.datetime.fromisoformat(at.replace("Z", "+00:00")) - dt.timedelta(hours=1)
+    since = moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return next(
+        (a for a in alerts(engine, rules, since) if a["audit_id"] == audit_id and a["kind"] == kind), None
+    )
+
+
 def _alert(kind: str, e: dict[str, Any], detail: str) -> dict[str, Any]:
     return {
         "kind": kind,
         "detail": detail,
         "actor": e["actor"],
+        "roles": e["roles"],
         "time": e["time"],
         "audit_id": e["id"],
         "seq": e["seq"],

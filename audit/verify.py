@@ -181,7 +181,15 @@ def _verify_once(
         ]
     last_sealed = max((s for s in sealed if s <= last), default=0)
     if max_unsealed_seconds is not None and last > last_sealed and not problems:
-        oldest = times[last_sealed + 1]
+        # When it was committed, by the witness's clock (an event's own time field is the caller's).
+        oldest = next(
+            (
+                str(e["time"])
+                for e in entries
+                if kind_of(e) == COMMIT and int(e["first"]) <= last_sealed + 1 <= int(e["last"])
+            ),
+            times[last_sealed + 1],
+        )
         age = _age_seconds(oldest, now if now is not None else time.time())
         if age > max_unsealed_seconds:
             problems.append(

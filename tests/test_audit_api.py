@@ -164,4 +164,5 @@ def test_the_chain_is_sealed_at_shutdown(tmp_path):
     with store.engine.connect() as conn:
         sealed = conn.execute(select(func.max(schema.checkpoints.c.seq))).scalar_one()
     assert sealed == 1
-    assert (tmp_path / "audit-checkpoints.jsonl").read_text().count("\n") == 1
+    witnessed = [json.loads(line) for line in (tmp_path / "audit-checkpoints.jsonl").read_text().splitlines()]
+    assert [w["kind"] for w in witnessed] == ["commit", "checkpoint"] and witnessed[1]["seq"] == 1

@@ -191,9 +191,13 @@ def test_db_upgrade_builds_an_empty_postgresql_database_and_the_service_runs_on_
     verified = runner.invoke(
         cli,
         ["audit", "verify", "--data-dir", str(tmp_path)],
-        env={**env, "GATEWAY_AUDIT_KEY_FILE": str(settings.audit_key_file)},
+        env={
+            **env,
+            "GATEWAY_AUDIT_KEY_FILE": str(settings.audit_key_file),
+            "GATEWAY_AUDIT_ANCHOR_FILE": str(settings.audit_anchor_file),
+        },
     )
-    assert verified.exit_code == 0 and verified.output.startswith("OK "), verified.output
+    assert verified.exit_code == 0 and verified.stdout.startswith("OK "), verified.output
 
 
 def test_upgrade_adopts_a_database_made_before_migrations(small_borough: Path) -> None:

@@ -11,8 +11,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi import Path as FastApiPath
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from audit import schema
 from audit.chain import CHAINED_FIELDS
 from audit.open import SEALING_SLACK_SECONDS
 from audit.review import (
@@ -20,6 +22,7 @@ from audit.review import (
     REVIEW_ACTION,
     AlertRules,
     EventFilter,
+    alert_for,
     alert_resource,
     alerts,
     event_exists,
@@ -34,6 +37,8 @@ from gateway.api.auth import CurrentPrincipal
 from gateway.api.bodies import body_schema, parse_body
 from gateway.api.errors import GatewayError
 from gateway.identity.principal import Principal
+from gateway.policy.justification import justification_problem
+from gateway.spreadsheet import neutralise
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 PURPOSE = "audit_oversight"
@@ -42,6 +47,7 @@ ACTOR = r"^[A-Za-z0-9][A-Za-z0-9@._:+-]{0,199}$"
 PERSON = r"^P[0-9A-Z]{1,20}$"
 PURPOSE_NAME = r"^[a-z][a-z0-9_]{0,99}$"
 EXPORT_FIELDS = (*CHAINED_FIELDS, "hash")
+REVIEW_NOTE_WORDS = 3
 
 
 def _authorise(request: Request, principal: Principal, action: str) -> None:
@@ -106,7 +112,10 @@ def events(
     writer.writeheader()
     for r in rows:
         writer.writerow(
-            {k: json.dumps(r[k]) if isinstance(r[k], list | dict) else r[k] for k in EXPORT_FIELDS}
+            {
+                k: neutralise(json.dumps(r[k]) if isinstance(r[k], list | dict) else r[k])
+                for k in EXPORT_FIELDS
+            }
         )
     return Response(buf.getvalue(), media_type="text/csv")
 
@@ -117,7 +126,9 @@ def subject(
 ) -> dict[str, Any]:
     _authorise(request, principal, "audit.subject")
     history = subject_history(request.app.state.audit.engine, person_id)
-    audit_context(request).update(rows_released=len(history))
+    # A person's access history is about them: the look-up is an access to that person, and alerts
+    # (out of hours, volume) apply to the IG officer who made it as to anyone.
+    audit_context(request).update(rows_released=len(history), subject_ids=[person_id])
     return {"person_id": person_id, "accesses": history}
 
 
@@ -145,6 +156,44 @@ def verify(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     }
 
 
+OVERSIGHT_VIEWS = (("review", "audit", PURPOSE), ("approve", "extracts", "extract_approval"))
+
+
+def _may_oversee(request: Request, principal: Principal) -> bool:
+    return bool(request.app.state.policy.decide(principal, "oversee", "audit", PURPOSE).allow)
+
+
+def _overseer_roles(request: Request, roles: set[str]) -> frozenset[str]:
+    """Which of `roles` oversee others (may review the audit log or approve extracts), read from the
+    policy so that a new overseeing role is watched without a code change."""
+    policy = request.app.state.policy
+    out = set()
+    for role in roles:
+        probe = Principal(sub="-", name="-", roles=(role,))
+        if any(policy.decide(probe, *view).allow for view in OVERSIGHT_VIEWS):
+            out.add(role)
+    return frozenset(out) | ({"reidentification_approver"} & roles)
+
+
+def _rules(request: Request, roles: set[str]) -> AlertRules:
+    s = request.app.state.settings
+    return AlertRules(
+        s.alert_subjects_per_hour,
+        tuple(s.alert_working_hours),
+        s.alert_timezone,
+        s.alert_denials_in_ten_minutes,
+        overseer_roles=_overseer_roles(request, roles),
+    )
+
+
+def _known_roles(request: Request) -> set[str]:
+    roles = {"ig_officer", "reidentification_approver", "dpo"}
+    with request.app.state.audit.engine.connect() as conn:
+        for (listed,) in conn.execute(select(schema.events.c.roles).distinct()):
+            roles.update(json.loads(listed))
+    return roles
+
+
 @router.get("/alerts")
 def review_alerts(
     request: Request,
@@ -152,20 +201,19 @@ def review_alerts(
     since: str | None = None,
     status: Literal["all", "open", "reviewed"] = "all",
 ) -> dict[str, Any]:
-    """Each alert carries `reviewed` (who, when, note) or null; `status` narrows to open or reviewed."""
+    """Each alert carries `reviewed` (who, when, note) or null, and `overseer` (it is about the action
+    of someone who oversees others: only those who may oversee, the DPO, see it); `status` narrows to
+    open or reviewed."""
     _authorise(request, principal, "audit.alerts")
-    s = request.app.state.settings
-    rules = AlertRules(
-        s.alert_subjects_per_hour,
-        tuple(s.alert_working_hours),
-        s.alert_timezone,
-        s.alert_denials_in_ten_minutes,
-    )
+    rules = _rules(request, _known_roles(request))
     engine = request.app.state.audit.engine
     found = alerts(engine, rules, _iso(since, "since"))
     done = reviews(engine)
+    oversee = _may_oversee(request, principal)
     for a in found:
         a["reviewed"] = done.get((a["audit_id"], a["kind"]))
+        a["overseer"] = bool(rules.overseer_roles & set(a["roles"]))
+    found = [a for a in found if oversee or not a["overseer"]]
     if status != "all":
         found = [a for a in found if (a["reviewed"] is None) == (status == "open")]
     return {"alerts": found}
@@ -176,8 +224,9 @@ class AlertReview(BaseModel):
 
     audit_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{36}$")]
     kind: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")]
-    note: Annotated[str, StringConstraints(min_length=5, max_length=500, strip_whitespace=True)] = Field(
-        description="what was checked and concluded; kept in the audit log as the review's reason"
+    note: Annotated[str, StringConstraints(min_length=10, max_length=500, strip_whitespace=True)] = Field(
+        description="what was checked and concluded (at least three words); kept in the audit log as the "
+        "review's reason"
     )
 
 
@@ -189,7 +238,25 @@ async def review_alert(request: Request, principal: CurrentPrincipal) -> dict[st
     body = await parse_body(request, AlertReview, ctx)
     if body.kind not in ALERT_KINDS:
         raise GatewayError(422, "invalid_request", f"kind: {body.kind!r} is not an alert kind")
-    if not await run_in_threadpool(event_exists, request.app.state.audit.engine, body.audit_id):
+    problem = justification_problem(body.note, min_words=REVIEW_NOTE_WORDS, what="the review note")
+    if problem:
+        raise GatewayError(422, "invalid_request", f"note: {problem}")
+    engine = request.app.state.audit.engine
+    if not await run_in_threadpool(event_exists, engine, body.audit_id):
         raise GatewayError(404, "not_found", f"there is no audit event {body.audit_id}")
+    rules = await run_in_threadpool(_rules, request, _known_roles(request))
+    alert = await run_in_threadpool(alert_for, engine, rules, body.audit_id, body.kind)
+    if alert is None:
+        raise GatewayError(404, "not_found", f"audit event {body.audit_id} raised no {body.kind} alert")
+    if alert["actor"] == principal.sub:
+        raise GatewayError(
+            403,
+            "forbidden",
+            "nobody may review an alert about their own action (self-approval): another reviewer must",
+        )
+    if rules.overseer_roles & set(alert["roles"]) and not _may_oversee(request, principal):
+        raise GatewayError(
+            403, "forbidden", "alerts about an overseer's action are reviewed by the data protection officer"
+        )
     ctx.update(resource=alert_resource(body.audit_id, body.kind), reason=body.note)
     return {"audit_id": body.audit_id, "kind": body.kind, "reviewed_by": principal.sub, "note": body.note}

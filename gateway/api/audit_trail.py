@@ -73,8 +73,10 @@ def build_event(request: Request, status: int, body: bytes) -> dict[str, Any]:
         purpose=ctx.get("purpose") or request.query_params.get("purpose"),
         agreement_id=ctx.get("agreement_id"),
         decision="allow" if allowed and ctx.get("decision", "allow") == "allow" else "deny",
-        reason=ctx.get("reason")
-        or (_detail(body) if not allowed else None)
+        # A refusal records the reason that was sent, even when a route had already noted the policy's
+        # (allowing) reason before a later check refused it.
+        reason=(_detail(body) if not allowed else None)
+        or ctx.get("reason")
         or ("ok" if allowed else "refused"),
         fields_released=sorted(ctx.get("fields_released", [])) if allowed else [],
         rows_released=int(ctx.get("rows_released", 0)) if allowed else 0,

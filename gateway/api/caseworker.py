@@ -22,6 +22,7 @@ from gateway.caseworker.views import FlagsResult, gather_flags, permissions
 from gateway.datadir import DataDir
 from gateway.identity.principal import Principal
 from gateway.index.store import IndexStore
+from gateway.policy.justification import justification_problem
 from gateway.telemetry.tracing import step
 
 router = APIRouter(prefix="/v1", tags=["caseworker"])
@@ -30,6 +31,7 @@ PERSON_ID = re.compile(r"^P[0-9A-Z]{12}$")
 FAMILY_ID = re.compile(r"^F[0-9A-Z]{12}$")
 PURPOSE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 BREAK_GLASS_MIN, BREAK_GLASS_MAX = 20, 500
+BREAK_GLASS_WORDS = 4  # "child disclosed injury at school" is four; padding is none
 
 Purpose = Annotated[
     str, Query(pattern=PURPOSE_PATTERN, description="Why you are looking, e.g. child_protection_enquiry.")
@@ -94,6 +96,9 @@ def _break_glass(request: Request, reason: str | None) -> str | None:
             f"X-Break-Glass-Reason must explain the need in {BREAK_GLASS_MIN} to {BREAK_GLASS_MAX} "
             "characters",
         )
+    problem = justification_problem(reason, min_words=BREAK_GLASS_WORDS, what="the break-glass reason")
+    if problem:
+        raise GatewayError(400, "bad_request", problem)
     audit_context(request)["break_glass"] = True
     return reason
 

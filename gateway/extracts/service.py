@@ -136,7 +136,9 @@ class ExtractService:
         if found is None:
             raise WorkflowRefused(404, "not_found", f"there is no extract {extract_id}")
         if found["requester"] == principal.sub:
-            raise WorkflowRefused(403, "self_approval", "nobody may approve their own extract request")
+            raise WorkflowRefused(
+                403, "self_approval", "nobody may approve their own extract request (self-approval)"
+            )
         values = {"decided_by": principal.sub, "decided_at": iso(now())}
         if approve:
             values.update(status="approved", stage="approved; waiting to be built")
@@ -310,7 +312,7 @@ class ExtractService:
             raise WorkflowRefused(404, "not_found", f"there is no re-identification request {reid_id}")
         if found["requester"] == principal.sub:
             raise WorkflowRefused(
-                403, "self_approval", "nobody may approve their own re-identification request"
+                403, "self_approval", "nobody may approve their own re-identification request (self-approval)"
             )
         if principal.sub in found["approvers"]:
             raise WorkflowRefused(

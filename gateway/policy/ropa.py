@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gateway.catalogue import Catalogue, Classification, load_catalogue
 from gateway.policy.agreements import Agreement, load_registry
+from gateway.spreadsheet import neutralise
 
 COLUMNS = (
     "agreement",
@@ -81,7 +82,7 @@ def render_csv(rows: list[dict[str, str]]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS)
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: neutralise(v) for k, v in row.items()} for row in rows)
     return buf.getvalue()
 
 

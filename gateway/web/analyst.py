@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from gateway.aggregates.request import MAX_DIMENSIONS
 from gateway.catalogue import Catalogue
+from gateway.spreadsheet import neutralise
 from gateway.web.api_client import ApiRefused, PageCalls
 from gateway.web.charts import bar_chart
 from gateway.web.choices import chosen, purposes
@@ -134,7 +135,8 @@ async def table_csv(request: Request, user: User) -> Response:
     writer = csv.writer(out)
     writer.writerow([*body["group_by"], "value", "status"])
     for row in result["rows"]:
-        writer.writerow([*(_cell(row.get(g)) for g in body["group_by"]), row["value"], row["status"]])
+        cells = [*(_cell(row.get(g)) for g in body["group_by"]), row["value"], row["status"]]
+        writer.writerow([neutralise(c) for c in cells])
     name = f"{body['dataset']}-{'-'.join(body['group_by']) or 'total'}.csv"
     return Response(
         out.getvalue(),
