@@ -21,6 +21,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from markupsafe import escape
 
+from audit.store import new_event
 from gateway.api.app import create_app
 from gateway.config import Settings
 from gateway.datadir import DataDir
@@ -63,9 +64,20 @@ def test_an_unavailable_index_gives_a_503_page_that_says_nothing_was_shown(small
 def test_forms_need_this_sessions_form_token(small_borough: Path) -> None:
     with TestClient(create_app(Settings(data_dir=small_borough))) as client:
         ig = bearer(small_borough, "ig.olu")
-        client.get("/v1/me", headers=ig)
-        target = client.get("/v1/audit/events", headers=ig).json()["events"][0]["id"]
-        body = {"audit_id": target, "kind": "out_of_hours", "note": "looked at it, nothing wrong"}
+        # a real alert about someone else: a caseworker's break-glass access
+        target = client.app.state.audit.append(
+            new_event(
+                actor="cw.ben",
+                roles=["caseworker"],
+                action="flags.read",
+                subject_ids=["P1"],
+                decision="allow",
+                break_glass=True,
+                status=200,
+                time="2026-06-02T10:00:00.000000Z",
+            )
+        )["id"]
+        body = {"audit_id": target, "kind": "break_glass", "note": "looked at it, nothing wrong"}
         _signed_in(client, small_borough, OLU)
         missing = client.post("/ui/alerts/review", data=body, follow_redirects=False)
         assert missing.status_code == 403 and "nothing was done" in missing.text
@@ -89,7 +101,7 @@ def test_forms_need_this_sessions_form_token(small_borough: Path) -> None:
         events = client.get("/v1/audit/events", headers=ig).json()["events"]
         (review,) = [e for e in events if e["action"] == "audit.alert_review"]
         assert review["actor"] == "ig.olu" and review["reason"] == body["note"]
-        assert review["resource"] == f"alert/{target}/out_of_hours"
+        assert review["resource"] == f"alert/{target}/break_glass"
 
 
 def test_a_review_of_an_unknown_event_or_kind_is_refused(small_borough: Path) -> None:
@@ -98,7 +110,7 @@ def test_a_review_of_an_unknown_event_or_kind_is_refused(small_borough: Path) ->
         unknown = {
             "audit_id": "00000000-0000-0000-0000-000000000000",
             "kind": "break_glass",
-            "note": "nothing wrong",
+            "note": "nothing wrong found",
         }
         assert client.post("/v1/audit/alerts/review", json=unknown, headers=ig).status_code == 404
         client.get("/v1/me", headers=ig)

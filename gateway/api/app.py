@@ -22,6 +22,7 @@ from gateway.api import (
 )
 from gateway.api.audit_trail import install_audit_trail
 from gateway.api.errors import document_errors, install_error_handlers
+from gateway.api.rate_limits import Limiter, load_limits
 from gateway.api.request_limits import RequestLimits
 from gateway.catalogue import load_catalogue
 from gateway.config import Settings
@@ -29,6 +30,7 @@ from gateway.extracts.jobs import ExtractJobs
 from gateway.extracts.service import ExtractService
 from gateway.extracts.store import ExtractStore
 from gateway.identity import dev_issuer
+from gateway.identity.revocation import Revocations
 from gateway.identity.tokens import Verifier, load_key_set
 from gateway.index.store import IndexStore
 from gateway.migrations import runner as migrations
@@ -40,6 +42,7 @@ from gateway.telemetry.metrics import GatewayMetrics, RequestMetrics
 from gateway.telemetry.tracing import configure_tracing, instrument, trace_sql
 from gateway.web.install import install_web
 from gateway.web.pages import error_page
+from gateway.web.security_headers import SecurityHeaders
 
 
 def _verifier(settings: Settings) -> Verifier:
@@ -89,12 +92,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.stores = StoreRegistry.open(settings.datadir())
     app.state.verifier = _verifier(settings)
     app.state.index = IndexStore(settings.gateway_db_url())
+    app.state.revocations = Revocations(app.state.index.engine)
     app.state.analysis = AnalysisStore(settings.analysis_db_url())
     app.state.caseloads = {}  # (department, worker id) -> (expiry, Caseload); see api/caseworker.py
     app.state.policy = PolicyEngine(settings.policies_dir, check_interval=settings.policy_check_interval)
     if app.state.policy.load_error:  # refuse to start on a broken policy rather than deny silently
         raise RuntimeError(f"policy could not be loaded: {app.state.policy.load_error}")
     app.state.audit = open_audit(settings)
+    app.state.limiter = Limiter(load_limits(settings.policies_dir))
     app.state.metrics = metrics = GatewayMetrics()
     app.state.policy.on_decision = metrics.decision
     app.state.audit.on_commit = metrics.audit_committed
@@ -131,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(aggregates.router)
     app.include_router(extracts.router)
     install_web(app)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: sees the status the caller got
     instrument(app)  # the server span wraps everything, so the audit trail runs inside the trace
     return app

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from gateway.api.errors import GatewayError
+from gateway.api.rate_limits import Refused
 from gateway.identity.principal import Principal
 from gateway.identity.tokens import InvalidToken, Verifier
 
@@ -27,8 +29,32 @@ def current_principal(request: Request) -> Principal:
         principal = verifier.verify(token.strip())
     except InvalidToken as exc:
         raise Unauthenticated(str(exc)) from exc
+    if request.app.state.revocations.is_revoked(token.strip()):
+        raise Unauthenticated("this session was signed out: sign in again for a new token")
     request.state.principal = principal
     return principal
 
 
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+class TooManyRequests(GatewayError):
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(429, "too_many_requests", detail)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+async def limited_principal(
+    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+) -> AsyncIterator[Principal]:
+    """The caller, holding one of their in-flight slots for as long as the request runs (see
+    `gateway.api.rate_limits`). Async, so refusing a flood costs no worker thread."""
+    limiter = request.app.state.limiter
+    try:
+        lease = limiter.acquire(principal.sub, principal.roles, request.url.path)
+    except Refused as exc:
+        raise TooManyRequests(exc.detail, exc.retry_after) from exc
+    try:
+        yield principal
+    finally:
+        limiter.release(lease)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(limited_principal)]

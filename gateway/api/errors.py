@@ -106,6 +106,7 @@ ERROR_STATUSES = {
     413: "the request body is too large",
     415: "the request body is not JSON",
     422: "a parameter or body field is invalid",
+    429: "over a per-caller or per-role limit (policies/limits.yaml): see Retry-After",
     503: "a store or the audit log is unavailable: nothing was released",
 }
 ERROR_SCHEMA = {

@@ -25,6 +25,7 @@ from gateway.identity.principal import Principal
 
 ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
 CLOCK_SKEW_SECONDS = 30
+MAX_LIFETIME_SECONDS = 24 * 3600  # a token that lives longer than a day is refused, whoever signed it
 MAX_TOKEN_BYTES = 8192
 
 
@@ -39,6 +40,7 @@ class Verifier:
     keys: KeySet
     algorithms: Sequence[str] = ALLOWED_ALGORITHMS
     leeway: int = CLOCK_SKEW_SECONDS
+    max_lifetime: int = MAX_LIFETIME_SECONDS
     # Re-reads the provider's JWKS when a token names a key id not yet known (the provider rotated its
     # signing key); at most once per `refresh_every` seconds, so unknown ids cannot flood the provider.
     refresh: Callable[[], KeySet] | None = None
@@ -78,6 +80,7 @@ class Verifier:
             registry.validate(claims)
         except JoseError as exc:
             raise InvalidToken(f"token rejected: {exc.description or exc.error}") from exc
+        self._check_lifetime(claims, int(now if now is not None else time.time()))
         roles = claims.get("roles", [])
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise InvalidToken("token rejected: 'roles' must be a list of strings")
@@ -90,6 +93,18 @@ class Verifier:
             worker_id=claims.get("worker_id"),
             claims=dict(claims),
         )
+
+    def _check_lifetime(self, claims: dict[str, Any], now: int) -> None:
+        """A stolen token must not be good for years: `exp` may lie at most `max_lifetime` after the
+        token was issued (`iat`, else now)."""
+        exp, iat = claims.get("exp"), claims.get("iat")
+        if not isinstance(exp, int | float):
+            raise InvalidToken("token rejected: exp must be a number")
+        issued = iat if isinstance(iat, int | float) and iat <= now + self.leeway else now
+        if exp - issued > self.max_lifetime + self.leeway:
+            raise InvalidToken(
+                f"token rejected: it lives longer than the {self.max_lifetime // 3600} hours a token may"
+            )
 
     def _refresh_for(self, token: str) -> None:
         if self.refresh is None:

@@ -72,6 +72,8 @@ def signed_in(request: Request) -> SignedIn:
         principal = request.app.state.verifier.verify(token)
     except InvalidToken as exc:
         raise SignInNeeded("Your session has ended. Sign in again to continue.") from exc
+    if request.app.state.revocations.is_revoked(token):
+        raise SignInNeeded("You have signed out. Sign in again to continue.")
     return SignedIn(principal, token, csrf_for(request.app.state.web_secret, token))
 
 

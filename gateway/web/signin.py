@@ -8,11 +8,15 @@ the gateway's audience becomes the session, and is verified exactly as an API be
 
 from __future__ import annotations
 
+import datetime as dt
+import hmac
+import secrets
 from typing import Any
 
 from authlib.integrations.starlette_client import OAuth, OAuthError
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from gateway.config import Settings
 from gateway.identity.dev_issuer import sign_token
@@ -21,6 +25,7 @@ from gateway.identity.users import load_demo_users
 from gateway.web.pages import render
 from gateway.web.session import (
     SESSION_SECONDS,
+    FormRefused,
     User,
     checked_form,
     end_session,
@@ -54,7 +59,22 @@ def oidc_client(settings: Settings) -> OAuth | None:
 
 
 def _secure(request: Request) -> bool:
-    return request.app.state.settings.mode == "production"
+    """Secure cookies in production and wherever TLS is in front (uvicorn's proxy headers set the
+    scheme from X-Forwarded-Proto for trusted proxies)."""
+    return request.app.state.settings.mode == "production" or request.url.scheme == "https"
+
+
+SIGN_IN_CSRF = "sign_in_csrf"
+
+
+def _sign_in_token(request: Request) -> str:
+    """The sign-in form's own CSRF token: there is no session yet, so it lives in the short-lived
+    signed login cookie (SessionMiddleware), as the OIDC state does."""
+    token = request.session.get(SIGN_IN_CSRF)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(24)
+        request.session[SIGN_IN_CSRF] = token
+    return token
 
 
 @router.get("/sign-in")
@@ -70,13 +90,19 @@ def sign_in_page(request: Request, next: str | None = None, message: str | None 
         oidc=request.app.state.oidc is not None,
         next=safe_next(next),
         message=message,
+        csrf=_sign_in_token(request),
     )
 
 
 @router.post("/sign-in")
-def sign_in_demo(request: Request, user: str = Form(...), next: str = Form("/ui/")) -> Response:
+def sign_in_demo(
+    request: Request, user: str = Form(...), next: str = Form("/ui/"), csrf: str = Form("")
+) -> Response:
     """Demo only: sign in as a demo user. Production refuses, as `gateway token` does."""
     settings: Settings = request.app.state.settings
+    expected = request.session.pop(SIGN_IN_CSRF, None)
+    if not isinstance(expected, str) or not hmac.compare_digest(csrf, expected):
+        raise FormRefused()
     if not settings.uses_dev_issuer:
         return render(
             request,
@@ -149,6 +175,8 @@ def _failed(request: Request, message: str) -> Response:
 @router.post("/sign-out")
 async def sign_out(request: Request, user: User) -> Response:
     await checked_form(request, user)
+    expires = dt.datetime.fromtimestamp(int(user.principal.claims.get("exp", 0)), dt.UTC)
+    await run_in_threadpool(request.app.state.revocations.revoke, user.token, expires)
     response = RedirectResponse("/ui/sign-in?message=You+have+signed+out.", status_code=303)
     end_session(response, _secure(request))
     return response

@@ -1,0 +1,146 @@
+"""Per-principal and per-role concurrency and cost limits (`policies/limits.yaml`).
+
+Why here: every `/v1` route depends on the caller being authenticated, so the limit is taken in the
+same dependency, once the principal is known and before any route does work. It runs on the event
+loop (no worker thread is needed to refuse), so a flood that has filled its allowance is turned away
+without taking the threads that other callers' requests need. A refusal is a `GatewayError(429)`
+with `Retry-After`, inside the audit trail like any refusal.
+
+Counts are per process: with several replicas each enforces its own limits.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LIMITS_FILE = "limits.yaml"
+
+
+@dataclass(frozen=True)
+class Limit:
+    concurrent: int
+    cost_per_minute: float
+    role_concurrent: int | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    default: Limit
+    roles: dict[str, Limit]
+    costs: dict[str, float]
+
+    def for_roles(self, roles: Iterable[str]) -> tuple[str | None, Limit]:
+        """The role whose limit applies, and the limit: the most generous of the caller's roles, so a
+        second role never makes someone's allowance smaller."""
+        held = [(r, self.roles[r]) for r in sorted(roles) if r in self.roles]
+        if not held:
+            return None, self.default
+        return max(held, key=lambda rl: (rl[1].concurrent, rl[1].cost_per_minute))
+
+    def cost(self, path: str) -> float:
+        matches = [p for p in self.costs if path == p or path.startswith(p.rstrip("/") + "/")]
+        return self.costs[max(matches, key=len)] if matches else 1.0
+
+
+def _limit(raw: dict[str, Any], where: str) -> Limit:
+    unknown = set(raw) - {"concurrent", "cost_per_minute", "role_concurrent"}
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
+    limit = Limit(
+        int(raw["concurrent"]),
+        float(raw["cost_per_minute"]),
+        int(raw["role_concurrent"]) if raw.get("role_concurrent") is not None else None,
+    )
+    if limit.concurrent < 1 or limit.cost_per_minute <= 0 or (limit.role_concurrent or 1) < 1:
+        raise ValueError(f"{where}: limits must be positive")
+    return limit
+
+
+def load_limits(policies_dir: Path) -> Limits:
+    path = Path(policies_dir) / LIMITS_FILE
+    if not path.is_file():  # no file: generous defaults, never unlimited
+        return Limits(Limit(16, 1200.0), {}, {})
+    raw = yaml.safe_load(path.read_text()) or {}
+    return Limits(
+        _limit(raw.get("default") or {"concurrent": 16, "cost_per_minute": 1200}, f"{path}: default"),
+        {role: _limit(v, f"{path}: roles.{role}") for role, v in (raw.get("roles") or {}).items()},
+        {str(p): float(c) for p, c in (raw.get("costs") or {}).items()},
+    )
+
+
+class Refused(Exception):
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.detail, self.retry_after = detail, retry_after
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float
+
+
+@dataclass
+class Limiter:
+    limits: Limits
+    clock: Any = time.monotonic
+    _in_flight: dict[str, int] = field(default_factory=dict)
+    _role_in_flight: dict[str, int] = field(default_factory=dict)
+    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def acquire(self, who: str, roles: Iterable[str], path: str) -> tuple[str, str | None]:
+        """Take one in-flight slot for `who` (and their role) and pay the request's cost, or raise
+        `Refused` saying which limit and when to retry. Returns the lease to `release`."""
+        role, limit = self.limits.for_roles(roles)
+        cost = self.limits.cost(path)
+        with self._lock:
+            if self._in_flight.get(who, 0) >= limit.concurrent:
+                raise Refused(
+                    f"{who} already has {limit.concurrent} requests in progress (the limit for "
+                    f"{role or 'any caller'}); wait for one to finish",
+                    1,
+                )
+            if role and limit.role_concurrent and self._role_in_flight.get(role, 0) >= limit.role_concurrent:
+                raise Refused(
+                    f"all {role}s together already have {limit.role_concurrent} requests in progress, "
+                    "the most the gateway runs at once for that role; try again shortly",
+                    1,
+                )
+            now = self.clock()
+            bucket = self._buckets.get(who) or _Bucket(limit.cost_per_minute, now)
+            rate = limit.cost_per_minute / 60.0
+            bucket.tokens = min(limit.cost_per_minute, bucket.tokens + (now - bucket.at) * rate)
+            bucket.at = now
+            self._buckets[who] = bucket
+            if bucket.tokens < cost:
+                wait = math.ceil((cost - bucket.tokens) / rate)
+                raise Refused(
+                    f"{who} has used this minute's allowance ({limit.cost_per_minute:g} units; this "
+                    f"request costs {cost:g}); try again in {wait} s",
+                    wait,
+                )
+            bucket.tokens -= cost
+            self._in_flight[who] = self._in_flight.get(who, 0) + 1
+            if role:
+                self._role_in_flight[role] = self._role_in_flight.get(role, 0) + 1
+        return who, role
+
+    def release(self, lease: tuple[str, str | None]) -> None:
+        who, role = lease
+        with self._lock:
+            self._in_flight[who] = max(0, self._in_flight.get(who, 0) - 1)
+            if role:
+                self._role_in_flight[role] = max(0, self._role_in_flight.get(role, 0) - 1)
+
+    def in_flight(self, who: str) -> int:
+        with self._lock:
+            return self._in_flight.get(who, 0)
