@@ -251,6 +251,7 @@ class AuditStore:
         self.batches = 0  # transactions committed, for the benchmark's group-commit figure
         # Told (seconds, events, ok) after each commit attempt: the service's metrics hook in here.
         self.on_commit: Callable[[float, int, bool], None] | None = None
+        self._last_failure_at: float | None = None  # monotonic time of the newest failed commit
 
     def queue_depth(self) -> int:
         """Events waiting for the writer: a growing number means the audit store cannot keep up."""
@@ -262,6 +263,16 @@ class AuditStore:
         from gateway.migrations import runner as migrations  # alembic is loaded only when needed
 
         migrations.upgrade(self.url, "audit")
+
+    def can_commit(self, within: float = 30.0) -> bool:
+        """Whether an event would commit now: the database answers and no commit (database or
+        witness) has failed in the last `within` seconds. A database that answers reads but cannot
+        write (disk full, locked) shows up as a failed commit, so readiness turns with it; after
+        `within` quiet seconds the gateway is offered traffic again and the next commit decides."""
+        failed = self._last_failure_at
+        if failed is not None and time.monotonic() - failed < within:
+            return False
+        return self.ping()
 
     def ping(self) -> bool:
         try:
@@ -384,6 +395,7 @@ class AuditStore:
             future.set_result(ev)
 
     def _observe(self, seconds: float, events: int, ok: bool) -> None:
+        self._last_failure_at = None if ok else time.monotonic()
         if self.on_commit is not None:
             try:
                 self.on_commit(seconds, events, ok)

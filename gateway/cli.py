@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gateway.datadir import DataDir, safe_url
+from gateway.datadir import DataDir, keep_files_private, safe_url
 
 app = typer.Typer(
     help="Governed data-sharing and privacy gateway for public services.",
@@ -20,6 +20,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True, soft_wrap=True)  # whole lines: errors end up in logs
+
+
+@app.callback()
+def _private_files() -> None:
+    """Every command writes under the data dir with owner-only permissions."""
+    keep_files_private()
+
 
 DataDirOption = Annotated[
     Path,

@@ -15,6 +15,7 @@ Layout (all under `--data-dir`, default `var/`, or `GATEWAY_DATA_DIR`):
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,16 @@ class DataDir:
         ):
             return str(parsed.set(database=str((self.root / parsed.database).resolve())))
         return url
+
+
+PRIVATE_UMASK = 0o077
+
+
+def keep_files_private() -> None:
+    """Everything the gateway writes under the data dir holds personal data, keys or the audit log:
+    files are created 0600 and directories 0700 (owner only), whoever runs it and whatever the shell's
+    umask. Called at every entry point (the CLI, the service, the seeder)."""
+    os.umask(PRIVATE_UMASK)
 
 
 def safe_url(url: str) -> str:

@@ -282,7 +282,8 @@ def test_reidentification_needs_two_distinct_approvers(gw, linked_borough) -> No
     engine.dispose()
     event = next(e for e in _events(gw, actor="an.priya") if e["id"] == revealed.headers["x-audit-id"])
     assert event["action"] == "reidentifications.reveal" and event["subject_ids"] == [person]
-    alerts = gw.get("/v1/audit/alerts", headers=_as(gw, "ig.olu")).json()["alerts"]
+    # the approvers oversee others, so alerts about their steps are the DPO's to review
+    alerts = gw.get("/v1/audit/alerts", headers=_as(gw, "dpo.sam")).json()["alerts"]
     kinds = [a for a in alerts if a["kind"] == "reidentification"]
     assert len(kinds) >= 4  # asked, approved twice, revealed
     other = gw.post(
@@ -362,3 +363,49 @@ def test_a_filter_label_is_refused_exactly_when_it_is_not_a_label(text):
     assert (filter_problem(None, text) is None) == _is_label(text), text
     for probe in ("' OR '1'='1", "1; DROP TABLE x", '" OR ""="', "%' --", "1' AND SLEEP(5) --"):
         assert filter_problem(None, probe) is not None
+
+
+def test_reidentification_stops_when_the_extracts_agreement_ends(gw) -> None:
+    """Asking, approving and revealing are each decided again on the extract's agreement: after it
+    ends, an approved answer is not shown and a new request is refused (403), and each refusal is
+    audited."""
+    import datetime as dt
+
+    extract_id, _ = _extract(gw, {**PERSONS, "project": "sf-reid-ends", "fields": ["sex"]})
+    frame = pd.read_csv(
+        io.StringIO(gw.get(f"/v1/extracts/{extract_id}/data", headers=_as(gw, "an.priya")).text)
+    )
+    pseudonyms = list(frame["pseudonym"].iloc[:2])
+    reason = "Payment-by-results claim needs the family's outcome confirmed by the service"
+    body = {"project": "sf-reid-ends", "pseudonym": pseudonyms[0], "reason": reason}
+    reid = gw.post("/v1/reidentifications", json=body, headers=_as(gw, "an.priya")).json()[
+        "reidentification_id"
+    ]
+    policy = gw.app.state.policy
+    real_today = policy.today
+
+    def after_the_end(call):
+        policy.today = lambda: dt.date(2028, 1, 1)  # AGR-INS-003 ends on 2027-12-31
+        try:
+            return call()
+        finally:
+            policy.today = real_today
+
+    refused = after_the_end(
+        lambda: gw.post(f"/v1/reidentifications/{reid}/approve", headers=_as(gw, "ra.one"))
+    )
+    assert refused.status_code == 403 and "AGR-INS-003" in refused.json()["detail"], refused.text
+    for approver in ("ra.one", "ra.two"):
+        assert gw.post(f"/v1/reidentifications/{reid}/approve", headers=_as(gw, approver)).status_code == 200
+    revealed = after_the_end(lambda: gw.get(f"/v1/reidentifications/{reid}", headers=_as(gw, "an.priya")))
+    assert revealed.status_code == 403 and "person_id" not in revealed.text
+    new = after_the_end(
+        lambda: gw.post(
+            "/v1/reidentifications", json={**body, "pseudonym": pseudonyms[1]}, headers=_as(gw, "an.priya")
+        )
+    )
+    assert new.status_code == 403
+    for r in (refused, revealed, new):
+        event = next(e for e in _events(gw) if e["id"] == r.headers["x-audit-id"])
+        assert event["decision"] == "deny" and event["status"] == 403 and event["subject_ids"] == []
+    assert gw.get(f"/v1/reidentifications/{reid}", headers=_as(gw, "an.priya")).json()["person_id"]

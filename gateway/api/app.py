@@ -26,6 +26,7 @@ from gateway.api.rate_limits import Limiter, load_limits
 from gateway.api.request_limits import RequestLimits
 from gateway.catalogue import load_catalogue
 from gateway.config import Settings
+from gateway.datadir import keep_files_private
 from gateway.extracts.jobs import ExtractJobs
 from gateway.extracts.service import ExtractService
 from gateway.extracts.store import ExtractStore
@@ -69,6 +70,7 @@ def _schemas(settings: Settings) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    keep_files_private()
     require_production_ready(settings)  # before anything is opened: no dev default reaches production
     _schemas(settings)
 

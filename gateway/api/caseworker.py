@@ -193,10 +193,12 @@ def person_flags(
     index = _index(request)
     load = _caseload(request, principal, index)
     relationship = load.relationship(person_id)
-    if relationship is None and person_id not in index.people([person_id]):
-        raise GatewayError(404, "not_found", f"there is no person {person_id} in the index")
+    # Outside the caseload, "no such person" and "not yours" are one answer (403), so the index cannot
+    # be probed for who exists; only an audited, alerted break-glass learns that an id is unknown.
     if relationship is None and glass is None:
         _refuse_outside_caseload(request, person_id, "person")
+    if relationship is None and person_id not in index.people([person_id]):
+        raise GatewayError(404, "not_found", f"there is no person {person_id} in the index")
     perms = _permissions(request, principal, purpose)
     with step("fetch", view="flags", people=1):
         result = gather_flags([person_id], perms, request.app.state.stores.engines, index, _as_of(request))
@@ -228,13 +230,13 @@ def family_context(
     audit_context(request).update(purpose=purpose)
     index = _index(request)
     members = index.family_members([family_id])[family_id]
+    load = _caseload(request, principal, index)
+    if not set(members) & load.members and glass is None:  # unknown or not yours: one answer
+        _refuse_outside_caseload(request, family_id, "family")
     if not members:
         raise GatewayError(404, "not_found", f"there is no family {family_id} in the index")
     audit_context(request)["subject_ids"] = members
     engines = request.app.state.stores.engines
-    load = _caseload(request, principal, index)
-    if not set(members) & load.members and glass is None:
-        _refuse_outside_caseload(request, family_id, "family")
     perms = _permissions(request, principal, purpose)
     with step("fetch", view="flags", people=len(members)):
         result = gather_flags(members, perms, engines, index, _as_of(request))

@@ -20,7 +20,7 @@ def healthz() -> dict[str, str]:
 def _check_stores(request: Request) -> dict[str, str]:
     registry = request.app.state.stores
     status = registry.ping() if not registry.problem else {}
-    status["audit"] = "ok" if request.app.state.audit.ping() else "unavailable"
+    status["audit"] = "ok" if request.app.state.audit.can_commit() else "unavailable"
     request.app.state.metrics.stores_checked(status)
     return status
 
@@ -35,7 +35,8 @@ async def metrics(request: Request) -> Response:
 
 @router.get("/readyz", responses={503: {"description": "a store or the audit store does not answer"}})
 def readyz(request: Request) -> JSONResponse:
-    """Ready when every departmental store and the audit store answer; 503 otherwise, naming which not."""
+    """Ready when every departmental store answers and the audit store can commit (its newest commit did
+    not fail); 503 otherwise, naming which not."""
     registry = request.app.state.stores
     status = _check_stores(request)
     down = sorted(name for name, s in status.items() if s != "ok")

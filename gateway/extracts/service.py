@@ -24,6 +24,7 @@ from gateway.extracts.build import (
     ExtractFailed,
     build_extract,
     extract_dir,
+    principal_of,
     remove_files,
 )
 from gateway.extracts.request import ExtractRequest, ReidentificationRequest, filter_problem
@@ -288,6 +289,7 @@ class ExtractService:
             raise WorkflowRefused(
                 403, "not_a_holder", f"only holders of an extract of project {req.project} may ask"
             )
+        self._agreement_still_allows(req.project, principal)
         self._reverse(req.project, req.pseudonym)  # refuse now, not after two people approved nonsense
         row = {
             "reid_id": uuid.uuid4().hex,
@@ -320,6 +322,7 @@ class ExtractService:
             )
         if found["status"] != "pending":
             raise WorkflowRefused(409, "not_pending", f"request {reid_id} is {found['status']}")
+        self._agreement_still_allows(found["project"], self._requester(found["project"], found["requester"]))
         person = self._reverse(found["project"], found["pseudonym"])
         try:
             return self.store.approve_reid(reid_id, principal.sub, REID_APPROVERS, person), decision
@@ -353,7 +356,37 @@ class ExtractService:
             return {**found, "person_id": None}  # approvers see the request, never the answer
         if found["person_id"] and not self._may(principal, REQUEST_REID).allow:
             return {**found, "person_id": None}  # a requester who has since lost the role sees no answer
+        if found["person_id"]:
+            self._agreement_still_allows(found["project"], principal)  # the answer leaves only under it
         return found
+
+    def _requester(self, project: str, requester: str) -> Principal:
+        """The requester as they were when they asked for the project's extract (their claims are kept
+        with it), so approvers' decisions are taken on the requester's agreement, not their own."""
+        for e in self.store.listing(requester=requester):
+            if e["project"] == project and e.get("requester_claims"):
+                return principal_of(e["requester_claims"])
+        raise WorkflowRefused(403, "not_a_holder", f"{requester} holds no extract of project {project}")
+
+    def _agreement_still_allows(self, project: str, principal: Principal) -> Decision:
+        """Re-identification is processing under the extract's agreement: when every agreement that the
+        project's extracts were released under has ended (or no longer covers the requester), no
+        request is accepted, approved or revealed."""
+        refusals = []
+        for e in self.store.listing(requester=principal.sub):
+            if e["project"] != project or e["status"] not in {"ready", "expired"}:
+                continue
+            decision = self.policy.decide(principal, "extract", e["dataset"], e["purpose"], e["agreement_id"])
+            if decision.allow:
+                return decision
+            refusals.append(decision)
+        reason = refusals[0].reason if refusals else f"no extract of project {project} is held"
+        raise WorkflowRefused(
+            403,
+            "forbidden",
+            f"re-identification needs the extract's agreement to be in force: {reason}",
+            refusals[0] if refusals else None,
+        )
 
     def _reverse(self, project: str, pseudonym: str) -> str:
         if not self.store.known_project(project):

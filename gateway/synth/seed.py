@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from gateway.datadir import DataDir, safe_url, without_password
+from gateway.datadir import DataDir, keep_files_private, safe_url, without_password
 from gateway.stores.bulk import load_store
 from gateway.stores.engines import store_engine
 from gateway.stores.postgres import create_database, normalise
@@ -84,6 +84,7 @@ def seed(
 ) -> SeedResult:
     if people < 10:
         raise ValueError("a borough needs at least 10 residents")
+    keep_files_private()
     dd = DataDir(Path(data_dir))
     noise = noise or load_noise_config()
     dd.root.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,70 @@
+"""The red team's remaining probes: files readable by other users, a /readyz that says ready while
+every call answers 503, and a person-id oracle (404 for "no such person", 403 for "not yours")."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from gateway.api.app import create_app
+from gateway.config import Settings
+from gateway.datadir import DataDir
+from gateway.synth.seed import seed
+from tests.conftest import bearer
+
+
+def test_everything_under_the_data_dir_is_owner_only(tmp_path: Path):
+    root = tmp_path / "var"
+    seed(root, people=300)
+    with TestClient(create_app(Settings(data_dir=root))) as c:
+        assert c.get("/v1/me", headers=bearer(root, "cw.alice")).status_code == 200
+    loose = [
+        f"{p.relative_to(root)} {stat.filemode(p.stat().st_mode)}"
+        for p in [root, *root.rglob("*")]
+        if p.stat().st_mode & 0o077
+    ]
+    assert not loose, loose
+    assert {"audit.db", "gateway.db", "audit-checkpoints.jsonl"} <= {p.name for p in root.iterdir()}
+
+
+def test_readyz_fails_when_the_audit_store_cannot_commit(tmp_path: Path):
+    with TestClient(create_app(Settings(data_dir=tmp_path))) as c:
+        assert c.get("/readyz").json()["stores"]["audit"] == "ok"
+        anchor = DataDir(tmp_path).audit_anchor
+        anchor.unlink(missing_ok=True)
+        anchor.mkdir()  # the witness cannot be written: no commit is confirmed
+        refused = c.get("/v1/me", headers=bearer(tmp_path, "cw.alice"))
+        assert refused.status_code == 503 and refused.json()["error"] == "audit_unavailable"
+        ready = c.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["stores"]["audit"] == "unavailable"
+        anchor.rmdir()
+        assert c.app.state.audit.can_commit(within=0)
+
+
+def test_unknown_and_not_yours_get_the_same_answer(linked_borough: Path):
+    engine = create_engine(DataDir(linked_borough).index_url())
+    with engine.connect() as conn:
+        anyone = conn.execute(
+            text("SELECT person_id FROM index_persons ORDER BY person_id LIMIT 1")
+        ).scalar_one()
+        family = conn.execute(text("SELECT max(family_id) FROM index_persons")).scalar_one()
+    engine.dispose()
+    unknown_person, unknown_family = "P" + "9" * 12, "F" + "9" * 12
+    with TestClient(create_app(Settings(data_dir=linked_borough))) as c:
+        alice = bearer(linked_borough, "cw.alice")
+        caseload = {r["person_id"] for r in c.get("/v1/caseload", headers=alice).json()}
+        assert anyone not in caseload
+        params = {"purpose": "child_protection_enquiry"}
+        answers = []
+        for pid in (anyone, unknown_person):
+            r = c.get(f"/v1/persons/{pid}/flags", params=params, headers=alice)
+            answers.append((r.status_code, r.json()["error"], r.json()["detail"].replace(pid, "ID")))
+        assert answers[0] == answers[1] and answers[0][0] == 403, answers
+        fam = []
+        for fid in (family, unknown_family):
+            r = c.get(f"/v1/families/{fid}/context", params=params, headers=alice)
+            fam.append((r.status_code, r.json()["error"]))
+        assert fam[1] == (403, "not_on_caseload") and fam[0][0] in (200, 403)
