@@ -7,6 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -18,6 +19,7 @@ from gateway.datadir import DataDir
 from gateway.index.store import IndexStore
 from tests.conftest import bearer
 
+POLICIES = Path(__file__).resolve().parents[1] / "policies"
 PURPOSE = "child_protection_enquiry"
 GLASS = {"X-Break-Glass-Reason": "Police report of a child at risk tonight, allocated worker unreachable"}
 
@@ -250,13 +252,27 @@ def test_protected_people_show_involvement_and_contact_route_only(client, linked
         if r["source"] == "childrens_social_care" and r["local_id"] in restricted
     }
     headers = {**bearer(linked_borough, "cw.ben"), **GLASS}
+    lines = yaml.safe_load((POLICIES / "safeguarding-lines.yaml").read_text())["lines"]
+    # every phone the stores hold for one school or one officer: none may be shown for a protected person
+    local_phones = set()
+    for store, query in (
+        ("education", "SELECT sch_phone FROM edu_schools"),
+        ("housing", "SELECT off_phone FROM hsg_officers"),
+        ("community_safety", "SELECT off_phone FROM cs_officers"),
+        ("adult_social_care", "SELECT wkr_phone FROM asc_workers"),
+        ("early_help", "SELECT ehkw_phone FROM eh_key_workers"),
+    ):
+        with _db(linked_borough, store) as con:
+            local_phones |= {r[0] for r in con.execute(query) if r[0]}
+    assert local_phones
     checked = 0
     for pid in sorted(protected)[:15]:
         body = client.get(f"/v1/persons/{pid}/flags", params={"purpose": PURPOSE}, headers=headers).json()
         assert body["protected"] is True
         for f in body["flags"]:
             assert f["flag"] == "involved" and f["since"] is None
-            assert f["contact"] is None or set(f["contact"]) == {"role", "phone"}
+            assert f["contact"] == lines[f["service"]], f  # the service's central line, nothing else
+            assert f["contact"]["phone"] not in local_phones
         checked += bool(body["flags"])
         assert _last_event(client)["disclosure_applied"]["protected"] is True
     assert checked >= 1

@@ -25,6 +25,7 @@ from gateway.caseworker.flags import (
     RawFlag,
     protected_ids,
 )
+from gateway.caseworker.safeguarding import safeguarding_lines
 from gateway.identity.principal import Principal
 from gateway.index.store import IndexStore
 from gateway.policy.decision import Decision, PolicyEngine
@@ -39,6 +40,8 @@ class Permissions:
     contacts: dict[str, bool]  # contact dataset -> permitted with the fields a contact shows
     agreements: set[str]
     refusal: Decision | None  # why nothing is permitted, when nothing is
+    # The contact route for protected people, per service (policies/safeguarding-lines.yaml).
+    safeguarding_lines: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def permissions(policy: PolicyEngine, principal: Principal, purpose: str) -> Permissions:
@@ -63,7 +66,13 @@ def permissions(policy: PolicyEngine, principal: Principal, purpose: str) -> Per
                 )
         elif first_refusal is None:
             first_refusal = d
-    return Permissions(allowed, contacts, agreements - {""}, None if allowed else first_refusal)
+    return Permissions(
+        allowed,
+        contacts,
+        agreements - {""},
+        None if allowed else first_refusal,
+        safeguarding_lines(policy.policies_dir),
+    )
 
 
 @dataclass
@@ -152,9 +161,11 @@ def gather_flags(
         person = people[pid]
         contact = f.contact if spec.contact_dataset and perms.contacts.get(spec.contact_dataset) else None
         if person.protected:
-            # Only that the service is involved, and the route to contact it.
+            # Only that the service is involved, and the service's central safeguarding line: never the
+            # involved professional's own contact, whose phone alone would locate the person.
             if (pid, f.service) not in involved:
-                route = {k: (contact or {}).get(k) for k in PROTECTED_CONTACT_FIELDS} if contact else None
+                line = perms.safeguarding_lines.get(f.service)
+                route = {k: line[k] for k in PROTECTED_CONTACT_FIELDS} if line else None
                 involved[(pid, f.service)] = {
                     "service": f.service,
                     "flag": "involved",
