@@ -381,7 +381,7 @@ class AuditStore:
             error = AuditUnavailable(f"the audit witness could not record the commit: {exc}")
             for (_, future), ev in zip(batch, exc.written, strict=True):
                 future.set_exception(error)
-                if ev.get("action") != "audit.undelivered" and ev.get("decision") == "allow":
+                if ev.get("action") != "audit.undelivered":
                     self._queue.put((storable(undelivered_notice(ev)), Future()))
             return
         except Exception as exc:

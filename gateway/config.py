@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     oidc_client_secret_file: Path | None = None
     oidc_metadata_url: str | None = None
     oidc_scope: str = "openid profile"
+    # Per-principal and per-role request limits (default: limits.yaml in the policies directory).
+    limits_file: Path | None = None
     # How often the policy files are checked for changes (seconds).
     policy_check_interval: float = Field(default=1.0, ge=0)
     # The gateway's own database (person index, extract requests, re-identifications) and the analysis

@@ -303,12 +303,12 @@ def test_family_context_lists_members_and_professionals(client, linked_borough):
     ("path", "params", "status"),
     [
         ("/v1/persons/not-an-id/flags", {"purpose": PURPOSE}, 400),
-        ("/v1/persons/P000000000000/flags", {"purpose": PURPOSE}, 404),
+        ("/v1/persons/P000000000000/flags", {"purpose": PURPOSE}, 403),  # unknown = not yours
         ("/v1/persons/{alice}/flags", {}, 422),
         ("/v1/persons/{alice}/flags", {"purpose": "x" * 200}, 422),
         ("/v1/persons/{alice}/flags", {"purpose": "x' OR '1'='1"}, 422),
         ("/v1/persons/{alice}/flags", {"purpose": "debt_recovery"}, 403),
-        ("/v1/families/F000000000000/context", {"purpose": PURPOSE}, 404),
+        ("/v1/families/F000000000000/context", {"purpose": PURPOSE}, 403),
         ("/v1/families/%27%3B%20DROP%20TABLE/context", {"purpose": PURPOSE}, 400),
     ],
 )
@@ -320,7 +320,9 @@ def test_bad_input_gets_a_clear_4xx_and_is_audited(client, linked_borough, path,
     assert set(r.json()) == {"error", "detail"} and r.json()["detail"]
     event = _last_event(client)
     assert event["decision"] == "deny" and event["status"] == status and event["rows_released"] == 0
-    if status == 403:
+    if status == 403 and "000000000000" in path:  # an unknown id gets the answer someone else's would
+        assert r.json()["error"] == "not_on_caseload" and "not on your caseload" in r.json()["detail"]
+    elif status == 403:
         assert "not a purpose of agreement AGR-CSC-001" in r.json()["detail"]
 
 

@@ -134,11 +134,11 @@ def test_db_upgrade_builds_an_empty_postgresql_database_and_the_service_runs_on_
     assert behind.exit_code == 1 and "run gateway db upgrade" in behind.output
     upgraded = runner.invoke(cli, ["db", "upgrade", "--data-dir", str(tmp_path)])
     assert upgraded.exit_code == 0, upgraded.output
-    assert "gateway: empty -> g0001" in upgraded.output and "audit: empty -> a0001" in upgraded.output
+    assert "gateway: empty -> g0002" in upgraded.output and "audit: empty -> a0001" in upgraded.output
     again = runner.invoke(cli, ["db", "upgrade", "--data-dir", str(tmp_path)])
-    assert "already at g0001" in again.output and "already at a0001" in again.output
+    assert "already at g0002" in again.output and "already at a0001" in again.output
     current = runner.invoke(cli, ["db", "current", "--data-dir", str(tmp_path)])
-    assert current.exit_code == 0 and "gateway g0001 head g0001" in current.output
+    assert current.exit_code == 0 and "gateway g0002 head g0002" in current.output
 
     # The migrated schema is exactly what the code's table definitions describe.
     assert _schema_drift(gateway_url, _gateway_metadata()) == []

@@ -101,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if app.state.policy.load_error:  # refuse to start on a broken policy rather than deny silently
         raise RuntimeError(f"policy could not be loaded: {app.state.policy.load_error}")
     app.state.audit = open_audit(settings)
-    app.state.limiter = Limiter(load_limits(settings.policies_dir))
+    app.state.limiter = Limiter(load_limits(settings.policies_dir, settings.limits_file))
     app.state.metrics = metrics = GatewayMetrics()
     app.state.policy.on_decision = metrics.decision
     app.state.audit.on_commit = metrics.audit_committed

@@ -64,8 +64,8 @@ def _limit(raw: dict[str, Any], where: str) -> Limit:
     return limit
 
 
-def load_limits(policies_dir: Path) -> Limits:
-    path = Path(policies_dir) / LIMITS_FILE
+def load_limits(policies_dir: Path, limits_file: Path | None = None) -> Limits:
+    path = Path(limits_file) if limits_file else Path(policies_dir) / LIMITS_FILE
     if not path.is_file():  # no file: generous defaults, never unlimited
         return Limits(Limit(16, 1200.0), {}, {})
     raw = yaml.safe_load(path.read_text()) or {}
