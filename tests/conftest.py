@@ -246,3 +246,18 @@ class TcpProxy(TcpHop):
 
     def __init__(self, target: tuple[str, int]) -> None:
         super().__init__(target)
+
+
+def fresh_budgets(root: Path) -> None:
+    """Start a test module with no privacy budget spent and no stored answers in this borough's gateway
+    database: the session-scoped borough is shared by several modules, and each plays its own analyst."""
+    from gateway.datadir import DataDir
+    from gateway.privacy.budget import answers, budgets, spends
+
+    engine = create_engine(DataDir(root).index_url())
+    try:
+        with engine.begin() as conn:
+            for table in (answers, spends, budgets):
+                conn.execute(table.delete())
+    finally:
+        engine.dispose()

@@ -1,23 +1,29 @@
-"""Compile a validated aggregate request into one SQL statement the engine executes.
+"""Compile a validated aggregate request into the SQL the engine executes.
 
-`GROUP BY CUBE(...)` returns every cell and every margin in one pass; `grouping()` marks the margins.
-Per cell the statement also returns what disclosure control needs: the number of contributing units,
-the sum of the records' keys (cell-key perturbation) and, for sums and means, the largest two
-contributions (dominance). Event tables are first summed per unit (person or household), so
-thresholds and dominance count people, not rows. Every value is a bound parameter.
+The statement returns the **finest cells only** (one row per combination of the group fields that
+holds any unit), each with the number of distinct units in it and, for sums and means, the sum of the
+units' clamped contributions. Margins are not computed by the database: they are sums of the noisy
+finest cells (`gateway.privacy.release`), so a table adds up and its noise is paid for once.
+
+What bounds a unit's influence, which the noise is scaled to:
+
+- a row is first summed per (unit, cell), so a person with five referrals in one month counts once;
+- a unit counts in at most `max_cells_per_unit` cells (the rest of its cells, in a fixed pseudo-random
+  order by its records' keys, are dropped);
+- its contribution to a sum in one cell is clamped to [0, bound].
+
+Every value is a bound parameter.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, and_, func, select
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy import ColumnElement, Select, and_, func, literal, select
 
 from gateway.analysis.schema import AnalysisTable
 
 DIM = "d{}"
-GROUPING = "g{}"
 
 
 class FilterTypeError(ValueError):
@@ -26,14 +32,9 @@ class FilterTypeError(ValueError):
 
 def _check(spec: AnalysisTable, field: str, value: Any) -> None:
     if spec.boolean(field):
-        ok = isinstance(value, bool)
-        kind = "true or false"
-    elif spec.numeric(field):
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        kind = "a number"
+        ok, kind = isinstance(value, bool), "true or false"
     else:
-        ok = isinstance(value, str)
-        kind = "text"
+        ok, kind = isinstance(value, str), "one of its values as text"
     if not ok:
         raise FilterTypeError(f"filter {field!r} takes {kind}")
 
@@ -50,18 +51,14 @@ def where_clauses(spec: AnalysisTable, filters: dict[str, dict[str, Any]]) -> li
             values = f["in"]
             out.append(column == values[0] if len(values) == 1 else column.in_(values))
         else:
-            if spec.boolean(field):
-                raise FilterTypeError(f"filter {field!r} is true or false; a range does not apply")
             for op, v in f["range"].items():
                 _check(spec, field, v)
                 out.append({"gte": column >= v, "gt": column > v, "lte": column <= v, "lt": column < v}[op])
     return out
 
 
-def _top_two(value: Any, dialect: str) -> Any:
-    if dialect == "postgresql":
-        return func.array_agg(aggregate_order_by(value, value.desc()), type_=ARRAY(Float))[1:2]
-    return func.max(value, 2)  # DuckDB: the two largest values, as a list
+def _clamped(value: Any, bound: float) -> Any:
+    return func.least(func.greatest(func.coalesce(value, 0.0), literal(0.0)), literal(bound))
 
 
 def compile_aggregate(
@@ -70,53 +67,54 @@ def compile_aggregate(
     filters: dict[str, dict[str, Any]],
     measure: str,
     field: str | None,
-    dialect: str,
 ) -> Select:
     t = spec.table
     conditions = where_clauses(spec, filters)
     magnitude = measure != "count"
-    if magnitude:
+    if magnitude:  # a sum or mean is over the units that have the amount
+        assert field is not None
         conditions.append(t.c[field].is_not(None))
-    dims = [t.c[g] for g in group_by]
-
-    if spec.unit is None:  # each row is one unit (a person, a family)
-        source, dim_cols = t, dims
-        count = func.count()
-        units = func.count()
-        total = func.sum(t.c[field]) if magnitude else None
-        top = _top_two(t.c[field], dialect) if magnitude else None
-        keys = func.sum(t.c.record_key)
-        where = and_(*conditions) if conditions else None
-    else:  # events: first per unit, then per cell
-        inner_cols = [*[d.label(DIM.format(i)) for i, d in enumerate(dims)], t.c[spec.unit].label("unit")]
-        inner = (
-            select(
-                *inner_cols,
-                func.count().label("n"),
-                func.sum(t.c.record_key).label("k"),
-                *([func.sum(t.c[field]).label("s")] if magnitude else []),
-            )
-            .where(*conditions)
-            .group_by(*inner_cols)
-            .subquery("per_unit")
+    dims = [t.c[g].label(DIM.format(i)) for i, g in enumerate(group_by)]
+    unit = t.c[spec.unit] if spec.unit else t.c.unit_id
+    per_unit = (
+        select(
+            *dims,
+            unit.label("unit"),
+            func.sum(t.c.record_key).label("k"),
+            *([func.sum(t.c[field]).label("s")] if magnitude else []),
         )
-        source = inner
-        dim_cols = [inner.c[DIM.format(i)] for i in range(len(dims))]
-        count = func.sum(inner.c.n)
-        units = func.count()
-        total = func.sum(inner.c.s) if magnitude else None
-        top = _top_two(inner.c.s, dialect) if magnitude else None
-        keys = func.sum(inner.c.k)
-        where = None
-
-    columns = [c.label(DIM.format(i)) for i, c in enumerate(dim_cols)]
-    columns += [func.grouping(c).label(GROUPING.format(i)) for i, c in enumerate(dim_cols)]
-    columns += [count.label("count"), units.label("units"), keys.label("key_sum")]
+        .where(and_(True, *conditions))
+        .group_by(*dims, unit)
+        .subquery("per_unit")
+    )
+    dim_cols = [per_unit.c[DIM.format(i)] for i in range(len(group_by))]
+    if spec.max_cells_per_unit > 1:
+        rank = func.row_number().over(
+            partition_by=per_unit.c.unit, order_by=[per_unit.c.k, *dim_cols, per_unit.c.unit]
+        )
+        ranked = select(per_unit, rank.label("r")).subquery("ranked")
+        source, kept = ranked, ranked.c.r <= spec.max_cells_per_unit
+        dim_cols = [ranked.c[DIM.format(i)] for i in range(len(group_by))]
+    else:
+        source, kept = per_unit, None
+    columns: list[Any] = [
+        *(c.label(DIM.format(i)) for i, c in enumerate(dim_cols)),
+        func.count().label("units"),
+    ]
     if magnitude:
-        columns += [total.label("total"), top.label("top")]
+        assert field is not None
+        columns.append(func.sum(_clamped(source.c.s, spec.bound(field))).label("total"))
     q = select(*columns).select_from(source)
-    if where is not None:
-        q = q.where(where)
+    if kept is not None:
+        q = q.where(kept)
     if dim_cols:
-        q = q.group_by(func.cube(*dim_cols))
+        q = q.group_by(*dim_cols)
     return q
+
+
+def compile_domain(spec: AnalysisTable, field: str) -> Select:
+    """Every value a field takes in the whole dataset (not the filtered part): the table's categories.
+    The domain is treated as public (ward names, bands, months, yes/no), so a table's shape never
+    depends on the people a filter selects."""
+    column = spec.table.c[field]
+    return select(column).where(column.is_not(None)).distinct()

@@ -2,7 +2,12 @@
 
 Field names must look like identifiers (so no SQL can hide in one) and are then checked against the
 catalogue and the agreement; values only ever reach SQL as bound parameters. Filters are normalised so
-that equivalent ways of writing one (a value, a one-item list, a range) select exactly the same rows.
+that equivalent ways of writing one (a value, a one-item list) are one query, answered once.
+
+The query language is bounded so that it can be protected: filters and groupings use categories (text
+values, yes/no), never numbers, so no arbitrary numeric range can isolate one person's amount; a range
+is only for ordered categories (months, years) and its bounds are values of the field; a list filter
+has at most `MAX_LIST` values. Numeric fields are measures only (a sum or a mean of them).
 """
 
 from __future__ import annotations
@@ -12,17 +17,18 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 MAX_DIMENSIONS = 4
-MAX_LIST = 100
+MAX_LIST = 12
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-Scalar = bool | int | float | Annotated[str, StringConstraints(max_length=100)]
+Text = Annotated[str, StringConstraints(max_length=100)]
+Scalar = bool | Text
 
 
 class Range(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    gte: int | float | Annotated[str, StringConstraints(max_length=100)] | None = None
-    gt: int | float | Annotated[str, StringConstraints(max_length=100)] | None = None
-    lte: int | float | Annotated[str, StringConstraints(max_length=100)] | None = None
-    lt: int | float | Annotated[str, StringConstraints(max_length=100)] | None = None
+    gte: Text | None = None
+    gt: Text | None = None
+    lte: Text | None = None
+    lt: Text | None = None
 
     @model_validator(mode="after")
     def _bounded(self) -> Range:
@@ -47,6 +53,10 @@ class AggregateRequest(BaseModel):
     group_by: list[Name] = Field(default_factory=list)
     filters: dict[Name, Filter] = Field(default_factory=dict)
     agreement: Annotated[str, StringConstraints(pattern=r"^AGR-[A-Z0-9-]{1,60}$")] | None = None
+    project: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,59}$")] | None = Field(
+        default=None,
+        description="the project the table is for (its privacy budget); default: the purpose",
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> AggregateRequest:
@@ -83,7 +93,11 @@ class AggregateRequest(BaseModel):
             "group_by": list(self.group_by),
             "filters": {k: normalise_filter(v) for k, v in sorted(self.filters.items())},
             "agreement": self.agreement,
+            "project": self.budget_project(),
         }
+
+    def budget_project(self) -> str:
+        return self.project or self.purpose.replace("_", "-")
 
 
 def normalise_filter(value: Any) -> dict[str, Any]:

@@ -24,7 +24,6 @@ from gateway.analysis.store import AnalysisStore
 from gateway.datadir import DataDir
 from gateway.privacy import generalise
 from gateway.privacy.generalise import age
-from gateway.privacy.perturbation import KEY_SPACE
 
 Progress = Callable[[str], None]
 CHILD_AGE = 18
@@ -235,7 +234,7 @@ class _KeyBook:
     def get(self, kind: str, source_key: str) -> int:
         key = (kind, str(source_key))
         if key not in self._keys:
-            self._keys[key] = secrets.randbelow(KEY_SPACE)
+            self._keys[key] = secrets.randbelow(schema.RECORD_KEY_SPACE)
         return self._keys[key]
 
     def rows(self) -> list[dict[str, Any]]:

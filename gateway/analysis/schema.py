@@ -3,14 +3,16 @@
 Every table is keyed by an internal integer (`unit_id` for people and families, `event_id` for
 events) that is assigned at each build and never leaves the gateway: no index person id, no local
 record id, no name, date of birth or address is stored here. `record_key` is each record's permanent
-random key for cell-key perturbation; `record_keys` keeps it stable across rebuilds.
+random key (it orders which cells of a unit count when contributions are bounded); `record_keys` keeps
+it stable across rebuilds.
 
 Embedded default: `<data-dir>/analysis.duckdb`; PostgreSQL with `gateway link --analysis-url`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from sqlalchemy import (
     BigInteger,
@@ -26,6 +28,9 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+# Each record's permanent random key (0-255): it orders which of a unit's cells count when a unit
+# appears in more cells of one table than its contribution bound allows.
+RECORD_KEY_SPACE = 256
 
 # Service flags carried at person level and, as "any member", at family level.
 SERVICE_FLAGS = (
@@ -146,11 +151,21 @@ builds = Table(
 
 @dataclass(frozen=True)
 class AnalysisTable:
-    """A catalogue dataset's table; `unit` is the column naming whom a row is about (None: the row is
-    the unit), so thresholds count people, not events."""
+    """A catalogue dataset's table, with what differential privacy needs to know about it.
+
+    `unit` is the column naming whom a row is about (None: the row is the unit), so every count is of
+    distinct units (people, families, households), never of rows. `max_cells_per_unit` bounds how many
+    cells of one table a unit may count in (an event dataset's household appears in many months; its
+    contributions beyond the bound are dropped), and `bounds` clamps each unit's contribution to a sum
+    in one cell to [0, bound]: together they fix the sensitivity the noise is scaled to. `ordered` are
+    the fields a range filter may use (months, years), always with bounds from the field's own values.
+    """
 
     table: Table
     unit: str | None
+    max_cells_per_unit: int = 1
+    bounds: Mapping[str, float] = field(default_factory=dict)
+    ordered: frozenset[str] = frozenset()
 
     def numeric(self, field: str) -> bool:
         column = self.table.c.get(field)
@@ -160,14 +175,35 @@ class AnalysisTable:
         column = self.table.c.get(field)
         return column is not None and isinstance(column.type, Boolean)
 
+    def bound(self, field: str) -> float:
+        return float(self.bounds[field])
+
 
 INTERNAL = frozenset({"unit_id", "event_id", "record_key", "family_unit"})
 
 DATASETS: dict[str, AnalysisTable] = {
-    "persons": AnalysisTable(persons, None),
-    "families": AnalysisTable(families, None),
-    "referrals": AnalysisTable(referrals, "unit_id"),
-    "rent_transactions": AnalysisTable(rent_transactions, "unit_id"),
-    "attendance": AnalysisTable(attendance, "unit_id"),
-    "benefit_awards": AnalysisTable(benefit_awards, "unit_id"),
+    "persons": AnalysisTable(persons, None, bounds={"housing_benefit_weekly": 400.0}),
+    "families": AnalysisTable(families, None, bounds={"members": 12.0, "children_count": 10.0}),
+    "referrals": AnalysisTable(referrals, "unit_id", max_cells_per_unit=4, ordered=frozenset({"month"})),
+    "rent_transactions": AnalysisTable(
+        rent_transactions,
+        "unit_id",
+        max_cells_per_unit=24,
+        bounds={"amount": 2500.0},
+        ordered=frozenset({"month"}),
+    ),
+    "attendance": AnalysisTable(
+        attendance,
+        "unit_id",
+        max_cells_per_unit=3,
+        bounds={"sessions_possible": 400.0, "sessions_missed": 400.0},
+        ordered=frozenset({"academic_year"}),
+    ),
+    "benefit_awards": AnalysisTable(
+        benefit_awards,
+        "unit_id",
+        max_cells_per_unit=3,
+        bounds={"weekly_amount": 400.0},
+        ordered=frozenset({"start_month"}),
+    ),
 }

@@ -62,6 +62,7 @@ class AnalysisStore:
         self._checked = 0.0
         self._lock = threading.Lock()
         self._populations: dict[str, int] = {}
+        self._domains: dict[tuple[Any, str, str], list[Any]] = {}
         # Told of each engine made (the file is reopened when `gateway refresh` replaces it): tracing.
         self.on_engine: Callable[[Engine], None] | None = None
 
@@ -121,6 +122,15 @@ class AnalysisStore:
             with engine.connect() as conn:
                 self._populations[dataset] = int(conn.execute(q).scalar_one())
         return self._populations[dataset]
+
+    def domain(self, dataset: str, field: str, statement: Executable, build: Any) -> list[Any]:
+        """A field's values over the whole dataset, kept for one build of the store."""
+        stamp = (build, dataset, field)
+        if stamp not in self._domains:
+            if len(self._domains) > 1000:
+                self._domains.clear()
+            self._domains[stamp] = [r[0] for r in self.execute(statement)]
+        return self._domains[stamp]
 
     def last_build(self) -> dict[str, Any]:
         q = select(schema.builds).order_by(schema.builds.c.build_id.desc()).limit(1)

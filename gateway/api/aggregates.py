@@ -1,4 +1,5 @@
-"""`POST /v1/aggregates`: cross-department tables for analysts, with statistical disclosure control.
+"""`POST /v1/aggregates`: cross-department tables for analysts, under differential privacy and a budget;
+`GET /v1/budgets`: what is left of it.
 
 The body is parsed here rather than by FastAPI so that even a malformed request is recorded in the
 audit event (what was asked, and why it was refused).
@@ -31,7 +32,7 @@ async def aggregates(request: Request, principal: CurrentPrincipal) -> dict[str,
     state = request.app.state
     try:
         reply = await run_in_threadpool(
-            run_aggregate, req, principal, state.policy, state.catalogue, state.analysis
+            run_aggregate, req, principal, state.policy, state.catalogue, state.analysis, state.budgets
         )
     except AggregateRefused as exc:
         ctx["reason"] = exc.detail
@@ -47,3 +48,15 @@ async def aggregates(request: Request, principal: CurrentPrincipal) -> dict[str,
     )
     state.metrics.cells_suppressed(req.dataset, sum(1 for r in reply.rows if r["status"] == "suppressed"))
     return {"rows": reply.rows, "disclosure": reply.disclosure, "audit_id": request.state.audit_id}
+
+
+@router.get("/budgets")
+def budgets(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Privacy budgets: an analyst's own (those they have spent from: as an analyst, and their
+    projects'); every budget for those who may review the audit log (IG officers, the DPO)."""
+    ctx = audit_context(request)
+    ctx.update(action="budgets.read", purpose="privacy_budget")
+    overseer = request.app.state.policy.decide(principal, "review", "audit", "audit_oversight").allow
+    listed = request.app.state.budgets.listing(None if overseer else principal.sub)
+    ctx["rows_released"] = len(listed)
+    return {"budgets": listed, "scope": "all" if overseer else "yours"}

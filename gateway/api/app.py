@@ -36,6 +36,7 @@ from gateway.identity.tokens import Verifier, load_key_set
 from gateway.index.store import IndexStore
 from gateway.migrations import runner as migrations
 from gateway.policy.decision import PolicyEngine
+from gateway.privacy.budget import Ledger
 from gateway.privacy.keys import choose_provider
 from gateway.production import require_production_ready
 from gateway.stores.registry import StoreRegistry
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verifier = _verifier(settings)
     app.state.index = IndexStore(settings.gateway_db_url())
     app.state.revocations = Revocations(app.state.index.engine)
+    app.state.budgets = Ledger(app.state.index.engine)
     app.state.analysis = AnalysisStore(settings.analysis_db_url())
     app.state.caseloads = {}  # (department, worker id) -> (expiry, Caseload); see api/caseworker.py
     app.state.policy = PolicyEngine(settings.policies_dir, check_interval=settings.policy_check_interval)

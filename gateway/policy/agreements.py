@@ -38,15 +38,12 @@ class Disclosure(BaseModel):
     threshold: int | None = Field(default=None, ge=1, description="cells below this are suppressed")
     rounding_base: int | None = Field(default=None, ge=1, description="counts rounded to this base")
     k: int | None = Field(default=None, ge=2, description="k-anonymity for extracts")
-    # Aggregate tables (gateway.privacy.rules holds the defaults and their sources).
-    query_set_min: int | None = Field(default=None, ge=1, description="refuse queries about fewer units")
-    protection_margin: int | None = Field(default=None, ge=1, description="LP interval a hidden cell keeps")
-    perturbation: bool | None = Field(default=None, description="cell-key perturbation on or off")
-    max_noise: int | None = Field(default=None, ge=0, le=10, description="largest count perturbation")
-    nk_n: int | None = Field(default=None, ge=1, description="dominance: the n largest contributors")
-    nk_k: float | None = Field(default=None, gt=0, le=1, description="dominance: may not exceed k")
-    p_percent: float | None = Field(default=None, gt=0, lt=1, description="p% rule as a fraction")
-    sum_noise: float | None = Field(default=None, ge=0, le=1, description="sum noise, share of largest")
+    # Aggregate tables (gateway.privacy.rules holds the defaults and their sources): differential
+    # privacy (zCDP) per table, and the budget a project and each analyst may spend under this agreement.
+    query_rho: float | None = Field(default=None, gt=0, le=1, description="zCDP cost of one table")
+    project_rho: float | None = Field(default=None, gt=0, le=100, description="budget per project")
+    analyst_rho: float | None = Field(default=None, gt=0, le=100, description="budget per analyst")
+    agreement_rho: float | None = Field(default=None, gt=0, le=1000, description="budget for everyone in all")
     max_cells: int | None = Field(default=None, ge=1, le=20000, description="largest table released")
     # Extracts: the level each generalised field starts at, and how many records may be suppressed.
     generalise: dict[str, str] = Field(default_factory=dict, description="field -> starting level")

@@ -1,18 +1,22 @@
-"""The disclosure-control rules an aggregate table is released under, with their defaults and sources.
+"""The disclosure rules an analyst table is released under, with their defaults and why.
 
 An agreement's `disclosure` block may set any of these; whatever it leaves out takes the default here.
-The defaults follow practice in UK trusted research environments and statistics offices:
 
-- `threshold` 10: ACRO/SACRO `safe_threshold` and the ONS "rule of 10" for frequency tables.
-- `query_set_min` 50: Denning's query-set size restriction; a table about fewer people than this is
-  mostly suppression anyway, and refusing it (and its complement) stops the simplest tracker attacks.
-- `protection_margin` = threshold: tau-Argus protection levels; a suppressed cell's feasible interval
-  from the published cells must be at least this wide.
+- `query_rho` 0.01: what one distinct table costs, in zero-concentrated differential privacy (zCDP).
+  A count table's finest cells then get Gaussian noise of standard deviation 7.1 (one unit per cell),
+  so a published cell of 100 or more is within 5% of the truth in most draws; margins are sums of
+  cells and are relatively more precise still.
+- `project_rho` 1.0 and `analyst_rho` 1.0: what a project, and each analyst, may spend under one
+  agreement: a working day of about 100 tables. zCDP adds up, so after spending rho in all, whatever
+  the tables, an attacker's view of any one person changes by at most what rho allows (docs:
+  disclosure-control.md, "What the budget guarantees").
+- `agreement_rho` 5.0: what everyone under the agreement may spend in all, so that analysts who
+  collude across projects cannot pool more than this.
+- `threshold` 10: ACRO/SACRO `safe_threshold` and the ONS "rule of 10": a cell whose noisy count of
+  units is below it is shown as suppressed (output checking on top of the noise, as an IG officer
+  expects; it is post-processing, so it costs no budget and hides nothing the noise does not).
 - `rounding_base` 5: OpenSAFELY and ONS publish counts rounded to the nearest 5.
-- `max_noise` 2 over a key space of 256: ABS TableBuilder and the ONS 2021 Census cell-key method use
-  small zero-mean noise looked up from a record-key sum modulo 256.
-- `nk_n` 2, `nk_k` 0.85, `p_percent` 0.10: ACRO's dominance defaults for magnitude tables.
-- `sum_noise` 0.5: a perturbed sum moves by up to half its largest contribution (ABS magnitude method).
+- `max_cells` 5000: the largest table released (with its margins).
 """
 
 from __future__ import annotations
@@ -20,27 +24,16 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from gateway.privacy.perturbation import KEY_SPACE
-
 
 @dataclass(frozen=True)
 class DisclosureRules:
     threshold: int = 10
-    query_set_min: int = 50
-    protection_margin: int | None = None  # None: the threshold
     rounding_base: int | None = 5
-    perturbation: bool = True
-    max_noise: int = 2
-    key_space: int = KEY_SPACE
-    nk_n: int = 2
-    nk_k: float = 0.85
-    p_percent: float = 0.10
-    sum_noise: float = 0.5
+    query_rho: float = 0.01
+    project_rho: float = 1.0
+    analyst_rho: float = 1.0
+    agreement_rho: float = 5.0
     max_cells: int = 5000
-
-    @property
-    def margin(self) -> int:
-        return self.protection_margin if self.protection_margin is not None else self.threshold
 
 
 def rules_from(settings: dict[str, Any] | None) -> DisclosureRules:
