@@ -110,6 +110,7 @@ def aggregates(r: dict) -> Iterator[Row]:
         yield _row(
             "aggregates", f"gateway / raw SQL: {q['query']}", value, f"<= {goal}", value <= goal, r["cpus"]
         )
+    yield from headline("aggregates")(r)
 
 
 def extracts(r: dict) -> Iterator[Row]:

@@ -50,8 +50,9 @@ def test_tables_from_a_postgresql_analysis_store(tmp_path: Path, pg_prefix: str)
             assert r.status_code == 200, r.text
             for row in r.json()["rows"]:
                 if row["sex"] is not None and row["status"] != "suppressed":
-                    assert abs(row["value"] - true[row["sex"]]) <= 4
-            # Means use PostgreSQL's ordered array_agg for the dominance rule's largest contributions.
+                    assert abs(row["value"] - true[row["sex"]]) <= 6 * row["noise_sd"] + 2.5
+            # Means clamp each contribution with least/greatest and bound contributions per unit with a
+            # window function: both in PostgreSQL's dialect too.
             r = client.post(
                 "/v1/aggregates",
                 json={
@@ -74,6 +75,15 @@ def test_tables_from_a_postgresql_analysis_store(tmp_path: Path, pg_prefix: str)
                 },
                 headers=headers,
             )
-            assert r.status_code == 422 and r.json()["error"] == "query_set_too_small"
+            assert r.status_code == 400 and r.json()["error"] == "unknown_value"
+            r = client.post(
+                "/v1/aggregates",
+                json={"purpose": JSNA, "dataset": "rent_transactions", "group_by": ["month"]},
+                headers=headers,
+            )
+            assert r.status_code == 200, r.text
+            budgets = client.get("/v1/budgets", headers=headers).json()["budgets"]
+            assert {b["scope"].split(":")[0] for b in budgets} == {"project", "analyst", "agreement"}
+            assert all(b["spent_rho"] == pytest.approx(0.03) for b in budgets)
     finally:
         drop_database(url)

@@ -116,7 +116,7 @@ def test_agreements_endpoint_serves_the_registry_with_status(tmp_path):
         assert status["AGR-ASC-004"] == "not_started"
         one = c.get("/v1/agreements/AGR-INS-002", headers=headers).json()
         assert one["disclosure"]["threshold"] == 10 and one["disclosure"]["rounding_base"] == 5
-        assert one["disclosure"]["query_set_min"] == 50 and one["disclosure"]["k"] is None
+        assert one["disclosure"]["query_rho"] == 0.01 and one["disclosure"]["k"] is None
         assert any("Art 6(1)(e)" in basis for basis in one["legal_basis"])
         missing = c.get("/v1/agreements/AGR-NOPE", headers=headers)
         assert missing.status_code == 404 and missing.json()["error"] == "not_found"

@@ -254,7 +254,7 @@ def test_analyst_table_builder_chart_and_csv(live: Live, new_page: Any) -> None:
     assert any(s in statuses for s in ("status-perturbed", "status-rounded"))
     assert "[c]" in table.inner_text()
     summary = page.get_by_test_id("disclosure-summary").inner_text()
-    assert "suppressed" in summary and "rounded" in summary
+    assert "not shown" in summary and "rounded" in summary and "privacy budget" in summary
     page.evaluate("document.getElementById('result-title').scrollIntoView()")
     shot(page, "06-analyst-table")
     event = live.event(page_audit_ids(page)[0])

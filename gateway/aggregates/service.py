@@ -170,19 +170,21 @@ def run_aggregate(
             {**stored["disclosure"], **_budget(ledger.states(scopes), 0.0, True)},
             True,
         )
-    try:
-        states = ledger.spend(scopes, p.rules.query_rho, principal.sub, key)
-    except BudgetExhausted as exc:
-        raise AggregateRefused(
-            403, "budget_exhausted", f"{exc}; ask your IG officer about the project's budget"
-        ) from exc
     statement = compile_aggregate(p.spec, req.group_by, p.filters, req.measure, req.field)
     with step("fetch", dataset=req.dataset, dimensions=len(req.group_by)) as span:
         rows = store.execute(statement)
         span.set_attribute("rows", len(rows))
     with step("transform", dataset=req.dataset, measure=req.measure):
         out_rows, disclosure = _released(req, p, categories, rows)
-    reply = ledger.keep(key, {"rows": out_rows, "disclosure": disclosure})
+    try:  # paid for and kept in one transaction: nothing is released unless the spend commits
+        states, reply = ledger.spend(
+            scopes, p.rules.query_rho, principal.sub, key, {"rows": out_rows, "disclosure": disclosure}
+        )
+    except BudgetExhausted as exc:
+        raise AggregateRefused(
+            403, "budget_exhausted", f"{exc}; ask your IG officer about the project's budget"
+        ) from exc
+    assert reply is not None
     return _reply(
         req, p, reply["rows"], {**reply["disclosure"], **_budget(states, p.rules.query_rho, False)}, False
     )

@@ -63,6 +63,7 @@ class AnalysisStore:
         self._lock = threading.Lock()
         self._populations: dict[str, int] = {}
         self._domains: dict[tuple[Any, str, str], list[Any]] = {}
+        self._build: tuple[Engine, float, dict[str, Any]] | None = None
         # Told of each engine made (the file is reopened when `gateway refresh` replaces it): tracing.
         self.on_engine: Callable[[Engine], None] | None = None
 
@@ -133,9 +134,14 @@ class AnalysisStore:
         return self._domains[stamp]
 
     def last_build(self) -> dict[str, Any]:
-        q = select(schema.builds).order_by(schema.builds.c.build_id.desc()).limit(1)
-        rows = self.execute(q)
-        return dict(rows[0]._mapping) if rows else {}
+        """The newest build, re-read at most every RECHECK_SECONDS (and whenever the file changes)."""
+        engine = self.engine  # reopens a replaced DuckDB file, clearing what it cached
+        now = time.monotonic()
+        if self._build is None or self._build[0] is not engine or now - self._build[1] >= RECHECK_SECONDS:
+            q = select(schema.builds).order_by(schema.builds.c.build_id.desc()).limit(1)
+            rows = self.execute(q)
+            self._build = (engine, now, dict(rows[0]._mapping) if rows else {})
+        return self._build[2]
 
     def record_keys(self) -> dict[tuple[str, str], int]:
         """Every record key issued so far (empty before the first build)."""

@@ -125,25 +125,12 @@ def _now() -> str:
 class Ledger:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._known: set[str] = set()  # scopes whose rows exist (rows are never deleted by the service)
 
     def stored(self, key: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(answers.c.reply).where(answers.c.answer_key == key)).first()
         return json.loads(row[0]) if row else None
-
-    def keep(self, key: str, reply: dict[str, Any]) -> dict[str, Any]:
-        """Store a new answer; if another process stored one for the same query first, that one is
-        the answer (one query, one answer)."""
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    insert(answers).values(answer_key=key, reply=json.dumps(reply), created_at=_now())
-                )
-        except IntegrityError:
-            earlier = self.stored(key)
-            if earlier is not None:
-                return earlier
-        return reply
 
     def states(self, scopes: Sequence[Scope]) -> list[BudgetState]:
         names = [s.name for s in scopes]
@@ -154,23 +141,20 @@ class Ledger:
             for s in scopes
         ]
 
-    def spend(self, scopes: Sequence[Scope], rho: float, actor: str, key: str) -> list[BudgetState]:
-        """Spend `rho` from every scope at once, or from none (BudgetExhausted)."""
+    def spend(
+        self,
+        scopes: Sequence[Scope],
+        rho: float,
+        actor: str,
+        key: str,
+        reply: dict[str, Any] | None = None,
+    ) -> tuple[list[BudgetState], dict[str, Any] | None]:
+        """Spend `rho` from every scope at once, or from none (BudgetExhausted), and keep `reply` as the
+        answer to query `key`, in the same transaction: an answer is released only if it was paid for.
+        If another process stored an answer to the same query first, nothing is spent and that answer
+        is returned (one query, one answer)."""
         now = _now()
-        for scope in scopes:  # a scope's row exists before it is spent from
-            try:
-                with self.engine.begin() as conn:
-                    if (
-                        conn.execute(select(budgets.c.scope).where(budgets.c.scope == scope.name)).first()
-                        is None
-                    ):
-                        conn.execute(
-                            insert(budgets).values(
-                                scope=scope.name, allowance=scope.allowance, spent=0.0, updated_at=now
-                            )
-                        )
-            except IntegrityError:
-                pass  # another process made it first
+        self._ensure(scopes, now)
         try:
             with self.engine.begin() as conn:
                 for scope in scopes:
@@ -193,9 +177,35 @@ class Ledger:
                         for s in scopes
                     ],
                 )
+                if reply is not None:
+                    conn.execute(
+                        insert(answers).values(answer_key=key, reply=json.dumps(reply), created_at=now)
+                    )
         except _Short:
             raise BudgetExhausted(self.states(scopes), rho) from None
-        return self.states(scopes)
+        except IntegrityError:
+            earlier = self.stored(key) if reply is not None else None
+            if earlier is None:
+                raise
+            return self.states(scopes), earlier
+        return self.states(scopes), reply
+
+    def _ensure(self, scopes: Sequence[Scope], now: str) -> None:
+        """Every scope has its row before it is spent from (one read; a write only the first time)."""
+        names = [s.name for s in scopes if s.name not in self._known]
+        if not names:
+            return
+        with self.engine.connect() as conn:
+            have = set(conn.execute(select(budgets.c.scope).where(budgets.c.scope.in_(names))).scalars())
+        self._known |= have
+        for scope in (s for s in scopes if s.name in names and s.name not in have):
+            try:
+                with self.engine.begin() as conn:
+                    row = {"scope": scope.name, "allowance": scope.allowance, "spent": 0.0, "updated_at": now}
+                    conn.execute(insert(budgets).values(**row))
+            except IntegrityError:
+                pass  # another process made it first
+            self._known.add(scope.name)
 
     def listing(self, actor: str | None = None) -> list[dict[str, Any]]:
         """Every budget (actor None: for IG officers), or those an analyst has spent from."""

@@ -37,12 +37,18 @@ def cost(sensitivity: float, scale: float) -> float:
     return float((_space() >> dp.m.then_gaussian(scale)).map(float(sensitivity)))
 
 
-def add_noise(values: Sequence[float], sensitivity: float, rho: float) -> tuple[list[float], float]:
-    """`values` with Gaussian noise costing at most `rho`; returns the noisy values and the scale."""
+@lru_cache(maxsize=256)
+def _measurement(sensitivity: float, rho: float) -> tuple[Any, float]:
     scale = scale_for(sensitivity, rho)
     measurement = _space() >> dp.m.then_gaussian(scale)
     if measurement.map(float(sensitivity)) > rho * (1 + 1e-9):
         raise RuntimeError("the noise would cost more than the budget allows")  # fail closed
+    return measurement, scale
+
+
+def add_noise(values: Sequence[float], sensitivity: float, rho: float) -> tuple[list[float], float]:
+    """`values` with Gaussian noise costing at most `rho`; returns the noisy values and the scale."""
+    measurement, scale = _measurement(float(sensitivity), float(rho))
     if not values:
         return [], scale
     return [float(v) for v in measurement([float(v) for v in values])], scale

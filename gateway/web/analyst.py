@@ -26,10 +26,12 @@ from gateway.web.session import SignedIn, User, checked_form
 router = APIRouter(prefix="/ui", include_in_schema=False)
 FILTER_ROWS = 3
 MARKS = {
-    "suppressed": ("[c]", "suppressed: too few people, or hidden so it cannot be worked out from the totals"),
-    "rounded": ("r", "rounded to the agreement's base"),
-    "perturbed": ("p", "given a small, consistent random adjustment (cell-key perturbation), then rounded"),
-    "ok": ("", "released as counted (zero cells and totals the rules leave alone)"),
+    "suppressed": ("[c]", "not shown: with its noise, fewer people than the agreement's threshold"),
+    "perturbed": (
+        "~",
+        "published with random noise (differential privacy), then rounded: the range beside it holds the "
+        "true figure 95 times in 100",
+    ),
 }
 
 
@@ -38,7 +40,8 @@ def _datasets(catalogue: Catalogue, kind: str) -> list[Any]:
 
 
 def parse_value(text: str) -> Any:
-    """A filter as typed: `a, b` is a list; true/false, whole and decimal numbers keep their type."""
+    """A filter as typed: `a, b` is a list; true/false (yes/no) for yes/no fields; anything else is one
+    of the field's categories, as text (tables filter by categories, never by numbers)."""
     parts = [p.strip() for p in text.split(",") if p.strip()]
     values: list[Any] = []
     for p in parts:
@@ -48,13 +51,7 @@ def parse_value(text: str) -> Any:
         elif low in ("false", "no"):
             values.append(False)
         else:
-            try:
-                values.append(int(p))
-            except ValueError:
-                try:
-                    values.append(float(p))
-                except ValueError:
-                    values.append(p)
+            values.append(p)
     return values[0] if len(values) == 1 else values
 
 
@@ -133,9 +130,17 @@ async def table_csv(request: Request, user: User) -> Response:
     result = await request.app.state.web_api.for_page(request, user).post("/v1/aggregates", body)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([*body["group_by"], "value", "status"])
+    writer.writerow([*body["group_by"], "value", "status", "noise_sd", "interval_95_low", "interval_95_high"])
     for row in result["rows"]:
-        cells = [*(_cell(row.get(g)) for g in body["group_by"]), row["value"], row["status"]]
+        low, high = row.get("interval_95") or (None, None)
+        cells = [
+            *(_cell(row.get(g)) for g in body["group_by"]),
+            row["value"],
+            row["status"],
+            row.get("noise_sd"),
+            low,
+            high,
+        ]
         writer.writerow([neutralise(c) for c in cells])
     name = f"{body['dataset']}-{'-'.join(body['group_by']) or 'total'}.csv"
     return Response(
