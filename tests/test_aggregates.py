@@ -307,3 +307,60 @@ def test_the_released_cells_are_in_the_audit_event_before_the_reply(
     assert released["request"]["group_by"] == ["sex"]
     assert released["budget"]["scopes"][0]["spent_rho"] > 0  # every spend is in the audit event
     assert json.dumps(released)  # serialisable as stored
+
+
+def test_a_spent_budget_refuses_further_tables_with_its_state(
+    client: TestClient, analysis_borough: Path
+) -> None:
+    """At the agreement's defaults (0.01 a table, 1.0 for an analyst) the 101st distinct table is
+    refused, with what is left; the refusal is audited and releases nothing. Repeats stay free."""
+    from gateway.identity.dev_issuer import sign_token
+    from gateway.identity.users import DemoUser
+
+    user = DemoUser(id="an.budget", name="Budget", roles=("analyst",), department="insight", team="INS01")
+    who = {"Authorization": f"Bearer {sign_token(analysis_borough, user)}"}
+    wards = [w for (w,) in truth(analysis_borough, "SELECT DISTINCT ward FROM persons ORDER BY 1")]
+    asked = [
+        {"purpose": JSNA, "dataset": "persons", "group_by": [g], "filters": {"ward": w}, "project": "spend"}
+        for w in wards
+        for g in ("sex", "age_band", "cp_plan", "rent_arrears", "early_help")
+    ][:101]
+    assert len(asked) == 101
+    other = post(client, analysis_borough, {"purpose": JSNA, "dataset": "persons", "project": "someone-else"})
+    assert other.status_code == 200  # another analyst's spend: IG officers see it, an.budget does not
+    statuses = [client.post("/v1/aggregates", json=body, headers=who).status_code for body in asked]
+    assert statuses[:100] == [200] * 100
+    refused = client.post("/v1/aggregates", json=asked[100], headers=who)
+    assert refused.status_code == 403 and refused.json()["error"] == "budget_exhausted"
+    assert "left" in refused.json()["detail"] and "analyst:AGR-INS-002:an.budget" in refused.json()["detail"]
+    event = client.get(
+        "/v1/audit/events",
+        params={"actor": "an.budget", "limit": 1},
+        headers=bearer(analysis_borough, "ig.olu"),
+    ).json()["events"][0]
+    assert event["id"] == refused.headers["x-audit-id"] and event["rows_released"] == 0
+    again = client.post("/v1/aggregates", json=asked[0], headers=who)  # asked before: still answered
+    assert again.status_code == 200 and again.json()["disclosure"]["budget"]["repeat_of_an_earlier_table"]
+    mine = client.get("/v1/budgets", headers=who).json()
+    analyst_scope = next(b for b in mine["budgets"] if b["scope"] == "analyst:AGR-INS-002:an.budget")
+    assert mine["scope"] == "yours" and analyst_scope["remaining_rho"] == pytest.approx(0.0, abs=1e-6)
+    everyone = client.get("/v1/budgets", headers=bearer(analysis_borough, "ig.olu")).json()
+    theirs = {b["scope"] for b in everyone["budgets"]}
+    assert everyone["scope"] == "all" and {b["scope"] for b in mine["budgets"]} < theirs
+    assert "analyst:AGR-INS-002:an.priya" in theirs
+    assert "analyst:AGR-INS-002:an.priya" not in {b["scope"] for b in mine["budgets"]}
+
+
+def test_nan_in_a_table_request_is_refused_before_it_is_read(
+    client: TestClient, analysis_borough: Path
+) -> None:
+    for bad in (
+        '{"purpose": "x", "dataset": "persons", "filters": {"ward": NaN}}',
+        '{"filters": [Infinity]}',
+    ):
+        r = client.post(
+            "/v1/aggregates",
+            content=bad,
+            headers={**bearer(analysis_borough, "an.priya"), "Content-Type": "application/json"},
+        )
+        assert r.status_code == 400 and r.json()["error"] == "invalid_json"
