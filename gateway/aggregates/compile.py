@@ -75,7 +75,14 @@ def compile_aggregate(
         assert field is not None
         conditions.append(t.c[field].is_not(None))
     dims = [t.c[g].label(DIM.format(i)) for i, g in enumerate(group_by)]
-    unit = t.c[spec.unit] if spec.unit else t.c.unit_id
+    if spec.unit is None:  # each row is one unit (a person, a family): one GROUP BY, nothing to bound
+        direct: list[Any] = [*dims, func.count().label("units")]
+        if magnitude:
+            assert field is not None
+            direct.append(func.sum(_clamped(t.c[field], spec.bound(field))).label("total"))
+        q = select(*direct).where(and_(True, *conditions))
+        return q.group_by(*dims) if dims else q
+    unit = t.c[spec.unit]
     per_unit = (
         select(
             *dims,
