@@ -319,7 +319,7 @@ def main() -> None:
         "utility": utility,
         "headline": [
             {
-                "name": "aggregates: mean share of people hidden, ward x age band x flag tables (demo borough)",
+                "name": "aggregates: mean share of people hidden, ward x age band x flag (demo borough)",
                 "value": utility["hidden_share_mean"],
                 "goal": f"<= {GOAL_HIDDEN}",
                 "met": utility["hidden_share_mean"] <= GOAL_HIDDEN,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.analysis.store import AnalysisStore
 from gateway.api.app import create_app
@@ -364,3 +367,40 @@ def test_nan_in_a_table_request_is_refused_before_it_is_read(
             headers={**bearer(analysis_borough, "an.priya"), "Content-Type": "application/json"},
         )
         assert r.status_code == 400 and r.json()["error"] == "invalid_json"
+
+
+QUERY_POOL = [
+    {"dataset": "persons", "group_by": ["sex"]},
+    {"dataset": "persons", "group_by": ["sex"], "filters": {"sex": ["F", "M"]}},
+    {
+        "dataset": "persons",
+        "group_by": ["sex"],
+        "filters": {"sex": ["M", "F", "F"]},
+    },  # the one above, rewritten
+    {"dataset": "persons", "group_by": ["age_band"]},
+    {"dataset": "families", "group_by": ["size_band"]},
+]
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.lists(st.integers(0, len(QUERY_POOL) - 1), min_size=1, max_size=12))
+def test_spend_is_one_query_cost_per_distinct_query_however_often_asked(client, analysis_borough, picks):
+    """Whatever the order and repetition, an analyst's spend is 0.01 for each distinct query (rewritten
+    forms count once), and each answer is the same every time it is asked."""
+    from gateway.aggregates.request import AggregateRequest
+    from gateway.identity.dev_issuer import sign_token
+    from gateway.identity.users import DemoUser
+
+    name = f"an.prop{uuid.uuid4().hex[:8]}"
+    user = DemoUser(id=name, name=name, roles=("analyst",), department="insight", team="INS01")
+    who = {"Authorization": f"Bearer {sign_token(analysis_borough, user)}"}
+    answers: dict[str, list] = {}
+    for i in picks:
+        body = {"purpose": JSNA, "project": "prop", **QUERY_POOL[i]}
+        r = client.post("/v1/aggregates", json=body, headers=who)
+        assert r.status_code == 200, r.text
+        canonical = json.dumps(AggregateRequest.model_validate(body).normalised(), sort_keys=True)
+        assert answers.setdefault(canonical, r.json()["rows"]) == r.json()["rows"]
+    mine = client.get("/v1/budgets", headers=who).json()["budgets"]
+    spent = next(b["spent_rho"] for b in mine if b["scope"] == f"analyst:AGR-INS-002:{name}")
+    assert spent == pytest.approx(0.01 * len(answers))
