@@ -396,7 +396,7 @@ def test_spend_is_one_query_cost_per_distinct_query_however_often_asked(client, 
     who = {"Authorization": f"Bearer {sign_token(analysis_borough, user)}"}
     answers: dict[str, list] = {}
     for i in picks:
-        body = {"purpose": JSNA, "project": "prop", **QUERY_POOL[i]}
+        body = {"purpose": JSNA, "project": f"prop-{name[7:]}", **QUERY_POOL[i]}
         r = client.post("/v1/aggregates", json=body, headers=who)
         assert r.status_code == 200, r.text
         canonical = json.dumps(AggregateRequest.model_validate(body).normalised(), sort_keys=True)

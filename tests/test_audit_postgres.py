@@ -109,7 +109,14 @@ def test_two_gateway_processes_keep_one_chain(tmp_path, audit_db):
     load_or_create_key(tmp_path)
     AuditStore(audit_db, key).create()
     ports = [free_port(), free_port()]
-    env = {**os.environ, "GATEWAY_AUDIT_URL": audit_db, "GATEWAY_AUDIT_CHECKPOINT_EVERY": "50"}
+    limits = tmp_path / "limits.yaml"  # this test is about the chain, not per-caller limits: bursts of 20
+    limits.write_text("default: {concurrent: 64, cost_per_minute: 100000}\n")
+    env = {
+        **os.environ,
+        "GATEWAY_AUDIT_URL": audit_db,
+        "GATEWAY_AUDIT_CHECKPOINT_EVERY": "50",
+        "GATEWAY_LIMITS_FILE": str(limits),
+    }
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "gateway.cli", "serve", "--data-dir", str(tmp_path), "--port", str(p)],

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Column,
     Engine,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -51,6 +52,7 @@ spends = Table(
     Column("rho", Float, nullable=False),
     Column("answer_key", String(64), nullable=False),
     Column("time", String(32), nullable=False),
+    Index("ix_privacy_spends_actor", "actor"),
 )
 answers = Table(
     "aggregate_answers",
