@@ -509,7 +509,7 @@ def main() -> int:
             "met": not unexpected,
         },
         {
-            "name": f"load: caseworker p99 under a {FLOOD_CLIENTS}-client analyst flood / alone (no starvation)",
+            "name": f"load: caseworker p99, {FLOOD_CLIENTS}-client analyst flood / alone (no starvation)",
             "value": flood_ratio,
             "goal": f"<= {GOAL_FLOOD_P99}",
             "met": flood_ratio <= GOAL_FLOOD_P99,
