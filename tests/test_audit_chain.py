@@ -18,25 +18,12 @@ from audit.store import AuditStore, new_event
 from audit.verify import verify_chain
 from gateway.cli import app as cli
 from gateway.datadir import DataDir
+from tests.audit_events import flags_read
 
 EVENTS = 60
 
 
-def _event(i: int) -> dict:
-    return new_event(
-        actor=f"user{i % 3}",
-        roles=["caseworker"],
-        action="flags.read",
-        resource=f"/v1/persons/P{i:04d}/flags",
-        subject_ids=[f"P{i:04d}"],
-        purpose="child_protection_enquiry",
-        agreement_id="AGR-CSC-001",
-        decision="allow",
-        reason="ok",
-        fields_released=["ra_arrears_band"],
-        rows_released=1,
-        status=200,
-    )
+_event = flags_read
 
 
 @pytest.fixture

@@ -19,32 +19,18 @@ from typer.testing import CliRunner
 from audit import schema
 from audit.chain import event_hash, from_row, to_row
 from audit.signing import CheckpointKey
-from audit.store import UNDELIVERED_REASON, AuditStore, AuditUnavailable, new_event
+from audit.store import UNDELIVERED_REASON, AuditStore, AuditUnavailable
 from audit.verify import verify_chain
 from audit.witness import FileWitness
 from gateway.cli import app as cli
 from gateway.datadir import DataDir
+from tests.audit_events import flags_read
 
 E = schema.events
 SEALED, UNSEALED = 40, 7  # checkpoints every 20 events: 40 sealed, then 7 chained and witnessed only
 
 
-def _event(i: int, **fields) -> dict:
-    base = dict(
-        actor=f"cw.user{i % 3}",
-        roles=["caseworker"],
-        action="flags.read",
-        resource=f"/v1/persons/P{i:04d}/flags",
-        subject_ids=[f"P{i:04d}"],
-        purpose="child_protection_enquiry",
-        agreement_id="AGR-CSC-001",
-        decision="allow",
-        reason="ok",
-        fields_released=["ra_arrears_band"],
-        rows_released=1,
-        status=200,
-    )
-    return new_event(**{**base, **fields})
+_event = flags_read
 
 
 def _open(root: Path, **kw) -> AuditStore:
