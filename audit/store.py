@@ -232,6 +232,11 @@ class AuditStore:
         # The anchor file is the witness unless another is given; without either, nothing outside the
         # database vouches for the log (only tests of the chain alone run that way).
         self.witness: Witness | None = witness or (FileWitness(Path(anchor_file)) if anchor_file else None)
+        if self.witness is not None:
+            try:
+                self.witness.prepare()
+            except OSError:
+                pass  # a reader (verify) of a witness it cannot create; writes will say what is wrong
         self.seal_on_timer = seal_on_timer
         self._sealer: threading.Thread | None = None
         self._closing = threading.Event()

@@ -39,6 +39,8 @@ class WitnessUnavailable(RuntimeError):
 
 
 class Witness(Protocol):
+    def prepare(self) -> None: ...
+
     def record(self, entry: Mapping[str, Any], *, durable: bool = False) -> None: ...
 
     def read(self) -> list[dict[str, Any]]: ...
@@ -65,10 +67,14 @@ class FileWitness:
     path: Path
     read_path: Path | None = None
 
+    def prepare(self) -> None:
+        """Make the witness's directory, once, when the store opens. Never at write time: a witness
+        whose storage has gone (unmounted, removed) must fail, not be recreated somewhere else."""
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+
     def record(self, entry: Mapping[str, Any], *, durable: bool = False) -> None:
         line = (json.dumps(dict(entry), sort_keys=True, separators=(",", ":")) + "\n").encode()
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             try:
                 if os.write(fd, line) != len(line):

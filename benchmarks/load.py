@@ -295,7 +295,14 @@ def main() -> int:
             hopped_audit = make_url(audit_url).set(port=audit_hop.port).render_as_string(hide_password=False)
             key = CheckpointKey.load_or_create(root / "keys" / "audit-checkpoint.pem")
             env = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "OTEL_"))}
-            env |= {"GATEWAY_AUDIT_URL": hopped_audit, "OTEL_TRACES_EXPORTER": "none"}
+            # The witness on storage of its own (a directory the run can take away and bring back).
+            witness_dir = root / "witness"
+            anchor = witness_dir / "anchor.jsonl"
+            env |= {
+                "GATEWAY_AUDIT_URL": hopped_audit,
+                "OTEL_TRACES_EXPORTER": "none",
+                "GATEWAY_AUDIT_ANCHOR_FILE": str(anchor),
+            }
             urls = []
             for i in range(2):
                 port = _port()
@@ -381,16 +388,15 @@ def main() -> int:
                 flush=True,
             )
 
-            # The witness unwritable: every answer in the window must be a refusal (fail closed).
-            anchor = dd.audit_anchor
-            moved = anchor.with_suffix(".moved")
+            # The witness unwritable: every answer in the window must be a refusal (fail closed). Its
+            # directory is taken away and brought back (atomic: nothing is written in between).
+            away = root / "witness.away"
 
             during: Counter = Counter()
 
             def witness_outage() -> None:
                 time.sleep(0.5)
-                anchor.rename(moved)
-                anchor.mkdir()
+                witness_dir.rename(away)
                 fault_log.append("witness unwritable")
                 time.sleep(0.3)  # requests already past their audit commit finish
                 with httpx.Client(timeout=60) as probe:  # every answer inside the outage is judged
@@ -402,8 +408,7 @@ def main() -> int:
                             headers=tokens["cw.alice"],
                         )
                         during[_kind(r)] += 1
-                anchor.rmdir()
-                moved.rename(anchor)
+                away.rename(witness_dir)
                 fault_log.append("witness back")
 
             phases["witness_unreachable"] = run_phase(caseworkers, 4, 100_000, 3.5, witness_outage)
@@ -446,7 +451,7 @@ def main() -> int:
                 select(func.count()).select_from(e).where(e.c.reason == UNDELIVERED_REASON)
             ).scalar_one()
             undelivered = 2 * notices + rewritten
-        verified = verify_chain(engine, key.public, dd.audit_anchor)
+        verified = verify_chain(engine, key.public, anchor)
         engine.dispose()
         lost = [i for i in answered if stored.get(i) != 1]
         unanswered = total - len(set(answered)) - undelivered

@@ -269,15 +269,24 @@ def test_a_refused_request_whose_event_was_being_written_gets_a_notice(tmp_path)
 
 
 def test_an_unreachable_witness_refuses_the_request_and_the_log_says_so(tmp_path):
-    store = _open(tmp_path)
+    """The witness's storage goes away and comes back (its directory unmounted and remounted, which
+    is atomic: nothing can be written in between)."""
+    dd = DataDir(tmp_path)
+    mount = tmp_path / "witness"
+    key = CheckpointKey.load_or_create(dd.audit_key)
+    store = AuditStore(dd.audit_url(), key, anchor_file=mount / "anchor.jsonl", seal_on_timer=False)
+    store.create()
     store.append(_event(0))
-    anchor = DataDir(tmp_path).audit_anchor
-    anchor.rename(anchor.with_suffix(".moved"))
-    anchor.mkdir()  # a directory where the witness file should be: every write fails
+    mount.rename(tmp_path / "witness.away")  # every witness write now fails: its directory is gone
     with pytest.raises(AuditUnavailable, match="witness"):
         store.append(_event(1, subject_ids=["P6161"]))
-    anchor.rmdir()
-    anchor.with_suffix(".moved").rename(anchor)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the notice is committed too (and its witness write fails)
+        with store.engine.connect() as conn:
+            if conn.execute(select(E.c.seq).where(E.c.action == "audit.undelivered")).first():
+                break
+        time.sleep(0.05)
+    (tmp_path / "witness.away").rename(mount)
     store.append(_event(2))  # the witness is back: this commit's record covers the refused ones too
     store.close()
     with store.engine.connect() as conn:

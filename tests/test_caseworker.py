@@ -332,3 +332,49 @@ def test_analysts_cannot_use_caseworker_views(client, linked_borough):
         f"/v1/persons/{alice}/flags", params={"purpose": PURPOSE}, headers=bearer(linked_borough, "an.priya")
     )
     assert r.status_code == 403
+
+
+REASONS = [
+    "Teacher reports Zoë has bruises on her arm this morning",
+    "Owes £500 rent and bailiffs are due, family at risk tonight",
+    "Mum’s partner has returned to the home, police called",
+    "Child disclosed harm at school today 🚨 worker unreachable",
+]
+
+
+@pytest.mark.parametrize("reason", REASONS)
+def test_break_glass_reasons_in_any_language_are_kept_exactly(client, linked_borough, reason):
+    """Through the web page (RFC 8187 in the header) and straight to the API as raw UTF-8 (as curl
+    sends it): no 500, and the audit event keeps every character."""
+    from gateway.identity.dev_issuer import sign_token
+    from gateway.identity.users import load_demo_users
+    from gateway.web.session import COOKIE
+
+    alice = {
+        i["family_id"] for i in client.get("/v1/caseload", headers=bearer(linked_borough, "cw.alice")).json()
+    }
+    family = next(
+        i["family_id"]
+        for i in client.get("/v1/caseload", headers=bearer(linked_borough, "cw.ben")).json()
+        if i["family_id"] not in alice
+    )
+    user = load_demo_users(POLICIES).get("cw.alice")
+    client.cookies.set(COOKIE, sign_token(linked_borough, user), path="/ui")
+    try:
+        refused = client.get(f"/ui/families/{family}", params={"purpose": PURPOSE})
+        csrf = refused.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        page = client.post(
+            f"/ui/families/{family}/break-glass", data={"reason": reason, "purpose": PURPOSE, "csrf": csrf}
+        )
+    finally:
+        client.cookies.clear()
+    assert page.status_code == 200, page.text[:500]
+    event = _last_event(client)
+    assert event["break_glass"] and f"break-glass: {reason}" in event["reason"]
+    raw = client.get(
+        f"/v1/families/{family}/context",
+        params={"purpose": PURPOSE},
+        headers=[*bearer(linked_borough, "cw.alice").items(), ("X-Break-Glass-Reason", reason.encode())],
+    )
+    assert raw.status_code == 200, raw.text
+    assert f"break-glass: {reason}" in _last_event(client)["reason"]

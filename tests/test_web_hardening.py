@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.api.app import create_app
 from gateway.config import Settings
+from gateway.header_text import decode_header_text, encode_header_text
 from gateway.identity import dev_issuer
 from gateway.identity.tokens import InvalidToken
 from gateway.identity.users import load_demo_users
@@ -103,3 +106,13 @@ def test_a_token_living_longer_than_a_day_is_refused(tmp_path):
             c.app.state.verifier.verify(forever)
         day = dev_issuer.sign_token(tmp_path, olu, ttl=8 * 3600)
         assert c.get("/v1/me", headers={"Authorization": f"Bearer {day}"}).status_code == 200
+
+
+@given(st.text(min_size=1, max_size=200))
+def test_any_text_survives_a_header_as_one_line(text):
+    line = encode_header_text(text)
+    assert line.isascii() and "\n" not in line and "\r" not in line
+    assert decode_header_text(line) == " ".join(text.split())
+    # raw UTF-8 bytes, as a server reads them (Latin-1), decode back too
+    folded = " ".join(text.split())
+    assert decode_header_text(folded.encode("utf-8").decode("latin-1")) == folded

@@ -20,6 +20,7 @@ from gateway.api.errors import GatewayError
 from gateway.caseworker.caseload import Caseload, load_caseload, own_records
 from gateway.caseworker.views import FlagsResult, gather_flags, permissions
 from gateway.datadir import DataDir
+from gateway.header_text import HeaderTextError, decode_header_text
 from gateway.identity.principal import Principal
 from gateway.index.store import IndexStore
 from gateway.policy.justification import justification_problem
@@ -88,7 +89,10 @@ def _caseworker(request: Request, action: str) -> None:
 def _break_glass(request: Request, reason: str | None) -> str | None:
     if reason is None:
         return None
-    reason = reason.strip()
+    try:
+        reason = decode_header_text(reason).strip()
+    except HeaderTextError as exc:
+        raise GatewayError(400, "bad_request", f"X-Break-Glass-Reason: {exc}") from exc
     if not BREAK_GLASS_MIN <= len(reason) <= BREAK_GLASS_MAX:
         raise GatewayError(
             400,

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from gateway.header_text import encode_header_text
 from gateway.web.api_client import ApiRefused
 from gateway.web.choices import chosen, purposes
 from gateway.web.pages import render
@@ -71,9 +72,9 @@ async def _context(
     api = request.app.state.web_api.for_page(request, user)
     headers = None
     if reason is not None:
-        # A header is one line of Latin-1: fold line breaks, and mark characters it cannot carry.
+        # A header is one line of ASCII: line breaks folded, anything beyond ASCII sent as RFC 8187 UTF-8.
         reason = " ".join(reason.split())
-        headers = {"X-Break-Glass-Reason": reason.encode("latin-1", "replace").decode("latin-1")}
+        headers = {"X-Break-Glass-Reason": encode_header_text(reason)}
     try:
         context = await api.get(
             f"/v1/families/{family_id}/context",
