@@ -10,6 +10,7 @@ written are project pseudonyms, and the catalogue refuses direct identifiers at 
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 from collections import Counter
 from collections.abc import Callable
@@ -21,9 +22,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from pydantic import TypeAdapter
+from sqlalchemy import select
 
 from gateway.aggregates.request import Filter, Name
 from gateway.analysis.people import read_people
+from gateway.caseworker.flags import PROTECTION_MARKERS
 from gateway.catalogue import Catalogue, Classification, Dataset
 from gateway.datadir import DataDir
 from gateway.extracts.request import matches
@@ -36,6 +39,8 @@ from gateway.privacy.kanonymity import DEFAULT_K, DEFAULT_MAX_SUPPRESSION, Quasi
 from gateway.privacy.keys import KeyProvider
 from gateway.privacy.pseudonyms import ONE_WAY, ProjectKey
 from gateway.privacy.scrubbing import Scrubber, known_names
+from gateway.stores.engines import store_engine
+from gateway.stores.schema import store_tables
 
 VIEW = "extract"
 FILES = {"csv": "extract.csv", "parquet": "extract.parquet"}
@@ -91,6 +96,34 @@ def _qis(
     return climbing, fixed
 
 
+def protected_people(dd: DataDir, people: Any) -> set[str]:
+    """Everyone a store marks as not to be located (refuge addresses, adoption: the same markers the
+    caseworker views honour), as person ids."""
+    out: set[str] = set()
+    urls = dd.store_urls()
+    for store, (table_name, id_col, marker) in PROTECTION_MARKERS.items():
+        if store not in urls:
+            continue
+        table = store_tables(store)[table_name]
+        engine = store_engine(urls[store])
+        try:
+            with engine.connect() as conn:
+                for (local,) in conn.execute(select(table.c[id_col]).where(table.c[marker] == "Y")):
+                    person = people.person_of.get(f"{store}:{local}")
+                    if person:
+                        out.add(person)
+        finally:
+            engine.dispose()
+    return out
+
+
+def selected_rows(dd: DataDir, people: Any, dataset: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records an extract request selects: its filters, on the values as held."""
+    wanted = _FILTERS.validate_python(filters or {})
+    rows = READERS[dataset](dd, people)
+    return [r for r in rows if all(matches(r.get(f), w) for f, w in wanted.items())]
+
+
 def build_extract(
     dd: DataDir,
     extract: dict[str, Any],
@@ -115,12 +148,12 @@ def build_extract(
     if spec is None or spec.kind != "extract":
         raise ExtractFailed(f"{extract['dataset']!r} is no longer an extract dataset in the catalogue")
     fields: list[str] = extract["fields"]
-    filters = _FILTERS.validate_python(extract["filters"] or {})
-
     step(5, "reading the departmental stores and the person index")
     people = read_people(dd)
-    rows = READERS[extract["dataset"]](dd, people)
-    rows = [r for r in rows if all(matches(r.get(f), w) for f, w in filters.items())]
+    protected = protected_people(dd, people)
+    include_protected = bool(agreement.disclosure.include_protected)
+    everyone = selected_rows(dd, people, extract["dataset"], extract["filters"])
+    rows = everyone if include_protected else [r for r in everyone if r["person_id"] not in protected]
 
     step(35, f"generalising {len(rows):,} records to k = {agreement.disclosure.k or DEFAULT_K}")
     climbing, fixed = _qis(spec, fields, agreement)
@@ -160,6 +193,9 @@ def build_extract(
     if free_text and out:
         scrub_report = _scrub(dd, people, kept, out, free_text, pseudonym, step)
 
+    # Rows in a fresh random order: nothing in the file follows an internal order, so two projects'
+    # extracts of the same people cannot be joined row by row.
+    secrets.SystemRandom().shuffle(out)
     step(85, "writing the extract")
     report = {
         "agreement_id": agreement.id,
@@ -173,6 +209,12 @@ def build_extract(
         },
         "direct_identifiers": "dropped; each person is a project pseudonym",
         "free_text": scrub_report or None,
+        "protected_people": {
+            "excluded": 0 if include_protected else len({r["person_id"] for r in everyone} & protected),
+            "included": include_protected,
+            "rule": "people the stores mark as not to be located are left out unless the agreement says so",
+        },
+        "row_order": "random, drawn afresh for this extract",
         "as_of": people.as_of.isoformat(),
         "rows": len(out),
     }

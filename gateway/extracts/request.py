@@ -67,8 +67,9 @@ def filter_problem(ladder: str | None, wanted: Any) -> str | None:
 
 
 def _comparable(value: Any, bound: Any) -> tuple[Any, Any]:
+    """A date compared at the bound's own granularity: `lte 2014` keeps all of 2014."""
     if isinstance(value, dt.date):
-        return value.isoformat(), str(bound)
+        return value.isoformat()[: len(str(bound))], str(bound)
     return value, bound
 
 
@@ -87,5 +88,45 @@ def matches(value: Any, wanted: Any) -> bool:
     if isinstance(wanted, list):
         return any(matches(value, w) for w in wanted)
     if isinstance(value, dt.date):
-        return value.isoformat() == str(wanted)
+        return value.isoformat()[: len(str(wanted))] == str(wanted)
     return value == wanted
+
+
+# How fine a filter value may be, by the level a field is released at: a filter finer than the release
+# selects people the recipient cannot tell apart in the file, so two such extracts differ by people
+# nobody could otherwise single out (two date-of-birth cut-offs a day apart isolate one child).
+DATE_PARTS = {"date": 3, "month": 2, "year": 1, "quarter": 1, "5_years": 1, "10_years": 1}
+POSTCODE_PARTS = {"postcode": "postcode", "sector": "sector", "district": "district", "area": "area"}
+
+
+def _postcode_level(value: str) -> str:
+    outward, _, inward = value.upper().partition(" ")
+    if inward:
+        return "postcode" if len(inward) == 3 else "sector"
+    return "area" if outward.isalpha() else "district"
+
+
+def granularity_problem(ladder: str | None, level: str, wanted: Any) -> str | None:
+    """Why a filter is finer than the level its field is released at, or None."""
+    values = (
+        list(wanted.bounds().values())
+        if isinstance(wanted, Range)
+        else wanted
+        if isinstance(wanted, list)
+        else [wanted]
+    )
+    for value in (v for v in values if isinstance(v, str)):
+        if ladder in ("date_of_birth", "event_date"):
+            if level not in DATE_PARTS:  # released as an age band or a life stage: no date filters
+                return f"it is released as {level.replace('_', ' ')}, so it cannot be filtered by date"
+            parts = len(value.split("-"))
+            if parts > DATE_PARTS[level]:
+                shape = {1: "a year (YYYY)", 2: "a year or a month (YYYY-MM)"}.get(
+                    DATE_PARTS[level], "a date"
+                )
+                return f"{value!r} is finer than the {level} it is released at: filter by {shape}"
+        elif ladder == "postcode":
+            order = ("postcode", "sector", "district", "area")
+            if order.index(_postcode_level(value)) < order.index(level):
+                return f"{value!r} is finer than the postcode {level} it is released at"
+    return None

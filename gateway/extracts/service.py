@@ -17,21 +17,30 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from gateway.analysis.people import read_people
 from gateway.catalogue import Catalogue, Classification
 from gateway.datadir import DataDir
 from gateway.extracts.build import (
+    DEFAULT_LEVEL,
     FILES,
     ExtractFailed,
     build_extract,
     extract_dir,
     principal_of,
+    protected_people,
     remove_files,
+    selected_rows,
 )
-from gateway.extracts.request import ExtractRequest, ReidentificationRequest, filter_problem
+from gateway.extracts.request import (
+    ExtractRequest,
+    ReidentificationRequest,
+    filter_problem,
+    granularity_problem,
+)
 from gateway.extracts.store import ExtractStore, iso, now
 from gateway.identity.principal import Principal
 from gateway.policy.decision import Decision, PolicyEngine
-from gateway.privacy.kanonymity import NotAnonymisable
+from gateway.privacy.kanonymity import DEFAULT_K, NotAnonymisable
 from gateway.privacy.keys import KeyProvider, KeyUnavailable
 from gateway.privacy.pseudonyms import ONE_WAY, ProjectKey, PseudonymError, parse
 
@@ -87,6 +96,15 @@ class ExtractService:
                 decision,
             )
         assert decision.agreement is not None
+        agreement = decision.agreement
+        for name, wanted in req.filters.items():
+            ladder = dataset.hierarchies.get(name)
+            if ladder is None:
+                continue
+            level = agreement.disclosure.generalise.get(name) or DEFAULT_LEVEL[ladder]
+            if problem := granularity_problem(ladder, level, wanted):
+                raise WorkflowRefused(422, "finer_than_released", f"filter {name}: {problem}", decision)
+        self._no_small_differences(req, agreement.disclosure.k or DEFAULT_K, decision)
         row = {
             "extract_id": uuid.uuid4().hex,
             "requester": principal.sub,
@@ -107,6 +125,37 @@ class ExtractService:
         found = self.store.get(row["extract_id"])
         assert found is not None
         return found, decision
+
+    def _no_small_differences(self, req: ExtractRequest, k: int, decision: Decision) -> None:
+        """A project's extracts are checked against each other: two selections of the same people by
+        different filters must not differ by fewer than k people (the difference would single them
+        out, each extract k-anonymous on its own). Checked on the people each selects now."""
+        earlier = [
+            e
+            for e in self.store.listing()
+            if e["project"] == req.project and e["status"] not in ("rejected", "failed")
+        ]
+        if not earlier:
+            return
+        people = read_people(self.dd)
+        protected = protected_people(self.dd, people)
+
+        def chosen(dataset: str, filters: dict[str, Any]) -> set[str]:
+            return {r["person_id"] for r in selected_rows(self.dd, people, dataset, filters)} - protected
+
+        mine = chosen(req.dataset, {name: _plain(v) for name, v in req.filters.items()})
+        for e in earlier:
+            theirs = chosen(e["dataset"], e["filters"] or {})
+            for n in (len(mine - theirs), len(theirs - mine)):
+                if 0 < n < k:
+                    raise WorkflowRefused(
+                        409,
+                        "overlapping_extract",
+                        f"this selection and extract {e['extract_id']} of project {req.project} differ by "
+                        f"{n} people, fewer than k = {k}: the difference would single them out; "
+                        "widen or narrow the filters so they differ by at least k, or not at all",
+                        decision,
+                    )
 
     def visible(
         self, extract_id: str, principal: Principal, *, requester_only: bool = False

@@ -48,6 +48,8 @@ class Disclosure(BaseModel):
     # Extracts: the level each generalised field starts at, and how many records may be suppressed.
     generalise: dict[str, str] = Field(default_factory=dict, description="field -> starting level")
     max_suppression: float | None = Field(default=None, ge=0, le=0.5, description="share of records")
+    # Extracts: people the stores protect (refuge, adoption) are left out unless this says otherwise.
+    include_protected: bool = Field(default=False, description="include people the stores protect")
 
 
 class Agreement(BaseModel):

@@ -1,0 +1,177 @@
+"""A re-identifying recipient's attacks on extracts built through the API (issue 20, its structured
+half): rows in a fixed order joined across projects, two filters a day apart isolating one child, two
+extracts of one project whose difference singles people out, and protected people in the files.
+
+Truth comes from independent SQL on the departmental stores, the person index and the analysis store;
+each attack prints its success rate against chance."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from gateway.api.app import create_app
+from gateway.config import Settings
+from gateway.datadir import DataDir
+from tests.conftest import bearer
+
+BASE = {
+    "purpose": "supporting_families_evaluation",
+    "agreement": "AGR-INS-003",
+    "dataset": "person_records",
+}
+K = 5  # AGR-INS-003's k
+
+
+@pytest.fixture(scope="module")
+def gw(linked_borough: Path):
+    with TestClient(create_app(Settings(data_dir=linked_borough))) as client:
+        client.dd = linked_borough  # type: ignore[attr-defined]
+        yield client
+
+
+def _ask(gw, body: dict):
+    return gw.post("/v1/extracts", json={**BASE, **body}, headers=bearer(gw.dd, "an.priya"))
+
+
+def _built(gw, body: dict) -> tuple[str, pd.DataFrame]:
+    r = _ask(gw, body)
+    assert r.status_code == 202, r.text
+    extract_id = r.json()["extract_id"]
+    assert gw.post(f"/v1/extracts/{extract_id}/approve", headers=bearer(gw.dd, "ig.olu")).status_code == 202
+    deadline = time.time() + 240
+    while (status := gw.get(f"/v1/extracts/{extract_id}", headers=bearer(gw.dd, "an.priya")).json())[
+        "status"
+    ] in {"approved", "building"}:
+        assert time.time() < deadline
+        time.sleep(0.3)
+    assert status["status"] == "ready", status
+    data = gw.get(f"/v1/extracts/{extract_id}/data", headers=bearer(gw.dd, "an.priya"))
+    return extract_id, pd.read_csv(io.StringIO(data.text), dtype=str, keep_default_na=False)
+
+
+def _audited(gw, response) -> dict:
+    events = gw.get("/v1/audit/events", params={"limit": 50}, headers=bearer(gw.dd, "ig.olu")).json()[
+        "events"
+    ]
+    return next(e for e in events if e["id"] == response.headers["x-audit-id"])
+
+
+def test_rows_of_two_projects_cannot_be_joined_by_position(gw) -> None:
+    """Rows were sorted by the internal person id: two projects' extracts of the same people joined
+    row by row (100% linked). Now each file has its own random order."""
+    fields = ["date_of_birth", "sex", "ward"]
+    _, one = _built(gw, {"project": "order-a", "fields": fields})
+    _, two = _built(gw, {"project": "order-b", "fields": fields})
+    assert len(one) == len(two) > 1000
+    a, b = one[fields].agg("|".join, axis=1), two[fields].agg("|".join, axis=1)
+    same_position = float((a.values == b.values).mean())
+    chance = sum((n / len(a)) ** 2 for n in Counter(a).values())  # two random rows agreeing
+    print(f"row order: {same_position:.1%} of positions agree across projects; chance {chance:.1%}")
+    assert same_position <= chance + 0.05
+    assert Counter(a) == Counter(b), "the same people, only in another order"
+
+
+def test_a_filter_finer_than_the_release_is_refused(gw) -> None:
+    """Two requests whose date-of-birth filters differ by one day isolated one child. Dates of birth
+    are released as years under AGR-INS-003, so a filter may name a year, never a day or a month."""
+    fields = ["date_of_birth", "sex", "cp_plan"]
+    for bound in ("2014-08-21", "2014-08"):
+        r = _ask(gw, {"project": "one-day", "fields": fields, "filters": {"date_of_birth": {"lte": bound}}})
+        assert r.status_code == 422 and r.json()["error"] == "finer_than_released", r.text
+        assert "year" in r.json()["detail"]
+        event = _audited(gw, r)
+        assert event["decision"] == "deny" and event["status"] == 422
+    ok = _ask(gw, {"project": "one-day", "fields": fields, "filters": {"date_of_birth": {"lte": "2014"}}})
+    assert ok.status_code == 202, ok.text
+    # Released as an age band (AGR-RES-005): no date filter at all.
+    research = gw.post(
+        "/v1/extracts",
+        json={
+            "purpose": "early_help_outcomes_research",
+            "project": "uni-dates",
+            "agreement": "AGR-RES-005",
+            "dataset": "person_records",
+            "fields": ["date_of_birth", "sex"],
+            "filters": {"date_of_birth": {"gte": "2010"}},
+        },
+        headers=bearer(gw.dd, "an.priya"),
+    )
+    assert research.status_code == 422 and "age band" in research.json()["detail"]
+
+
+def test_two_extracts_of_a_project_may_not_differ_by_fewer_than_k_people(gw, analysis_borough) -> None:
+    """Each extract k-anonymous, their difference a handful of people. The truth (how many people a
+    flag and a sex select) is read from the analysis store."""
+    store = sa.create_engine(DataDir(analysis_borough).analysis_url())
+    with store.connect() as conn:
+        counts = {
+            (flag, sex): n
+            for flag in ("cp_plan", "looked_after", "youth_offending", "exclusion", "temporary_accommodation")
+            for sex, n in conn.execute(
+                sa.text(f"SELECT sex, count(*) FROM persons WHERE {flag} GROUP BY sex")
+            )
+        }
+    store.dispose()
+    small = [(f, s) for (f, s), n in counts.items() if 2 <= n < K and s in ("F", "M")]
+    large = [(f, s) for (f, s), n in counts.items() if n >= K + 3 and s in ("F", "M")]
+    assert small and large, counts
+    flag, sex = small[0]
+    other = "M" if sex == "F" else "F"
+    fields = ["sex", "ward", flag]
+    first = _ask(gw, {"project": "diff-small", "fields": fields, "filters": {flag: True}})
+    assert first.status_code == 202, first.text
+    second = _ask(gw, {"project": "diff-small", "fields": fields, "filters": {flag: True, "sex": other}})
+    print(f"differencing: {flag} & sex {sex} = {counts[(flag, sex)]} people between the two selections")
+    assert second.status_code == 409 and second.json()["error"] == "overlapping_extract", second.text
+    assert f"fewer than k = {K}" in second.json()["detail"]
+    assert _audited(gw, second)["decision"] == "deny"
+    # The same two selections in another project, or a pair that differs by at least k, are fine.
+    big_flag, big_sex = large[0]
+    fields = ["sex", "ward", big_flag]
+    assert (
+        _ask(gw, {"project": "diff-large", "fields": fields, "filters": {big_flag: True}}).status_code == 202
+    )
+    keep = "M" if big_sex == "F" else "F"
+    wide = _ask(gw, {"project": "diff-large", "fields": fields, "filters": {big_flag: True, "sex": keep}})
+    assert wide.status_code == 202, wide.text
+
+
+def test_protected_people_are_not_in_extracts(gw, linked_borough) -> None:
+    """Refuge and adoption markers in the stores: those people were in extracts with a postcode
+    district, though the caseworker views hide their location."""
+    dd = DataDir(linked_borough)
+    urls = dd.store_urls()
+    protected: set[str] = set()
+    index = sa.create_engine(dd.index_url())
+    with index.connect() as conn:
+        person_of = {
+            (s, lid): p
+            for s, lid, p in conn.execute(sa.text("SELECT source, local_id, person_id FROM index_xref"))
+        }
+    index.dispose()
+    for store, sql in (
+        ("childrens_social_care", "SELECT pers_person_id FROM ssd_person WHERE pers_restricted = 'Y'"),
+        ("housing", "SELECT tp_person_ref FROM hsg_tenancy_persons WHERE tp_sensitive = 'Y'"),
+    ):
+        engine = sa.create_engine(urls[store])
+        with engine.connect() as conn:
+            protected |= {
+                person_of[(store, r[0])] for r in conn.execute(sa.text(sql)) if (store, r[0]) in person_of
+            }
+        engine.dispose()
+    assert protected, "the borough has protected people to protect"
+    extract_id, frame = _built(gw, {"project": "protected", "fields": ["sex", "postcode", "ward"]})
+    subjects = set(gw.app.state.extract_store.subjects(extract_id))
+    report = gw.get(f"/v1/extracts/{extract_id}", headers=bearer(gw.dd, "an.priya")).json()
+    print(f"protected: {len(protected)} people marked, {len(subjects & protected)} in the extract")
+    assert not subjects & protected
+    assert report["disclosure"]["protected_people"]["excluded"] == len(protected)
+    assert len(frame) == len(subjects)
