@@ -175,3 +175,52 @@ def test_protected_people_are_not_in_extracts(gw, linked_borough) -> None:
     assert not subjects & protected
     assert report["disclosure"]["protected_people"]["excluded"] == len(protected)
     assert len(frame) == len(subjects)
+
+
+def test_exact_amounts_are_no_longer_keys(gw, linked_borough) -> None:
+    """AGR-RES-005 released housing_benefit_weekly as held: joined to the benefit awards it re-identified
+    930 of 961 claimants by the amount alone. Amounts are now bands, and a quasi-identifier for k."""
+    engine = sa.create_engine(DataDir(linked_borough).store_urls()["benefits"])
+    with engine.connect() as conn:
+        amounts = [a for (a,) in conn.execute(sa.text("SELECT hb_weekly_amount FROM rb_hb_awards")) if a]
+    engine.dispose()
+    body = {
+        "purpose": "early_help_outcomes_research",
+        "project": "uni-amounts",
+        "agreement": "AGR-RES-005",
+        "dataset": "person_records",
+        "fields": ["date_of_birth", "sex", "housing_benefit_weekly"],
+    }
+    _, frame = _built(gw, body)
+    values = [v for v in frame["housing_benefit_weekly"] if v not in ("", "Unknown", "*")]
+    assert values, "claimants are in the extract"
+    exact = {f"{a:.2f}" for a in amounts} | {str(a) for a in amounts}
+    by_band: Counter = Counter()
+    for a in amounts:
+        for width in (25, 50, 100):
+            low = int(a // width) * width
+            by_band[f"{low}-{low + width - 1}"] += 1
+    unique = sum(1 for v in values if v in exact or by_band.get(v, 0) == 1)
+    print(f"amounts: {unique} of {len(values)} released amounts match exactly one claimant's award")
+    assert all("-" in v for v in values), values[:5]
+    assert unique / len(values) <= 0.01
+
+
+def test_every_released_flag_is_l_diverse(gw) -> None:
+    """l-diversity was 1 for every sensitive flag: a class of people sharing their quasi-identifiers
+    all with cp_plan = true told anyone who knew a member's age, sex and ward that they were on a plan."""
+    flags = ["cp_plan", "looked_after", "known_to_csc", "domestic_abuse_notification"]
+    _, frame = _built(gw, {"project": "diverse", "fields": ["date_of_birth", "sex", "ward", *flags]})
+    uniform = withheld = 0
+    smallest = None
+    for _, members in frame.groupby(["date_of_birth", "sex", "ward"]):
+        for flag in flags:
+            values = set(members[flag])
+            if values == {""}:
+                withheld += len(members)
+                continue
+            assert "" not in values, "a flag is withheld for a whole class or not at all"
+            uniform += len(values) < 2
+            smallest = len(values) if smallest is None else min(smallest, len(values))
+    print(f"l-diversity: {uniform} uniform classes; smallest l {smallest}; {withheld} flag values withheld")
+    assert uniform == 0 and (smallest or 2) >= 2

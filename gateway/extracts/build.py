@@ -34,6 +34,7 @@ from gateway.extracts.sources import READERS, read_names
 from gateway.identity.principal import Principal
 from gateway.policy.agreements import Agreement
 from gateway.policy.decision import PolicyEngine
+from gateway.privacy.diversity import DEFAULT_L, l_diverse
 from gateway.privacy.generalise import hierarchy_for
 from gateway.privacy.kanonymity import DEFAULT_K, DEFAULT_MAX_SUPPRESSION, QuasiIdentifier, k_anonymise
 from gateway.privacy.keys import KeyProvider
@@ -46,7 +47,13 @@ VIEW = "extract"
 FILES = {"csv": "extract.csv", "parquet": "extract.parquet"}
 REPORT = "report.json"
 # The level a field starts at when the agreement does not say: coarse enough for most research.
-DEFAULT_LEVEL = {"date_of_birth": "year", "postcode": "district", "event_date": "month", "category": "value"}
+DEFAULT_LEVEL = {
+    "date_of_birth": "year",
+    "postcode": "district",
+    "event_date": "month",
+    "category": "value",
+    "amount": "band_25",
+}
 _FILTERS = TypeAdapter(dict[Name, Filter])
 
 Step = Callable[[int, str], None]
@@ -188,6 +195,13 @@ def build_extract(
             row[q.field] = q.hierarchy.apply(r.get(q.field), q.hierarchy.levels[q.start], people.as_of)
         out.append(row)
 
+    qi_fields = [q.field for q in (*climbing, *fixed)]
+    sensitive = agreement.disclosure.sensitive or [
+        f for f in fields if spec.fields[f] == Classification.special_category
+    ]
+    diversity = l_diverse(
+        out, qi_fields, [f for f in sensitive if f in fields], agreement.disclosure.l_diversity or DEFAULT_L
+    )
     free_text = [f for f in fields if spec.fields[f] == Classification.free_text]
     scrub_report: dict[str, Any] = {}
     if free_text and out:
@@ -209,6 +223,7 @@ def build_extract(
         },
         "direct_identifiers": "dropped; each person is a project pseudonym",
         "free_text": scrub_report or None,
+        "l_diversity": diversity,
         "protected_people": {
             "excluded": 0 if include_protected else len({r["person_id"] for r in everyone} & protected),
             "included": include_protected,

@@ -50,6 +50,12 @@ class Disclosure(BaseModel):
     max_suppression: float | None = Field(default=None, ge=0, le=0.5, description="share of records")
     # Extracts: people the stores protect (refuge, adoption) are left out unless this says otherwise.
     include_protected: bool = Field(default=False, description="include people the stores protect")
+    # Extracts: l-diversity of these fields (default: every special-category field released) within
+    # each class of records that share their quasi-identifiers.
+    sensitive: list[str] = Field(default_factory=list, description="fields that must be l-diverse")
+    l_diversity: int | None = Field(
+        default=None, ge=2, le=10, description="distinct values per class (default 2)"
+    )
 
 
 class Agreement(BaseModel):

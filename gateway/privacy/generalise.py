@@ -145,6 +145,20 @@ def _category(value: object, level: str, _on: dt.date) -> str:
     return UNKNOWN if value is None else str(value)
 
 
+def _amount(value: object, level: str, _on: dt.date) -> str:
+    """A money amount in bands of whole pounds: exact amounts are keys (an award of £187.43 a week
+    is one claimant's), so an amount is never released as held unless the agreement asks for `value`."""
+    if level == WITHHELD:
+        return WITHHELD
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return UNKNOWN
+    if level == "value":
+        return f"{value:.2f}"
+    width = int(level.removeprefix("band_"))
+    low = int(value // width) * width
+    return f"{low}-{low + width - 1}"
+
+
 HIERARCHIES: dict[str, Hierarchy] = {
     h.name: h
     for h in (
@@ -156,6 +170,7 @@ HIERARCHIES: dict[str, Hierarchy] = {
         Hierarchy("event_date", ("date", "month", "quarter", "year", WITHHELD), _event_date),
         Hierarchy("postcode", ("postcode", "sector", "district", "area", WITHHELD), _postcode),
         Hierarchy("category", ("value", WITHHELD), _category),
+        Hierarchy("amount", ("value", "band_25", "band_50", "band_100", WITHHELD), _amount),
     )
 }
 
