@@ -35,6 +35,7 @@ from gateway.identity.principal import Principal
 from gateway.policy.agreements import Agreement
 from gateway.policy.decision import PolicyEngine
 from gateway.privacy.diversity import DEFAULT_L, l_diverse
+from gateway.privacy.families import k_anonymous_families
 from gateway.privacy.generalise import hierarchy_for
 from gateway.privacy.kanonymity import DEFAULT_K, DEFAULT_MAX_SUPPRESSION, QuasiIdentifier, k_anonymise
 from gateway.privacy.keys import KeyProvider
@@ -202,6 +203,11 @@ def build_extract(
     diversity = l_diverse(
         out, qi_fields, [f for f in sensitive if f in fields], agreement.disclosure.l_diversity or DEFAULT_L
     )
+    family_report = (
+        k_anonymous_families(out, qi_fields, agreement.disclosure.k or DEFAULT_K)
+        if extract["dataset"] == "person_records"
+        else None
+    )
     free_text = [f for f in fields if spec.fields[f] == Classification.free_text]
     scrub_report: dict[str, Any] = {}
     if free_text and out:
@@ -224,6 +230,7 @@ def build_extract(
         "direct_identifiers": "dropped; each person is a project pseudonym",
         "free_text": scrub_report or None,
         "l_diversity": diversity,
+        "family_link": family_report,
         "protected_people": {
             "excluded": 0 if include_protected else len({r["person_id"] for r in everyone} & protected),
             "included": include_protected,

@@ -1,0 +1,87 @@
+"""Properties of l-diversity and the amount ladder (pure functions)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.privacy.diversity import WITHHELD, l_diverse
+from gateway.privacy.generalise import HIERARCHIES
+
+rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "age": st.sampled_from(["0-4", "5-10"]),
+            "ward": st.sampled_from("ABC"),
+            "flag": st.booleans(),
+            "kind": st.sampled_from("xyz"),
+        }
+    ),
+    max_size=60,
+)
+
+
+@given(rows, st.integers(2, 3))
+def test_every_class_is_diverse_or_withheld_and_nothing_else_changes(records, least):
+    original = [dict(r) for r in records]
+    report = l_diverse(records, ["age", "ward"], ["flag", "kind"], least)
+    classes = defaultdict(list)
+    for before, after in zip(original, records, strict=True):
+        assert after["age"] == before["age"] and after["ward"] == before["ward"]  # quasi-identifiers kept
+        for field in ("flag", "kind"):
+            assert after[field] in (before[field], WITHHELD)
+        classes[(after["age"], after["ward"])].append(after)
+    for members in classes.values():
+        for field in ("flag", "kind"):
+            values = {m[field] for m in members}
+            assert values == {WITHHELD} or (WITHHELD not in values and len(values) >= least)
+    for field in ("flag", "kind"):
+        assert report["fields"][field]["records_withheld"] == sum(r[field] is WITHHELD for r in records)
+
+
+@given(st.floats(0, 2000, allow_nan=False), st.sampled_from(["band_25", "band_50", "band_100"]))
+def test_an_amount_band_contains_the_amount_and_coarser_bands_contain_finer(amount, level):
+    ladder = HIERARCHIES["amount"]
+    on = dt.date(2026, 1, 1)
+    low, high = (int(x) for x in ladder.apply(amount, level, on).split("-"))
+    assert low <= amount < high + 1 and high - low + 1 == int(level.removeprefix("band_"))
+    coarser = ladder.levels[ladder.index(level) + 1]
+    if coarser != "*":
+        c_low, c_high = (int(x) for x in ladder.apply(amount, coarser, on).split("-"))
+        assert c_low <= low and high <= c_high
+    assert ladder.apply(None, level, on) == "Unknown" and ladder.apply(amount, "*", on) == "*"
+
+
+members = st.lists(
+    st.fixed_dictionaries(
+        {
+            "family_pseudonym": st.sampled_from(["f1", "f2", "f3", "f4", "f5", "f6"]),
+            "band": st.sampled_from(["0-4", "25-64"]),
+            "sex": st.sampled_from("FM"),
+        }
+    ),
+    max_size=40,
+)
+
+
+@given(members, st.integers(2, 4))
+def test_a_family_keeps_its_link_only_if_k_families_share_its_composition(rows, k):
+    from gateway.privacy.families import composition, k_anonymous_families
+
+    before = [dict(r) for r in rows]
+    report = k_anonymous_families(rows, ["band", "sex"], k)
+    groups = defaultdict(list)
+    for row in rows:
+        if row["family_pseudonym"] is not None:
+            groups[row["family_pseudonym"]].append(row)
+    prints = [composition(m, ["band", "sex"]) for m in groups.values()]
+    assert all(prints.count(p) >= k for p in prints)
+    assert report["linked"] == len(groups)
+    for b, a in zip(before, rows, strict=True):  # only the link may change, and only to null
+        assert (a["band"], a["sex"]) == (b["band"], b["sex"]) and a["family_pseudonym"] in (
+            b["family_pseudonym"],
+            None,
+        )
