@@ -85,3 +85,17 @@ def test_a_family_keeps_its_link_only_if_k_families_share_its_composition(rows, 
             b["family_pseudonym"],
             None,
         )
+
+
+@given(members)
+def test_the_risk_report_matches_the_classes(rows):
+    from gateway.privacy.risk import disclosure_risk
+
+    report = disclosure_risk(rows, ["band", "sex"])
+    if not rows:
+        assert report["records"] == 0
+        return
+    sizes = [sum(1 for o in rows if (o["band"], o["sex"]) == (r["band"], r["sex"])) for r in rows]
+    assert report["smallest_class"] == min(sizes) and report["unique_records"] == sizes.count(1)
+    assert report["max_reidentification_probability"] == round(1 / min(sizes), 4)
+    assert 0 < report["mean_reidentification_probability"] <= report["max_reidentification_probability"]

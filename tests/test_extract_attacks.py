@@ -244,3 +244,22 @@ def test_family_fingerprints_are_shared_by_at_least_k_families(gw) -> None:
     )
     assert unique == 0 and best_odds <= 1 / K
     assert len(linked) > 0, "families whose composition is common keep their link"
+
+
+def test_the_report_states_the_risk_the_file_carries(gw) -> None:
+    """The disclosure report gives, per quasi-identifier and per record, the risk measured on the file;
+    recomputed here from the downloaded CSV, independently."""
+    fields = ["date_of_birth", "sex", "ward"]
+    extract_id, frame = _built(gw, {"project": "risk", "fields": fields})
+    report = gw.get(f"/v1/extracts/{extract_id}", headers=bearer(gw.dd, "an.priya")).json()["disclosure"][
+        "risk"
+    ]
+    sizes = frame.groupby(fields)[fields[0]].transform("size")
+    assert report["records"] == len(frame) and report["smallest_class"] == int(sizes.min()) >= K
+    assert report["max_reidentification_probability"] == pytest.approx(1 / sizes.min(), abs=1e-4)
+    assert report["mean_reidentification_probability"] == pytest.approx(float((1 / sizes).mean()), abs=1e-4)
+    for field in fields:
+        assert report["columns"][field]["distinct"] == frame[field].nunique()
+    print(
+        f"risk: smallest class {report['smallest_class']}, max p {report['max_reidentification_probability']}"
+    )

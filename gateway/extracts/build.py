@@ -40,6 +40,7 @@ from gateway.privacy.generalise import hierarchy_for
 from gateway.privacy.kanonymity import DEFAULT_K, DEFAULT_MAX_SUPPRESSION, QuasiIdentifier, k_anonymise
 from gateway.privacy.keys import KeyProvider
 from gateway.privacy.pseudonyms import ONE_WAY, ProjectKey
+from gateway.privacy.risk import disclosure_risk
 from gateway.privacy.scrubbing import Scrubber, known_names
 from gateway.stores.engines import store_engine
 from gateway.stores.schema import store_tables
@@ -229,6 +230,7 @@ def build_extract(
         },
         "direct_identifiers": "dropped; each person is a project pseudonym",
         "free_text": scrub_report or None,
+        "risk": disclosure_risk(out, qi_fields),
         "l_diversity": diversity,
         "family_link": family_report,
         "protected_people": {
