@@ -57,6 +57,7 @@ from gateway.stores.postgres import normalise
 
 CHAIN_LOCK = 727_726_1  # advisory lock id for the chain (PostgreSQL)
 APPEND_TIMEOUT = 30.0
+SQLITE_BUSY_SECONDS = 30  # how long an SQLite writer waits for the file's lock
 
 
 class AuditUnavailable(RuntimeError):
@@ -188,7 +189,9 @@ def storable_value(value: Any) -> Any:
 def audit_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.drivername.startswith("sqlite"):
-        engine = create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            parsed, connect_args={"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False}
+        )
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_conn, _record) -> None:  # noqa: ANN001
@@ -277,7 +280,31 @@ class AuditStore:
         failed = self._last_failure_at
         if failed is not None and time.monotonic() - failed < within:
             return False
-        return self.ping()
+        return self.can_take_the_chain_lock()
+
+    def can_take_the_chain_lock(self, wait: float = 1.0) -> bool:
+        """Whether the writer could take the chain's write lock now (waiting at most `wait` seconds,
+        since the writer itself holds it for milliseconds per commit): a locked audit database is not
+        ready, before any request has had to wait for it. Nothing is written."""
+        try:
+            if self.engine.dialect.name == "sqlite":
+                raw = self.engine.raw_connection()
+                driver = raw.driver_connection
+                assert driver is not None
+                try:
+                    driver.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+                    driver.execute("BEGIN IMMEDIATE")
+                    driver.execute("ROLLBACK")
+                finally:
+                    driver.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_SECONDS * 1000)}")  # the writer's
+                    raw.close()
+                return True
+            with self.engine.begin() as conn:
+                conn.execute(text(f"SET LOCAL lock_timeout = '{int(wait * 1000)}ms'"))
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK})
+            return True
+        except Exception:
+            return False
 
     def ping(self) -> bool:
         try:

@@ -68,3 +68,44 @@ def test_unknown_and_not_yours_get_the_same_answer(linked_borough: Path):
             r = c.get(f"/v1/families/{fid}/context", params=params, headers=alice)
             fam.append((r.status_code, r.json()["error"]))
         assert fam[1] == (403, "not_on_caseload") and fam[0][0] in (200, 403)
+
+
+def test_readyz_fails_while_the_audit_database_is_locked(tmp_path: Path):
+    """The red team's lock probe: another process holds the audit database's write lock. Readiness says
+    so within a second, before any request has waited its 30 s for the lock, and recovers after."""
+    import sqlite3
+
+    with TestClient(create_app(Settings(data_dir=tmp_path))) as c:
+        assert c.get("/v1/me", headers=bearer(tmp_path, "cw.alice")).status_code == 200
+        assert c.get("/readyz").json()["stores"]["audit"] == "ok"  # (no departmental stores here)
+        locker = sqlite3.connect(tmp_path / "audit.db", isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        try:
+            ready = c.get("/readyz")
+            assert ready.status_code == 503 and ready.json()["stores"]["audit"] == "unavailable"
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        assert c.get("/readyz").json()["stores"]["audit"] == "ok"
+        assert c.get("/v1/me", headers=bearer(tmp_path, "cw.alice")).status_code == 200
+
+
+def test_the_chain_lock_probe_on_postgresql(pg_prefix: str, tmp_path: Path):
+    from sqlalchemy import create_engine, text
+
+    from audit.signing import CheckpointKey
+    from audit.store import CHAIN_LOCK, AuditStore
+
+    url = f"{pg_prefix}audit_lock"
+    store = AuditStore(
+        url, CheckpointKey.load_or_create(tmp_path / "k.pem"), anchor_file=tmp_path / "w.jsonl"
+    )
+    store.create()
+    assert store.can_take_the_chain_lock()
+    holder = create_engine(url)
+    with holder.begin() as conn:  # another session holds the chain lock
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK})
+        assert not store.can_take_the_chain_lock(wait=0.5)
+    assert store.can_take_the_chain_lock()
+    holder.dispose()
+    store.engine.dispose()
