@@ -231,7 +231,7 @@ def _stall_inserts(engine, seconds: float, times: int = 1) -> threading.Event:
 
 def test_a_refused_request_leaves_no_allow_event_when_it_was_still_queued(tmp_path):
     store = _open(tmp_path)
-    entered = _stall_inserts(store.engine, 1.5)
+    entered = _stall_inserts(store.engine, 3.0)  # far longer than the refused caller waits below
     first = threading.Thread(target=store.append, args=(_event(0),))
     first.start()
     assert entered.wait(5)  # the writer is stuck on the first commit; the next event waits in the queue
@@ -249,10 +249,12 @@ def test_a_refused_request_leaves_no_allow_event_when_it_was_still_queued(tmp_pa
 
 def test_a_refused_request_whose_event_was_being_written_gets_a_notice(tmp_path):
     store = _open(tmp_path)
-    entered = _stall_inserts(store.engine, 1.0)
+    entered = _stall_inserts(store.engine, 3.0)
     slow = _event(0, subject_ids=["P5151"])
+    # The caller gives up after 1 s; the writer takes a queued event within milliseconds, so by then it
+    # is inside the stalled insert (asserted below), committing an event whose caller was refused.
     with pytest.raises(AuditUnavailable):
-        store.append(slow, timeout=0.3)
+        store.append(slow, timeout=1.0)
     assert entered.is_set()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
