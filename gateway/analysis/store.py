@@ -23,7 +23,6 @@ from sqlalchemy import (
     Integer,
     Result,
     create_engine,
-    func,
     inspect,
     select,
 )
@@ -61,7 +60,6 @@ class AnalysisStore:
         self._stamp: tuple[int, int] | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
-        self._populations: dict[str, int] = {}
         self._domains: dict[tuple[Any, str, str], list[Any]] = {}
         self._build: tuple[Engine, float, dict[str, Any]] | None = None
         # Told of each engine made (the file is reopened when `gateway refresh` replaces it): tracing.
@@ -103,7 +101,6 @@ class AnalysisStore:
                             self._engine.dispose()
                         self._engine = self._made(create_engine(self.url, connect_args={"read_only": True}))
                         self._stamp = stamp
-                        self._populations.clear()
             elif self._engine is None:
                 self._engine = self._made(store_engine(self.url))
             return self._engine
@@ -112,17 +109,6 @@ class AnalysisStore:
         with self.engine.connect() as conn:
             result: Result = conn.execute(statement)
             return list(result)
-
-    def population(self, dataset: str) -> int:
-        """Units (people, families, households) in a dataset, for the query-set restriction."""
-        engine = self.engine
-        if dataset not in self._populations:
-            spec = schema.DATASETS[dataset]
-            t = spec.table
-            q = select(func.count(t.c[spec.unit].distinct()) if spec.unit else func.count()).select_from(t)
-            with engine.connect() as conn:
-                self._populations[dataset] = int(conn.execute(q).scalar_one())
-        return self._populations[dataset]
 
     def domain(self, dataset: str, field: str, statement: Executable, build: Any) -> list[Any]:
         """A field's values over the whole dataset, kept for one build of the store."""

@@ -11,10 +11,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi import Path as FastApiPath
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from audit import schema
 from audit.chain import CHAINED_FIELDS
 from audit.open import SEALING_SLACK_SECONDS
 from audit.review import (
@@ -156,42 +154,40 @@ def verify(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     }
 
 
-OVERSIGHT_VIEWS = (("review", "audit", PURPOSE), ("approve", "extracts", "extract_approval"))
+# What makes a role an overseer: it may review the audit log, approve extracts or approve
+# re-identifications (read from the policy, so a new overseeing role is watched without a code change).
+OVERSIGHT_VIEWS = (
+    ("review", "audit", PURPOSE),
+    ("approve", "extracts", "extract_approval"),
+    ("approve", "reidentifications", "reidentification"),
+)
 
 
 def _may_oversee(request: Request, principal: Principal) -> bool:
     return bool(request.app.state.policy.decide(principal, "oversee", "audit", PURPOSE).allow)
 
 
-def _overseer_roles(request: Request, roles: set[str]) -> frozenset[str]:
-    """Which of `roles` oversee others (may review the audit log or approve extracts), read from the
-    policy so that a new overseeing role is watched without a code change."""
+def _overseer_roles(request: Request) -> frozenset[str]:
     policy = request.app.state.policy
-    out = set()
-    for role in roles:
-        probe = Principal(sub="-", name="-", roles=(role,))
-        if any(policy.decide(probe, *view).allow for view in OVERSIGHT_VIEWS):
-            out.add(role)
-    return frozenset(out) | ({"reidentification_approver"} & roles)
+    return frozenset(
+        role
+        for role in policy.roles()
+        if any(
+            policy.decide(Principal(sub="-", name="-", roles=(role,)), *view).allow
+            for view in OVERSIGHT_VIEWS
+        )
+    )
 
 
-def _rules(request: Request, roles: set[str]) -> AlertRules:
+def _rules(request: Request) -> AlertRules:
     s = request.app.state.settings
     return AlertRules(
         s.alert_subjects_per_hour,
         tuple(s.alert_working_hours),
         s.alert_timezone,
         s.alert_denials_in_ten_minutes,
-        overseer_roles=_overseer_roles(request, roles),
+        overseer_roles=_overseer_roles(request),
     )
-
-
-def _known_roles(request: Request) -> set[str]:
-    roles = {"ig_officer", "reidentification_approver", "dpo"}
-    with request.app.state.audit.engine.connect() as conn:
-        for (listed,) in conn.execute(select(schema.events.c.roles).distinct()):
-            roles.update(json.loads(listed))
-    return roles
 
 
 @router.get("/alerts")
@@ -205,7 +201,7 @@ def review_alerts(
     of someone who oversees others: only those who may oversee, the DPO, see it); `status` narrows to
     open or reviewed."""
     _authorise(request, principal, "audit.alerts")
-    rules = _rules(request, _known_roles(request))
+    rules = _rules(request)
     engine = request.app.state.audit.engine
     found = alerts(engine, rules, _iso(since, "since"))
     done = reviews(engine)
@@ -244,7 +240,7 @@ async def review_alert(request: Request, principal: CurrentPrincipal) -> dict[st
     engine = request.app.state.audit.engine
     if not await run_in_threadpool(event_exists, engine, body.audit_id):
         raise GatewayError(404, "not_found", f"there is no audit event {body.audit_id}")
-    rules = await run_in_threadpool(_rules, request, _known_roles(request))
+    rules = _rules(request)
     alert = await run_in_threadpool(alert_for, engine, rules, body.audit_id, body.kind)
     if alert is None:
         raise GatewayError(404, "not_found", f"audit event {body.audit_id} raised no {body.kind} alert")

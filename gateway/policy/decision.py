@@ -131,6 +131,14 @@ class PolicyEngine:
     def registry(self) -> dict[str, Agreement]:
         return self.current().registry
 
+    def roles(self) -> set[str]:
+        """Every role the loaded policy names (in its grants, refusals and role inheritance)."""
+        enforcer = self.current().enforcer
+        if enforcer is None:
+            return set()
+        named = {line[0] for line in enforcer.get_policy()}
+        return named | {role for line in enforcer.get_grouping_policy() for role in line[:2]}
+
     @property
     def load_error(self) -> str | None:
         return self.current().error
