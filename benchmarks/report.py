@@ -123,6 +123,19 @@ def extracts(r: dict) -> Iterator[Row]:
         p["ratio_vs_hmac_new"] <= 1.2,
         r.get("cpus"),
     )
+    for label in ("rules", "rules_and_ner"):
+        held = r.get("scrubbing", {}).get(f"held_out_{label}")
+        if not held:
+            continue
+        name = "lexicon and rules" if label == "rules" else "rules and the trained NER model"
+        what = f"free-text {{}}, {held['identifiers']:,} identifiers in notes it did not write ({name})"
+        recall, precision = held["recall"], held["precision"]
+        yield _row("extracts", what.format("recall"), recall, ">= 0.99", recall >= 0.99, r.get("cpus"))
+        yield _row(
+            "extracts", what.format("precision"), precision, ">= 0.95", precision >= 0.95, r.get("cpus")
+        )
+        for kind, value in held["recall_by_kind"].items():
+            yield _row("extracts", f"  recall: {kind} ({name})", value, None, None, r.get("cpus"))
 
 
 def headline(bench: str) -> Callable[[dict], Iterator[Row]]:

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     oidc_client_secret_file: Path | None = None
     oidc_metadata_url: str | None = None
     oidc_scope: str = "openid profile"
+    # Free-text scrubbing: a spaCy pipeline for names no list holds (an installed package such as
+    # en_core_web_lg, or a directory). Default: the model `gateway notes train-ner` trained into the
+    # data dir, if there is one; else the lexicon and context rules alone. Never downloaded.
+    scrub_spacy_model: str | None = None
     # Per-principal and per-role request limits (default: limits.yaml in the policies directory).
     limits_file: Path | None = None
     # How often the policy files are checked for changes (seconds).

@@ -45,3 +45,16 @@ def test_help_lists_the_commands() -> None:
     assert r.exit_code == 0
     for command in ("seed", "serve", "demo"):
         assert command in r.output
+
+
+def test_notes_train_ner_keeps_a_model_the_extract_builds_find(tmp_path: Path) -> None:
+    from gateway.privacy.ner_model import notes_model
+
+    r = runner.invoke(
+        app, ["notes", "train-ner", "--notes", "60", "--epochs", "1", "--data-dir", str(tmp_path)]
+    )
+    assert r.exit_code == 0, r.output
+    assert "trained on 60 notes" in r.output
+    model = tmp_path / "models" / "notes-ner"
+    assert (model / "meta.json").is_file()
+    assert notes_model(tmp_path, None) == str(model)

@@ -38,6 +38,7 @@ from gateway.migrations import runner as migrations
 from gateway.policy.decision import PolicyEngine
 from gateway.privacy.budget import Ledger
 from gateway.privacy.keys import choose_provider
+from gateway.privacy.ner_model import resolve_model
 from gateway.production import require_production_ready
 from gateway.stores.registry import StoreRegistry
 from gateway.telemetry.metrics import GatewayMetrics, RequestMetrics
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             demo=settings.mode == "demo",
         ),
         app.state.audit,
+        notes_model=resolve_model(settings.scrub_spacy_model) if settings.scrub_spacy_model else None,
     )
     app.state.extract_jobs = ExtractJobs(app.state.extracts, settings.extract_workers)
     traced = (*app.state.stores.engines.values(), app.state.index.engine, app.state.extract_store.engine)

@@ -39,6 +39,7 @@ from gateway.privacy.families import k_anonymous_families
 from gateway.privacy.generalise import hierarchy_for
 from gateway.privacy.kanonymity import DEFAULT_K, DEFAULT_MAX_SUPPRESSION, QuasiIdentifier, k_anonymise
 from gateway.privacy.keys import KeyProvider
+from gateway.privacy.ner_model import notes_model
 from gateway.privacy.pseudonyms import ONE_WAY, ProjectKey
 from gateway.privacy.risk import disclosure_risk
 from gateway.privacy.scrubbing import Scrubber, known_names
@@ -142,6 +143,7 @@ def build_extract(
     keys: KeyProvider,
     key_version: int,
     step: Step = lambda _p, _s: None,
+    notes_model: str | None = None,
 ) -> Built:
     decision = policy.decide(
         principal_of(extract["requester_claims"]),
@@ -212,7 +214,7 @@ def build_extract(
     free_text = [f for f in fields if spec.fields[f] == Classification.free_text]
     scrub_report: dict[str, Any] = {}
     if free_text and out:
-        scrub_report = _scrub(dd, people, kept, out, free_text, pseudonym, step)
+        scrub_report = _scrub(dd, people, kept, out, free_text, pseudonym, step, notes_model)
 
     # Rows in a fresh random order: nothing in the file follows an internal order, so two projects'
     # extracts of the same people cannot be joined row by row.
@@ -256,10 +258,12 @@ def _scrub(
     columns: list[str],
     pseudonym: dict[str, str],
     step: Step,
+    configured_model: str | None,
 ) -> dict[str, Any]:
     step(60, "reading names and addresses for the free-text deny list")
     names = read_names(dd, people)
-    scrubber = Scrubber(names.deny)
+    model = notes_model(dd.root, configured_model)
+    scrubber = Scrubber(names.deny, model=model)
     members: dict[str, list[str]] = {}
     for pid, fam in people.family_of.items():
         members.setdefault(fam, []).append(pid)
@@ -281,7 +285,11 @@ def _scrub(
     return {
         "columns": columns,
         "identifiers_replaced": dict(sorted(found.items())),
-        "method": "presidio pattern recognizers and a deny list of the names and addresses in the stores",
+        "method": (
+            "presidio: pattern recognizers, the stores' names, addresses and schools, a name lexicon "
+            "read in context" + (f", and the NER model {model}" if model else "")
+        ),
+        "ner_model": model,
         "deny_list_entries": len(names.deny),
     }
 

@@ -42,6 +42,7 @@ from gateway.identity.principal import Principal
 from gateway.policy.decision import Decision, PolicyEngine
 from gateway.privacy.kanonymity import DEFAULT_K, NotAnonymisable
 from gateway.privacy.keys import KeyProvider, KeyUnavailable
+from gateway.privacy.ner_model import ModelNotFound
 from gateway.privacy.pseudonyms import ONE_WAY, ProjectKey, PseudonymError, parse
 
 log = logging.getLogger("gateway.extracts")
@@ -65,6 +66,7 @@ class ExtractService:
     catalogue: Catalogue
     keys: KeyProvider
     audit: Any  # audit.store.AuditStore (append)
+    notes_model: str | None = None  # spaCy pipeline for free-text names; see `privacy/ner_model.py`
 
     # --- requesting and approving ------------------------------------------------------------
     def submit(self, req: ExtractRequest, principal: Principal) -> tuple[dict[str, Any], Decision]:
@@ -219,10 +221,11 @@ class ExtractService:
                 keys=self.keys,
                 key_version=version,
                 step=lambda p, s: self.store.progress(extract_id, p, s),
+                notes_model=self.notes_model,
             )
             self.store.set_subjects(extract_id, built.subjects)
             self._audit_build(extract, built.rows, built.report, len(built.subjects))
-        except (ExtractFailed, NotAnonymisable, KeyUnavailable) as exc:
+        except (ExtractFailed, NotAnonymisable, KeyUnavailable, ModelNotFound) as exc:
             self._fail(extract, str(exc))
             return
         except Exception as exc:  # fail closed: no files, a failed status and a reason

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from gateway.analysis.people import People
 from gateway.analysis.schema import SERVICE_FLAGS
@@ -36,7 +36,10 @@ NOTE_TABLES = (
 STAFF_NAMES = (
     ("childrens_social_care", "ssd_professionals", "prof_professional_name"),
     ("early_help", "eh_key_workers", "ehkw_name"),
+    ("education", "edu_schools", "sch_dsl_name"),
 )
+# Places the notes name that say where a child lives or learns.
+ORGANISATIONS = (("education", "edu_schools", "sch_name"),)
 SERVICE_LABEL = {"childrens_social_care": "children's social care", "early_help": "early help"}
 
 Reader = Callable[[DataDir, People], list[dict[str, Any]]]
@@ -119,10 +122,18 @@ def read_names(dd: DataDir, people: People | None = None) -> Names:
                         names.of_person[pid].add(full)
             for staff_store, table, column in STAFF_NAMES:
                 if staff_store == store:
-                    t = store_metadata(store).tables[table]
-                    with engine.connect() as conn:
-                        for (name,) in conn.execute(select(t.c[column])):
-                            names.deny.add_name(name)
+                    for name in _column(engine, store, table, column):
+                        names.deny.add_name(name)
+            for org_store, table, column in ORGANISATIONS:
+                if org_store == store:
+                    for name in _column(engine, store, table, column):
+                        names.deny.add_organisation(name)
         finally:
             engine.dispose()
     return names
+
+
+def _column(engine: Engine, store: str, table: str, column: str) -> list[str | None]:
+    t = store_metadata(store).tables[table]
+    with engine.connect() as conn:
+        return [value for (value,) in conn.execute(select(t.c[column]))]

@@ -1,27 +1,30 @@
 """Free-text scrubbing: identifiers in case notes replaced by typed placeholders, fully offline.
 
-Presidio finds them and replaces them; nothing here downloads anything:
-- the NLP engine is a blank spaCy pipeline (a tokenizer, no model, no NER), so `AnalyzerEngine()`
-  never reaches for `en_core_web_lg`;
-- recognizers are patterns with validation: NHS number (mod-11 check digit), National Insurance
-  number, UK postcode, phone (libphonenumber, region GB), email (the public suffix list is the copy
-  bundled with tldextract: `suffix_list_urls=()`), dates, UPN (check letter), and street addresses;
-- a deny-list recognizer, fed with the names and address lines of everyone in the departmental stores
-  (and the staff who write the notes), catches names without NER. Matching is on word n-grams in a
-  hash set, so a hundred thousand names cost no more per note than ten.
+Presidio finds them and replaces them; each kind of identifier is one recognizer plug-in in a registry,
+and nothing downloads anything:
+- the NLP engine is a blank spaCy pipeline (a tokenizer), or a spaCy pipeline that is already on disk
+  (the project's trained notes model, `privacy/ner_model.py`, or one an operator installed);
+- pattern recognizers with validation: NHS number (mod-11 check digit), National Insurance number,
+  UK postcode, phone (libphonenumber, region GB), email (the public suffix list is the copy bundled with
+  tldextract: `suffix_list_urls=()`), UPN (check letter), numeric and month-name dates
+  (`privacy/places.py`);
+- streets and institutions by their shape (`privacy/places.py`), and the stores' own address lines and
+  schools as phrases (the deny list);
+- names by lexicon and context (`privacy/names.py`, `privacy/lexicon.py`), and, with a model, names the
+  NER model proposes, each word checked against the lexicon.
 
 A name that belongs to the note's subject or their family becomes that person's project pseudonym
 (`<PERSON:h1_...>`), so an analyst can follow who a note is about without learning who they are;
-any other name becomes `<PERSON>`.
+any other name becomes `<PERSON>`. `docs/extracts.md` lists what each recognizer catches and misses.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import spacy
 import tldextract
@@ -46,22 +49,22 @@ from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 from stdnum.gb import upn as stdnum_upn
 
-WORD = re.compile(r"\w+(?:['’\-]\w+)*")
-MAX_PHRASE = 8  # words in the longest name or address line matched whole
-MIN_NAME = 2  # single letters are initials, not names
-# Capitalised words that open sentences in notes and are also someone's surname somewhere. A name of
-# one word is only taken when it is not one of these; inside a longer name it always is.
-COMMON_WORDS = frozenset(
-    """a about after all also an and any are as at be been before but by call called can child children
-    concerns contact dad day did discussed do does first for from further had has have he health her
-    here him his home house i in is it its know last later left met more mother mum no not note now of
-    on or our out parent parents plan police referred recorded said school she should so some strategy
-    summary that the their them then there they this to today told under up very visit visited was we
-    well were what when where which who will with would yes you young""".split()
+from gateway.privacy.lexicon import fold, lexicon
+from gateway.privacy.names import POSSESSIVE, CheckedNerRecognizer, NameRecognizer
+from gateway.privacy.ner_model import resolve_model
+from gateway.privacy.places import (
+    FlatRecognizer,
+    MonthDateRecognizer,
+    institution_recognizer,
+    street_recognizer,
 )
+
+WORD = re.compile(r"\w+(?:['’\-]\w+)*")
+MAX_PHRASE = 8  # words in the longest address line or school name matched whole
 ENTITIES = (
     "PERSON",
     "ADDRESS",
+    "ORGANIZATION",
     "UK_POSTCODE",
     "UK_NHS",
     "UK_NINO",
@@ -69,10 +72,6 @@ ENTITIES = (
     "PHONE_NUMBER",
     "EMAIL_ADDRESS",
     "DATE_TIME",
-)
-STREET_TYPES = (
-    "Road|Street|Avenue|Lane|Close|Way|Drive|Court|Gardens|Place|Crescent|Grove|Terrace|Walk|Row|Hill|"
-    "Park|Rise|Mews|Square|Green|Vale|View|Parade|Yard|Gate|Wharf|Mount|Rd|St|Ave"
 )
 
 
@@ -84,6 +83,17 @@ class BlankSpacyNlpEngine(SpacyNlpEngine):
 
     def load(self) -> None:
         self.nlp = {"en": spacy.blank("en")}
+
+
+class TrainedSpacyNlpEngine(SpacyNlpEngine):
+    """A spaCy pipeline that is already here (the project's trained notes model, or a package an
+    operator installed): loaded from disk, never downloaded."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__(models=[{"lang_code": "en", "model_name": resolve_model(model)}])
+
+    def load(self) -> None:
+        self.nlp = {"en": spacy.load(self.models[0]["model_name"])}
 
 
 class OfflineEmailRecognizer(EmailRecognizer):
@@ -109,60 +119,48 @@ class UpnRecognizer(PatternRecognizer):
         return bool(stdnum_upn.is_valid(pattern_text))
 
 
-class StreetAddressRecognizer(PatternRecognizer):
-    """`Flat 3, Kerr House, 12 Acacia Road` and the like, for addresses missing from the deny list."""
-
-    def __init__(self) -> None:
-        cap = r"[A-Z][\w'’\-]+"
-        pattern = (
-            rf"\b(?:Flat\s+[0-9A-Z]+,?\s+)?(?:{cap}(?:\s+{cap})?\s+(?:House|Court|Lodge|Tower|Mansions|Point),?\s+)?"
-            rf"(?:[0-9]+[A-Z]?\s+)?(?:{cap}\s+){{1,3}}(?:{STREET_TYPES})\b"
-        )
-        super().__init__(supported_entity="ADDRESS", patterns=[Pattern("street", pattern, 0.5)])
-
-
-def fold(word: str) -> str:
-    """Case and accents folded, since systems often store `Hector` for `Héctor` and `SMITH` for `Smith`."""
-    if word.isascii():
-        return word.casefold()
-    decomposed = unicodedata.normalize("NFKD", word)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-
-
 def _tokens(text: str) -> tuple[str, ...]:
     return tuple(fold(w) for w in WORD.findall(text))
 
 
 @dataclass
 class DenyList:
-    """Known names and address lines as word n-grams (case-folded)."""
+    """What the stores hold: the words of everyone's names, and address lines and schools as phrases."""
 
-    names: set[tuple[str, ...]] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)
     addresses: set[tuple[str, ...]] = field(default_factory=set)
+    organisations: set[tuple[str, ...]] = field(default_factory=set)
 
     def add_name(self, name: str | None) -> None:
-        words = _tokens(name or "")
-        if not words:
-            return
-        if len(words) <= MAX_PHRASE:
-            self.names.add(words)
-        self.names.update((w,) for w in words if len(w) >= MIN_NAME)
+        self.names.update(w for w in _tokens(name or "") if len(w) >= 2 and not w.isdigit())
 
     def add_address(self, line: str | None) -> None:
-        words = _tokens(line or "")
+        """The whole line, and each part of it ("Kerr House", "Acacia Road") without its number."""
+        if not line:
+            return
+        self._phrase(self.addresses, line)
+        for part in line.split(","):
+            self._phrase(self.addresses, re.sub(r"^\s*(?:Flat\s+\S+|[0-9]+[A-Za-z]?)\s*", "", part))
+
+    def add_organisation(self, name: str | None) -> None:
+        self._phrase(self.organisations, name or "")
+
+    @staticmethod
+    def _phrase(into: set[tuple[str, ...]], text: str) -> None:
+        words = _tokens(text)
         if 1 < len(words) <= MAX_PHRASE:
-            self.addresses.add(words)
+            into.add(words)
 
     def __len__(self) -> int:
-        return len(self.names) + len(self.addresses)
+        return len(self.names) + len(self.addresses) + len(self.organisations)
 
 
 class DenyListRecognizer(EntityRecognizer):
-    """Presidio plug-in: the longest known name or address line starting at each word."""
+    """Presidio plug-in: the longest address line or school of the stores starting at each word."""
 
     def __init__(self, deny: DenyList) -> None:
         self.deny = deny
-        super().__init__(supported_entities=["PERSON", "ADDRESS"], name="DenyListRecognizer")
+        super().__init__(supported_entities=["ADDRESS", "ORGANIZATION"], name="DenyListRecognizer")
 
     def load(self) -> None:  # everything is in memory already
         return None
@@ -170,31 +168,28 @@ class DenyListRecognizer(EntityRecognizer):
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
-        words = [(m.start(), m.end(), m.group()) for m in WORD.finditer(text)]
-        folded = [fold(w[2]) for w in words]
+        words = [(m.start(), m.end()) for m in WORD.finditer(text)]
+        folded = [fold(m.group()) for m in WORD.finditer(text)]
         out: list[RecognizerResult] = []
         i = 0
         while i < len(words):
-            for n in range(min(MAX_PHRASE, len(words) - i), 0, -1):
+            for n in range(min(MAX_PHRASE, len(words) - i), 1, -1):
                 key = tuple(folded[i : i + n])
-                start, end = words[i][0], words[i + n - 1][1]
-                if n > 1 and key in self.deny.addresses:
-                    out.append(RecognizerResult("ADDRESS", start, end, 0.9))
-                    break
-                if key in self.deny.names and self._name_like(words[i : i + n], key):
-                    out.append(RecognizerResult("PERSON", start, end, 0.85))
+                entity = (
+                    "ADDRESS"
+                    if key in self.deny.addresses
+                    else "ORGANIZATION"
+                    if key in self.deny.organisations
+                    else None
+                )
+                if entity:
+                    out.append(RecognizerResult(entity, words[i][0], words[i + n - 1][1], 0.9))
                     break
             else:
                 i += 1
                 continue
             i += n
         return out
-
-    @staticmethod
-    def _name_like(words: list[tuple[int, int, str]], key: tuple[str, ...]) -> bool:
-        if not all(w[2][:1].isupper() for w in words):
-            return False
-        return len(key) > 1 or key[0] not in COMMON_WORDS
 
 
 @dataclass(frozen=True)
@@ -207,12 +202,14 @@ class Scrubbed:
 class Scrubber:
     """One analyzer per extract job (building it costs about a second; scrubbing a note, a millisecond)."""
 
-    def __init__(self, deny: DenyList, score_threshold: float = 0.3) -> None:
+    def __init__(self, deny: DenyList, score_threshold: float = 0.3, model: str | Path | None = None) -> None:
         self.deny = deny
         self.score_threshold = score_threshold
+        self.model = str(model) if model else None
 
     @cached_property
     def analyzer(self) -> AnalyzerEngine:
+        words = lexicon()
         postcode = UkPostcodeRecognizer(
             patterns=[Pattern("UK postcode", UkPostcodeRecognizer.PATTERNS[0].regex, 0.6)]
         )
@@ -223,12 +220,20 @@ class Scrubber:
             PhoneRecognizer(supported_regions=("GB",), leniency=0),
             OfflineEmailRecognizer(),
             DateRecognizer(),
+            MonthDateRecognizer(),
             UpnRecognizer(),
-            StreetAddressRecognizer(),
+            street_recognizer(words),
+            institution_recognizer(words),
+            FlatRecognizer(),
             DenyListRecognizer(self.deny),
+            NameRecognizer(words, self.deny.names),
         ]
+        nlp_engine: SpacyNlpEngine = BlankSpacyNlpEngine()
+        if self.model:
+            nlp_engine = TrainedSpacyNlpEngine(self.model)
+            recognizers.append(CheckedNerRecognizer(words, self.deny.names))
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
-        return AnalyzerEngine(registry=registry, nlp_engine=BlankSpacyNlpEngine(), supported_languages=["en"])
+        return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
 
     @cached_property
     def anonymizer(self) -> AnonymizerEngine:
@@ -247,8 +252,12 @@ class Scrubber:
         known = known or {}
 
         def person(span: str) -> str:
-            pseudonym = known.get(_tokens(span))
-            return f"<PERSON:{pseudonym}>" if pseudonym else "<PERSON>"
+            possessive = POSSESSIVE.search(span)
+            base = span[: possessive.start()] if possessive else span
+            pseudonym = known.get(_tokens(base))
+            return (f"<PERSON:{pseudonym}>" if pseudonym else "<PERSON>") + (
+                possessive.group() if possessive else ""
+            )
 
         operators = {e: OperatorConfig("replace", {"new_value": f"<{e}>"}) for e in ENTITIES}
         operators["PERSON"] = OperatorConfig("custom", {"lambda": person})
