@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.privacy.diversity import WITHHELD, l_diverse
 from gateway.privacy.generalise import HIERARCHIES
+from gateway.privacy.linkable_rows import k_anonymous_rows
+from gateway.privacy.rare_values import withhold_rare_values
 
 rows = st.lists(
     st.fixed_dictionaries(
@@ -99,3 +101,40 @@ def test_the_risk_report_matches_the_classes(rows):
     assert report["smallest_class"] == min(sizes) and report["unique_records"] == sizes.count(1)
     assert report["max_reidentification_probability"] == round(1 / min(sizes), 4)
     assert 0 < report["mean_reidentification_probability"] <= report["max_reidentification_probability"]
+
+
+@given(rows, st.integers(2, 6))
+def test_no_released_attribute_value_is_held_by_fewer_than_k(records, k):
+    original = [dict(r) for r in records]
+    report = withhold_rare_values(records, ["flag", "kind"], k)
+    for field in ("flag", "kind"):
+        counts = Counter(r[field] for r in records if r[field] is not None)
+        assert not counts or min(counts.values()) >= k
+        before = Counter(r[field] for r in original)
+        if (field in report["withheld"]) != any(n < k for n in before.values()):
+            raise AssertionError((field, report, before))
+        if field not in report["withheld"]:
+            assert [r[field] for r in records] == [r[field] for r in original]
+    assert [(r["age"], r["ward"]) for r in records] == [(r["age"], r["ward"]) for r in original]
+
+
+@given(rows, st.integers(2, 6))
+def test_every_whole_row_is_shared_by_k_and_classes_are_withheld_whole(records, k):
+    original = [dict(r) for r in records]
+    k_anonymous_rows(records, ["age", "ward"], ["flag", "kind"], k)
+    whole = Counter((r["age"], r["ward"], r["flag"], r["kind"]) for r in records)
+    classes = defaultdict(list)
+    for r in records:
+        classes[(r["age"], r["ward"])].append(r)
+    for members in classes.values():
+        blanked = {r["flag"] is None for r in members}
+        assert len(blanked) == 1, "a class shows its attributes in full or not at all"
+        if blanked == {False}:
+            assert all(whole[(r["age"], r["ward"], r["flag"], r["kind"])] >= k for r in members)
+    # Only attributes change; a class is withheld only if it had a group smaller than k.
+    before = Counter((r["age"], r["ward"], r["flag"], r["kind"]) for r in original)
+    for old, new in zip(original, records, strict=True):
+        assert (old["age"], old["ward"]) == (new["age"], new["ward"])
+        if new["flag"] is None:
+            cls = [o for o in original if (o["age"], o["ward"]) == (old["age"], old["ward"])]
+            assert any(before[(o["age"], o["ward"], o["flag"], o["kind"])] < k for o in cls)

@@ -7,7 +7,9 @@ each attack prints its success rate against chance."""
 
 from __future__ import annotations
 
+import csv
 import io
+import shutil
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,6 +22,9 @@ from fastapi.testclient import TestClient
 from gateway.api.app import create_app
 from gateway.config import Settings
 from gateway.datadir import DataDir
+from gateway.index.schema import xref
+from gateway.privacy.keys import choose_provider
+from gateway.privacy.pseudonyms import ProjectKey
 from tests.conftest import bearer
 
 BASE = {
@@ -263,3 +268,260 @@ def test_the_report_states_the_risk_the_file_carries(gw) -> None:
     print(
         f"risk: smallest class {report['smallest_class']}, max p {report['max_reidentification_probability']}"
     )
+
+
+def _pseudonyms_to_ids(gw, extract_id: str, project: str) -> tuple[list[str], list[str]]:
+    """(pseudonym, index person id) of everyone in the index, from the master key (the test's truth)."""
+    report = gw.get(f"/v1/extracts/{extract_id}", headers=bearer(gw.dd, "an.priya")).json()["disclosure"]
+    master = choose_provider(gw.dd, key_file=None, plugin=None, demo=True).master_key()
+    key = ProjectKey.derive(
+        master, project, report["pseudonyms"]["key_version"], report["pseudonyms"]["kind"]
+    )
+    engine = sa.create_engine(DataDir(gw.dd).index_url())
+    with engine.connect() as conn:
+        people = sorted(p for (p,) in conn.execute(sa.select(xref.c.person_id).distinct()))
+    engine.dispose()
+    return key.many(people), people
+
+
+def _true_people(gw, extract_id: str, project: str) -> dict[str, str]:
+    """pseudonym -> the person's key in the generator's hidden truth, worked out here from the master
+    key, the index's records and truth/identity.csv (never from the extract's own bookkeeping)."""
+    truth = {
+        (r["source"], r["local_id"]): r["person_key"]
+        for r in csv.DictReader((gw.dd / "truth" / "identity.csv").open(newline=""))
+    }
+    engine = sa.create_engine(DataDir(gw.dd).index_url())
+    with engine.connect() as conn:
+        votes: dict[str, Counter] = {}
+        for source, local, person in conn.execute(
+            sa.select(xref.c.source, xref.c.local_id, xref.c.person_id)
+        ):
+            votes.setdefault(person, Counter())[truth.get((source, local))] += 1
+    engine.dispose()
+    pseudonyms, people = _pseudonyms_to_ids(gw, extract_id, project)
+    return {p: votes[i].most_common(1)[0][0] for p, i in zip(pseudonyms, people, strict=True)}
+
+
+def _join_success(one: pd.DataFrame, two: pd.DataFrame, on: list[str], who_one: dict, who_two: dict) -> float:
+    """The attacker's best guess for each row of `one`: a row of `two` with the same values on `on`, drawn
+    at random. Returns the expected share of rows of `one` linked to the right person."""
+    groups = two.groupby(on)["pseudonym"].apply(list).to_dict()
+    total = 0.0
+    for key, pseudonym in zip(one[on].itertuples(index=False, name=None), one["pseudonym"], strict=True):
+        candidates = groups.get(key if len(on) > 1 else key[0], [])
+        person = who_one[pseudonym]
+        total += sum(who_two[c] == person for c in candidates) / len(candidates) if candidates else 0
+    return total / len(one)
+
+
+def test_two_projects_extracts_cannot_be_joined_by_content(gw) -> None:
+    """Shuffled rows still joined on content: a row whose age band, sex, ward and flags no other row
+    shares found the same person in the other project's file. Each whole row is now shared by k."""
+    id_one, one = _built(
+        gw, {"project": "content-a", "fields": ["date_of_birth", "sex", "ward", "cp_plan", "rent_arrears"]}
+    )
+    id_two, two = _built(
+        gw, {"project": "content-b", "fields": ["date_of_birth", "sex", "ward", "rent_arrears", "sen"]}
+    )
+    who_one, who_two = _true_people(gw, id_one, "content-a"), _true_people(gw, id_two, "content-b")
+    shared = ["date_of_birth", "sex", "ward", "rent_arrears"]
+    rate = _join_success(one, two, shared, who_one, who_two)
+    whole = one.groupby(list(one.columns.drop(["pseudonym", "family_pseudonym"])))["pseudonym"].transform(
+        "size"
+    )
+    print(
+        f"content join across projects: {rate:.1%} of rows linked to the right person (chance <= {1 / K:.0%})"
+    )
+    assert whole.min() >= K
+    assert rate <= 1 / K
+
+
+def test_extracts_under_two_agreements_cannot_be_joined_by_content(gw) -> None:
+    """9,224 of 9,227 rows were linked across AGR-INS-003 and AGR-RES-005 by aligning shared columns."""
+    id_one, one = _built(
+        gw, {"project": "agree-a", "fields": ["date_of_birth", "sex", "ward", "rent_arrears", "sen"]}
+    )
+    body = {
+        "purpose": "early_help_outcomes_research",
+        "project": "agree-b",
+        "agreement": "AGR-RES-005",
+        "dataset": "person_records",
+        "fields": ["date_of_birth", "sex", "ward", "rent_arrears", "sen"],
+    }
+    id_two, two = _built(gw, body)
+    rate = _join_success(
+        one,
+        two,
+        ["sex", "ward", "rent_arrears", "sen"],
+        _true_people(gw, id_one, "agree-a"),
+        _true_people(gw, id_two, "agree-b"),
+    )
+    print(
+        f"content join across agreements: {rate:.1%} of rows linked to the right person "
+        f"(chance <= {1 / K:.0%})"
+    )
+    assert rate <= 1 / K
+
+
+def test_linking_a_store_to_the_released_columns_finds_no_one_beyond_chance(gw, linked_borough) -> None:
+    """A council officer holds the education store (pupils' dates of birth, sex and postcodes) and the
+    extract, and links each pupil to the rows their values are consistent with."""
+    fields = ["date_of_birth", "sex", "postcode", "cp_plan", "sen"]
+    extract_id, frame = _built(gw, {"project": "linkage", "fields": fields})
+    who = _true_people(gw, extract_id, "linkage")
+    truth = {
+        (r["source"], r["local_id"]): r["person_key"]
+        for r in csv.DictReader((linked_borough / "truth" / "identity.csv").open(newline=""))
+    }
+    engine = sa.create_engine(DataDir(linked_borough).store_urls()["education"])
+    with engine.connect() as conn:
+        pupils = [
+            dict(r._mapping)
+            for r in conn.execute(
+                sa.text("SELECT pup_pupil_id, pup_dob, pup_sex, pup_postcode FROM edu_pupils")
+            )
+        ]
+    engine.dispose()
+    classes = frame.groupby(["date_of_birth", "sex", "postcode"])["pseudonym"].apply(list).to_dict()
+
+    def consistent(cls: tuple[str, str, str], pupil: dict) -> bool:
+        born, sex, district = cls
+        year = int(str(pupil["pup_dob"])[:4]) if pupil["pup_dob"] else None
+        if born not in ("*", "Unknown"):
+            low, _, high = born.partition("-")
+            if year is None or not int(low) <= year <= int(high or low):
+                return False
+        if sex not in ("*", "Unknown") and pupil["pup_sex"] and sex[:1] != str(pupil["pup_sex"])[:1]:
+            return False
+        postcode = (pupil["pup_postcode"] or "").upper()
+        return district in ("*", "Unknown") or postcode.split(" ")[0] == district
+
+    in_extract = {p: person for p, person in who.items() if p in set(frame["pseudonym"])}
+    people_in = set(in_extract.values())
+    targets = [p for p in pupils if truth.get(("education", p["pup_pupil_id"])) in people_in]
+    success = unique = 0.0
+    for pupil in targets:
+        person = truth[("education", pupil["pup_pupil_id"])]
+        candidates = [p for cls, ps in classes.items() if consistent(cls, pupil) for p in ps]
+        unique += len(candidates) == 1
+        success += sum(in_extract.get(c) == person for c in candidates) / len(candidates) if candidates else 0
+    rate = success / len(targets)
+    print(
+        f"store linkage: {len(targets)} pupils in the extract; {int(unique)} matched one row; "
+        f"{rate:.1%} expected right (chance <= {1 / K:.0%})"
+    )
+    assert len(targets) > 500 and unique == 0 and rate <= 1 / K
+
+
+def test_rare_flags_are_withheld(gw) -> None:
+    """A flag fewer than k records carry narrows anyone who knows it (the police know who is on a youth
+    offending order) to fewer than k rows. Filtered to one ward, rare flags are withheld whole (the sensitive
+    ones are l-diverse as well: see above)."""
+    fields = ["date_of_birth", "sex", "ward", "exclusion", "temporary_accommodation", "early_help"]
+    extract_id, frame = _built(gw, {"project": "rare", "fields": fields, "filters": {"ward": "Tannery"}})
+    report = gw.get(f"/v1/extracts/{extract_id}", headers=bearer(gw.dd, "an.priya")).json()["disclosure"]
+    print(f"rare flags: withheld {report['rare_flags']['withheld']}; whole rows: {report['whole_rows']}")
+    kept = 0
+    for flag in fields[3:]:
+        counts = Counter(v for v in frame[flag] if v != "")
+        print(f"rare flags: {flag} {dict(counts)}")
+        assert not counts or min(counts.values()) >= K, (flag, counts)
+        assert flag not in report["rare_flags"]["withheld"] or not counts
+        kept += bool(counts)
+    assert report["rare_flags"]["withheld"], "exclusions are rare in one ward"
+    assert kept, "common flags are still released"
+
+
+@pytest.fixture()
+def own_borough(linked_borough: Path, tmp_path: Path) -> Path:
+    """A copy of the linked borough and of the policies, for a test that changes stores or agreements."""
+    root = tmp_path / "borough"
+    shutil.copytree(linked_borough, root, ignore=shutil.ignore_patterns("extracts", "audit*", "*.jsonl"))
+    shutil.copytree(Settings().policies_dir, tmp_path / "policies")
+    return root
+
+
+def test_checks_run_again_when_a_person_becomes_protected_after_the_build(own_borough: Path) -> None:
+    """Rotation and re-identification re-run the protected-people check: someone marked not to be
+    located after the build drops out of the rotation mapping, and their identity is not revealed."""
+    with TestClient(
+        create_app(Settings(data_dir=own_borough, policies_dir=own_borough.parent / "policies"))
+    ) as gw:
+        gw.dd = own_borough  # type: ignore[attr-defined]
+        extract_id, frame = _built(gw, {"project": "later-protected", "fields": ["sex", "ward"]})
+        who = {
+            p: person
+            for p, person in zip(*_pseudonyms_to_ids(gw, extract_id, "later-protected"), strict=True)
+        }
+        engine = sa.create_engine(DataDir(own_borough).index_url())
+        with engine.connect() as conn:
+            csc = dict(
+                conn.execute(
+                    sa.select(xref.c.person_id, xref.c.local_id).where(
+                        xref.c.source == "childrens_social_care"
+                    )
+                ).all()
+            )
+        engine.dispose()
+        pseudonym = next(p for p in frame["pseudonym"] if who[p] in csc)
+        store = sa.create_engine(DataDir(own_borough).store_urls()["childrens_social_care"])
+        with store.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE ssd_person SET pers_restricted = 'Y' WHERE pers_person_id = :p"),
+                {"p": csc[who[pseudonym]]},
+            )
+        store.dispose()
+        gw.app.state.extract_store.rotate("later-protected")
+        mapping = pd.read_csv(
+            io.StringIO(
+                gw.get(f"/v1/extracts/{extract_id}/rotation", headers=bearer(own_borough, "an.priya")).text
+            )
+        )
+        assert pseudonym not in set(mapping["old_pseudonym"]) and len(mapping) == len(frame) - 1
+        asked = gw.post(
+            "/v1/reidentifications",
+            json={"project": "later-protected", "pseudonym": pseudonym, "reason": "x" * 30},
+            headers=bearer(own_borough, "an.priya"),
+        )
+        assert asked.status_code == 202, asked.text
+        reid = asked.json()["reidentification_id"]
+        refused = gw.post(f"/v1/reidentifications/{reid}/approve", headers=bearer(own_borough, "ra.one"))
+        assert refused.status_code == 403 and refused.json()["error"] == "protected_person", refused.text
+
+
+def test_an_agreement_that_releases_protected_people_needs_the_approver_to_acknowledge_it(
+    own_borough: Path,
+) -> None:
+    policies = own_borough.parent / "policies"
+    agreement = next((policies / "agreements").glob("AGR-INS-003*.yaml"))
+    text = agreement.read_text()
+    assert "disclosure:" in text
+    agreement.write_text(text.replace("disclosure:", "disclosure:\n  include_protected: true", 1))
+    with TestClient(create_app(Settings(data_dir=own_borough, policies_dir=policies))) as gw:
+        asked = gw.post(
+            "/v1/extracts",
+            json={**BASE, "project": "refuge", "fields": ["sex", "ward"]},
+            headers=bearer(own_borough, "an.priya"),
+        )
+        assert asked.status_code == 202, asked.text
+        extract_id = asked.json()["extract_id"]
+        status = gw.get(f"/v1/extracts/{extract_id}", headers=bearer(own_borough, "ig.olu")).json()
+        assert [w["code"] for w in status["warnings"]] == ["protected_people"]
+        assert "not to be located" in status["warnings"][0]["text"]
+        blind = gw.post(f"/v1/extracts/{extract_id}/approve", headers=bearer(own_borough, "ig.olu"))
+        assert blind.status_code == 409 and blind.json()["error"] == "acknowledgement_needed"
+        assert "not to be located" in blind.json()["detail"]
+        read = gw.post(
+            f"/v1/extracts/{extract_id}/approve",
+            json={"acknowledge": ["protected_people"]},
+            headers=bearer(own_borough, "ig.olu"),
+        )
+        assert read.status_code == 202, read.text
+        events = gw.get(
+            "/v1/audit/events", params={"limit": 20}, headers=bearer(own_borough, "ig.olu")
+        ).json()["events"]
+        approval = next(e for e in events if e["id"] == read.headers["x-audit-id"])
+        assert "acknowledged: protected_people" in approval["reason"]
+        refused = next(e for e in events if e["id"] == blind.headers["x-audit-id"])
+        assert refused["status"] == 409

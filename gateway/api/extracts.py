@@ -16,7 +16,7 @@ from gateway.api.audit_trail import audit_context
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.bodies import body_schema, parse_body
 from gateway.api.errors import GatewayError
-from gateway.extracts.request import ExtractRequest, ReidentificationRequest
+from gateway.extracts.request import Approval, ExtractRequest, ReidentificationRequest
 from gateway.extracts.service import ExtractService, WorkflowRefused
 from gateway.privacy.keys import KeyUnavailable
 
@@ -28,7 +28,7 @@ def _service(request: Request) -> ExtractService:
     return request.app.state.extracts
 
 
-def _public(e: dict[str, Any]) -> dict[str, Any]:
+def _public(e: dict[str, Any], warnings: list[dict[str, str]]) -> dict[str, Any]:
     """What the requester (or an approver) is told about an extract."""
     return {
         "extract_id": e["extract_id"],
@@ -51,6 +51,7 @@ def _public(e: dict[str, Any]) -> dict[str, Any]:
         "rows": e["rows"],
         "disclosure": e["report"],
         "error": e["error"],
+        "warnings": warnings,
     }
 
 
@@ -102,7 +103,7 @@ async def list_extracts(
     service = _service(request)
     approver = await run_in_threadpool(service.may_approve, principal)
     found = await run_in_threadpool(service.store.listing, None if approver else principal.sub, status)
-    return {"extracts": [_public(e) for e in found]}
+    return {"extracts": [_public(e, service.warnings(e)) for e in found]}
 
 
 @router.get("/extracts/{extract_id}")
@@ -111,15 +112,22 @@ async def extract_status(extract_id: str, request: Request, principal: CurrentPr
     ctx.update(action="extracts.status", resource=f"extracts/{extract_id}")
     found = await _call(request, _service(request).visible, extract_id, principal)
     ctx.update(purpose=found["purpose"], agreement_id=found["agreement_id"])
-    return _public(found)
+    return _public(found, _service(request).warnings(found))
 
 
-@router.post("/extracts/{extract_id}/approve", status_code=202)
+@router.post("/extracts/{extract_id}/approve", status_code=202, openapi_extra=body_schema(Approval))
 async def approve_extract(extract_id: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
+    """Approve a pending request. If its status lists `warnings`, name each one's code in
+    `acknowledge` to show it was read; otherwise 409 `acknowledgement_needed` with the warning."""
     ctx = audit_context(request)
     ctx.update(action="extracts.approve", resource=f"extracts/{extract_id}", purpose="extract_approval")
-    found = await _call(request, _service(request).approve, extract_id, principal)
-    ctx.update(agreement_id=found["agreement_id"], reason=f"approved the request of {found['requester']}")
+    body = await parse_body(request, Approval, ctx) if await request.body() else None
+    acknowledged = frozenset(body.acknowledge if body else ())
+    found = await _call(request, _service(request).approve, extract_id, principal, acknowledged)
+    reason = f"approved the request of {found['requester']}"
+    if acknowledged:
+        reason += f"; acknowledged: {', '.join(sorted(acknowledged))}"
+    ctx.update(agreement_id=found["agreement_id"], reason=reason)
     request.app.state.extract_jobs.submit(extract_id)
     return JSONResponse({"extract_id": extract_id, "status": found["status"]}, status_code=202)
 

@@ -39,8 +39,10 @@ from gateway.privacy.families import k_anonymous_families
 from gateway.privacy.generalise import hierarchy_for
 from gateway.privacy.kanonymity import DEFAULT_K, DEFAULT_MAX_SUPPRESSION, QuasiIdentifier, k_anonymise
 from gateway.privacy.keys import KeyProvider
+from gateway.privacy.linkable_rows import k_anonymous_rows
 from gateway.privacy.ner_model import notes_model
 from gateway.privacy.pseudonyms import ONE_WAY, ProjectKey
+from gateway.privacy.rare_values import withhold_rare_values
 from gateway.privacy.risk import disclosure_risk
 from gateway.privacy.scrubbing import Scrubber, known_names
 from gateway.stores.engines import store_engine
@@ -212,6 +214,24 @@ def build_extract(
         else None
     )
     free_text = [f for f in fields if spec.fields[f] == Classification.free_text]
+    flags = [
+        f
+        for f in fields
+        if f not in qi_fields and all(isinstance(r.get(f), bool) for r in kept if r.get(f) is not None)
+    ]
+    rare_flags = withhold_rare_values(
+        out, [f for f in flags if f not in free_text], agreement.disclosure.k or DEFAULT_K
+    )
+    linkable = (
+        k_anonymous_rows(
+            out,
+            qi_fields,
+            [f for f in fields if f not in qi_fields and f not in free_text],
+            agreement.disclosure.k or DEFAULT_K,
+        )
+        if not free_text
+        else None
+    )
     scrub_report: dict[str, Any] = {}
     if free_text and out:
         scrub_report = _scrub(dd, people, kept, out, free_text, pseudonym, step, notes_model)
@@ -234,6 +254,8 @@ def build_extract(
         "free_text": scrub_report or None,
         "risk": disclosure_risk(out, qi_fields),
         "l_diversity": diversity,
+        "rare_flags": rare_flags,
+        "whole_rows": linkable,
         "family_link": family_report,
         "protected_people": {
             "excluded": 0 if include_protected else len({r["person_id"] for r in everyone} & protected),

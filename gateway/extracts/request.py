@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -28,6 +28,14 @@ class ExtractRequest(BaseModel):
     dataset: Name
     fields: list[Name] = Field(min_length=1, max_length=40)
     filters: dict[Name, Filter] = Field(default_factory=dict)
+
+
+class Approval(BaseModel):
+    """An approver's decision, naming each warning of the request they have read (`warnings[].code`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    acknowledge: list[Literal["protected_people"]] = Field(default_factory=list, max_length=5)
 
 
 class ReidentificationRequest(BaseModel):

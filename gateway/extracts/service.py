@@ -58,6 +58,14 @@ class WorkflowRefused(Exception):
         self.status, self.code, self.detail, self.decision = status, code, detail, decision
 
 
+PROTECTED_PEOPLE = "protected_people"
+PROTECTED_WARNING = (
+    "Agreement {a} releases people the stores mark as not to be located (refuge addresses, adoptions), "
+    "with their postcode district and ward: approve only if the project truly needs them and the "
+    "recipient's security is adequate for that risk."
+)
+
+
 @dataclass
 class ExtractService:
     dd: DataDir
@@ -174,7 +182,25 @@ class ExtractService:
             return found
         raise WorkflowRefused(404, "not_found", f"there is no extract {extract_id} of yours")
 
-    def approve(self, extract_id: str, principal: Principal) -> dict[str, Any]:
+    def warnings(self, extract: dict[str, Any]) -> list[dict[str, str]]:
+        """What an approver must read and acknowledge before approving (shown with the request)."""
+        if self._releases_protected(extract):
+            return [{"code": PROTECTED_PEOPLE, "text": PROTECTED_WARNING.format(a=extract["agreement_id"])}]
+        return []
+
+    def approve(
+        self, extract_id: str, principal: Principal, acknowledged: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
+        found = self.store.get(extract_id) if _well_formed(extract_id) else None
+        if found is not None and found["status"] == "pending_approval" and self.may_approve(principal):
+            unread = [w for w in self.warnings(found) if w["code"] not in acknowledged]
+            if unread:
+                raise WorkflowRefused(
+                    409,
+                    "acknowledgement_needed",
+                    " ".join(w["text"] for w in unread)
+                    + f" To approve, acknowledge: {', '.join(w['code'] for w in unread)}.",
+                )
         return self._decide_on(extract_id, principal, approve=True)
 
     def reject(self, extract_id: str, principal: Principal) -> dict[str, Any]:
@@ -318,7 +344,12 @@ class ExtractService:
         master = self.keys.master_key()
         old = ProjectKey.derive(master, found["project"], found["key_version"], found["pseudonyms"])
         new = ProjectKey.derive(master, found["project"], current, found["pseudonyms"])
+        # The checks run again: someone the stores have marked not to be located since the build is
+        # left out of the mapping, unless the agreement releases protected people.
         people = self.store.subjects(extract_id)
+        if not self._releases_protected(found):
+            protected = protected_people(self.dd, read_people(self.dd))
+            people = [p for p in people if p not in protected]
         return list(zip(old.many(people), new.many(people), strict=True)), found
 
     # --- re-identification ---------------------------------------------------------------------
@@ -374,8 +405,20 @@ class ExtractService:
             )
         if found["status"] != "pending":
             raise WorkflowRefused(409, "not_pending", f"request {reid_id} is {found['status']}")
-        self._agreement_still_allows(found["project"], self._requester(found["project"], found["requester"]))
+        allowed = self._agreement_still_allows(
+            found["project"], self._requester(found["project"], found["requester"])
+        )
         person = self._reverse(found["project"], found["pseudonym"])
+        if person in protected_people(self.dd, read_people(self.dd)) and not (
+            allowed.agreement and allowed.agreement.disclosure.include_protected
+        ):
+            raise WorkflowRefused(
+                403,
+                "protected_person",
+                "this person is marked in the stores as not to be located (a refuge address or an "
+                "adoption); their identity is not revealed under this agreement",
+                allowed,
+            )
         try:
             return self.store.approve_reid(reid_id, principal.sub, REID_APPROVERS, person), decision
         except IntegrityError as exc:  # the same approver, twice, at the same moment
@@ -458,6 +501,10 @@ class ExtractService:
         )
         if not decision.allow:
             raise WorkflowRefused(403, "forbidden", decision.reason, decision)
+
+    def _releases_protected(self, extract: dict[str, Any]) -> bool:
+        agreement = self.policy.registry.get(extract["agreement_id"] or "")
+        return bool(agreement and agreement.disclosure.include_protected)
 
     def may_approve(self, principal: Principal) -> bool:
         return self._may(principal, APPROVE_EXTRACTS).allow

@@ -127,7 +127,9 @@ async def decide_extract(request: Request, user: User, extract_id: str) -> Respo
     verb = form.get("decision")
     if verb not in ("approve", "reject"):  # never a default: a malformed form decides nothing
         return error_page(request, 400, "bad_request", "choose approve or reject")
-    await request.app.state.web_api.for_page(request, user).post(f"/v1/extracts/{extract_id}/{verb}")
+    api = request.app.state.web_api.for_page(request, user)
+    body = {"acknowledge": form.getlist("acknowledge")} if verb == "approve" else None
+    await api.post(f"/v1/extracts/{extract_id}/{verb}", body)
     return RedirectResponse(f"/ui/approvals?done={verb}d", status_code=303)
 
 
