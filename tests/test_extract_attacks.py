@@ -525,3 +525,23 @@ def test_an_agreement_that_releases_protected_people_needs_the_approver_to_ackno
         assert "acknowledged: protected_people" in approval["reason"]
         refused = next(e for e in events if e["id"] == blind.headers["x-audit-id"])
         assert refused["status"] == 409
+
+
+def test_sensitive_fields_named_in_a_request_are_l_diverse_and_unknown_ones_refused(gw) -> None:
+    for bad in (["no_such_field"], ["ward"], ["exclusion"]):  # unknown, a quasi-identifier, not requested
+        r = _ask(
+            gw,
+            {"project": "sens", "fields": ["date_of_birth", "sex", "ward", "rent_arrears"], "sensitive": bad},
+        )
+        assert r.status_code == 422 and r.json()["error"] == "unknown_sensitive_field", r.text
+        assert repr(bad[0]) in r.json()["detail"]
+        event = _audited(gw, r)
+        assert event["decision"] == "deny" and event["status"] == 422
+    fields = ["date_of_birth", "sex", "ward", "rent_arrears"]
+    extract_id, frame = _built(gw, {"project": "sens", "fields": fields, "sensitive": ["rent_arrears"]})
+    report = gw.get(f"/v1/extracts/{extract_id}", headers=bearer(gw.dd, "an.priya")).json()
+    assert report["sensitive"] == ["rent_arrears"]
+    assert "rent_arrears" in report["disclosure"]["l_diversity"]["fields"]
+    for _, members in frame.groupby(["date_of_birth", "sex", "ward"]):
+        values = set(members["rent_arrears"])
+        assert values == {""} or len(values) >= 2, values

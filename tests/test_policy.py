@@ -290,3 +290,13 @@ def test_concurrent_uncached_decisions_all_agree():
         t.join()
     assert len(results) == 320
     assert {(d.allow, d.code, d.rule) for d in results} == {(expected.allow, expected.code, expected.rule)}
+
+
+def test_policy_check_refuses_a_sensitive_field_the_agreement_does_not_release(policies):
+    path = next((policies / "agreements").glob("AGR-INS-003*.yaml"))
+    data = yaml.safe_load(path.read_text())
+    data["disclosure"]["sensitive"] = ["cp_plan", "shoe_size"]
+    path.write_text(yaml.safe_dump(data))
+    problems = [str(p) for p in check_policies(policies)]
+    assert any("sensitive field 'shoe_size'" in p for p in problems), problems
+    assert not any("'cp_plan'" in p for p in problems)

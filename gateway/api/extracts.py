@@ -42,6 +42,7 @@ def _public(e: dict[str, Any], warnings: list[dict[str, str]]) -> dict[str, Any]
         "dataset": e["dataset"],
         "fields": e["fields"],
         "filters": e["filters"],
+        "sensitive": e.get("sensitive") or [],
         "pseudonyms": e["pseudonyms"],
         "created_at": e["created_at"],
         "decided_by": e["decided_by"],

@@ -202,9 +202,14 @@ def build_extract(
         out.append(row)
 
     qi_fields = [q.field for q in (*climbing, *fixed)]
-    sensitive = agreement.disclosure.sensitive or [
-        f for f in fields if spec.fields[f] == Classification.special_category
+    sensitive = [
+        *(
+            agreement.disclosure.sensitive
+            or [f for f in fields if spec.fields[f] == Classification.special_category]
+        ),
+        *(extract.get("sensitive") or []),
     ]
+    sensitive = list(dict.fromkeys(sensitive))
     diversity = l_diverse(
         out, qi_fields, [f for f in sensitive if f in fields], agreement.disclosure.l_diversity or DEFAULT_L
     )

@@ -28,6 +28,11 @@ class ExtractRequest(BaseModel):
     dataset: Name
     fields: list[Name] = Field(min_length=1, max_length=40)
     filters: dict[Name, Filter] = Field(default_factory=dict)
+    sensitive: list[Name] = Field(
+        default_factory=list,
+        max_length=40,
+        description="requested fields to hold l-diverse besides the agreement's sensitive fields",
+    )
 
 
 class Approval(BaseModel):

@@ -114,6 +114,23 @@ class ExtractService:
             level = agreement.disclosure.generalise.get(name) or DEFAULT_LEVEL[ladder]
             if problem := granularity_problem(ladder, level, wanted):
                 raise WorkflowRefused(422, "finer_than_released", f"filter {name}: {problem}", decision)
+        for name in req.sensitive:
+            if (
+                name not in req.fields
+                or name in dataset.hierarchies
+                or dataset.fields.get(name)
+                in (
+                    Classification.quasi_identifier,
+                    Classification.free_text,
+                )
+            ):
+                raise WorkflowRefused(
+                    422,
+                    "unknown_sensitive_field",
+                    f"sensitive field {name!r} is not one of the requested fields that can be held "
+                    f"l-diverse (a requested flag or category, not a quasi-identifier or free text)",
+                    decision,
+                )
         self._no_small_differences(req, agreement.disclosure.k or DEFAULT_K, decision)
         row = {
             "extract_id": uuid.uuid4().hex,
@@ -125,6 +142,7 @@ class ExtractService:
             "dataset": req.dataset,
             "fields_json": json.dumps(list(dict.fromkeys(req.fields))),
             "filters_json": json.dumps({k: _plain(v) for k, v in req.filters.items()}),
+            "sensitive_json": json.dumps(req.sensitive),
             "pseudonyms": decision.agreement.pseudonyms,
             "status": "pending_approval",
             "progress": 0,

@@ -42,6 +42,7 @@ extracts = Table(
     Column("dataset", String(64), nullable=False),
     Column("fields_json", Text, nullable=False),
     Column("filters_json", Text, nullable=False),
+    Column("sensitive_json", Text),  # fields the requester asked to hold l-diverse (migration g0004)
     Column("pseudonyms", String(16), nullable=False),  # one_way | reversible
     Column("key_version", Integer),
     Column("status", String(24), nullable=False, index=True),
@@ -272,7 +273,7 @@ class ExtractStore:
 
 def _decoded(row: Any) -> dict[str, Any]:
     out = dict(row)
-    for name in ("fields", "filters", "report", "requester"):
+    for name in ("fields", "filters", "report", "requester", "sensitive"):
         raw = out.pop(f"{name}_json", None)
         out[name if name != "requester" else "requester_claims"] = json.loads(raw) if raw else None
     return out

@@ -125,6 +125,16 @@ def table_missing(table: str) -> bool:
     return not inspect(op.get_bind()).has_table(table)
 
 
+def column_missing(table: str, column: str) -> bool:
+    """For migrations that add a column: true if `table` lacks `column` on the database being upgraded."""
+    from alembic import context, op
+    from sqlalchemy import inspect
+
+    if context.is_offline_mode():
+        return True
+    return column not in {c["name"] for c in inspect(op.get_bind()).get_columns(table)}
+
+
 def head(name: str) -> str:
     schema = SCHEMAS[name]
     revision = ScriptDirectory.from_config(_config(schema)).get_current_head()

@@ -127,6 +127,12 @@ def check_policies(policies_dir: Path, today: dt.date | None = None) -> list[Pro
                         problems.append(Problem(where, f"{name}.{f} cannot be generalised to {level!r}"))
                 if a.view == "extract" and dataset.kind != "extract":
                     problems.append(Problem(where, f"dataset {name!r} is not an extract dataset"))
+            released = {f for name in a.datasets for f in a.datasets[name]}
+            for f in a.disclosure.sensitive:
+                if f not in released:
+                    problems.append(
+                        Problem(where, f"sensitive field {f!r} is not a field the agreement releases")
+                    )
                 if dataset.store and dataset.store not in a.providers:
                     problems.append(Problem(where, f"dataset {name!r} is not from one of its providers"))
 
