@@ -19,6 +19,7 @@ demo: $(STAMP)
 ## test: the whole suite, SQLite and PostgreSQL
 test: $(STAMP) postgres browser
 	$(BIN)/ruff check gateway audit tests benchmarks
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 ## postgres: start the local PostgreSQL cluster if it is installed and not running

@@ -55,7 +55,7 @@ def to_row(event: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
-def from_row(row: Mapping[str, Any]) -> dict[str, Any]:
+def from_row(row: Mapping[Any, Any]) -> dict[str, Any]:
     event = dict(row)
     for k in JSON_FIELDS:
         event[k] = json.loads(event[k])

@@ -542,6 +542,7 @@ def audit_verify(
     from audit.open import max_unsealed_seconds, open_audit
     from audit.signing import load_public
     from audit.verify import verify_chain
+    from audit.witness import Witness
     from gateway.config import load_settings
 
     try:
@@ -560,14 +561,13 @@ def audit_verify(
             anchor = (
                 settings.audit_anchor_dir or settings.audit_anchor_file or settings.datadir().audit_anchor
             )
-            engine, key, witness = (
-                audit_engine(settings.audit_db_url()),
-                load_public(public_key),
-                Path(anchor),
-            )
+            assert public_key is not None
+            engine, key = audit_engine(settings.audit_db_url()), load_public(public_key)
+            witness: Witness | Path | None = Path(anchor)
             retired = tuple(load_public(p) for p in settings.audit_retired_keys)
         else:
-            engine, key, witness, retired = store.engine, store.key.public, store.witness, store.retired_keys
+            engine, key, retired = store.engine, store.key.public, store.retired_keys
+            witness = store.witness
         limit = max_unsealed if max_unsealed is not None else max_unsealed_seconds(settings)
         result = verify_chain(engine, key, witness, retired, max_unsealed_seconds=limit)
     except typer.Exit:

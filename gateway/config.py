@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -117,7 +117,7 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls))
 
 
-def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Explicit arguments win over GATEWAY_* variables, which win over the config file."""
     if config_file is not None and not Path(config_file).is_file():
         raise FileNotFoundError(f"config file {config_file} does not exist")

@@ -83,13 +83,9 @@ def compile_aggregate(
         q = select(*direct).where(and_(True, *conditions))
         return q.group_by(*dims) if dims else q
     unit = t.c[spec.unit]
+    amount = [func.sum(t.c[field]).label("s")] if magnitude and field is not None else []
     per_unit = (
-        select(
-            *dims,
-            unit.label("unit"),
-            func.sum(t.c.record_key).label("k"),
-            *([func.sum(t.c[field]).label("s")] if magnitude else []),
-        )
+        select(*dims, unit.label("unit"), func.sum(t.c.record_key).label("k"), *amount)
         .where(and_(True, *conditions))
         .group_by(*dims, unit)
         .subquery("per_unit")

@@ -77,6 +77,12 @@ class AggregateRequest(BaseModel):
             raise ValueError("a group_by field is listed twice")
         return self
 
+    @property
+    def operation(self) -> Literal["count", "sum", "mean"]:
+        """The measure as validation left it (the `{"sum": field}` form becomes "sum")."""
+        assert isinstance(self.measure, str)
+        return self.measure
+
     def fields_used(self) -> list[str]:
         used = list(self.group_by) + [f for f in self.filters if f not in self.group_by]
         if self.field and self.field not in used:

@@ -170,7 +170,7 @@ def run_aggregate(
             {**stored["disclosure"], **_budget(ledger.states(scopes), 0.0, True)},
             True,
         )
-    statement = compile_aggregate(p.spec, req.group_by, p.filters, req.measure, req.field)
+    statement = compile_aggregate(p.spec, req.group_by, p.filters, req.operation, req.field)
     with step("fetch", dataset=req.dataset, dimensions=len(req.group_by)) as span:
         rows = store.execute(statement)
         span.set_attribute("rows", len(rows))
@@ -225,7 +225,7 @@ def _released(
     finest = next((key for key in keys if None not in key), keys[-1])  # any finest cell: all share one sd
     per_cell = {"count": round(counts[finest].sd, 2), **({"sum": round(sums[finest].sd, 2)} if sums else {})}
     released = release_cells(
-        keys, req.measure, counts, sums, ReleaseRules(p.rules.threshold, p.rules.rounding_base)
+        keys, req.operation, counts, sums, ReleaseRules(p.rules.threshold, p.rules.rounding_base)
     )
     out_rows = []
     for r in released:

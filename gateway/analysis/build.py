@@ -109,11 +109,11 @@ def build_analysis(dd: DataDir, progress: Progress = lambda _m: None) -> Analysi
 
     progress("deriving event tables")
     event_rows: dict[str, list[dict[str, Any]]] = {}
-    for store, f in facts.items():
-        for table, rows in f.events.items():
+    for source, store_facts in facts.items():
+        for table, rows in store_facts.events.items():
             out = event_rows.setdefault(table, [])
             for e in rows:
-                pid = person_of.get(f"{store}:{e['local_id']}")
+                pid = person_of.get(f"{source}:{e['local_id']}")
                 if pid is None:
                     continue
                 person = _Person(
@@ -128,7 +128,7 @@ def build_analysis(dd: DataDir, progress: Progress = lambda _m: None) -> Analysi
         shuffle.shuffle(rows)
         for i, row in enumerate(rows, start=1):
             row["event_id"] = i
-            row["record_key"] = keys.get(table, row.pop("source_key"))
+            row["record_key"] = keys.get(table, str(row.pop("source_key")))
 
     tables = {"persons": person_rows, "families": family_rows}
     for name in ("referrals", "rent_transactions", "attendance", "benefit_awards"):

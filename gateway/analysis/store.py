@@ -167,6 +167,7 @@ class AnalysisStore:
             schema.metadata.create_all(engine)
             with engine.connect() as conn:
                 raw = conn.connection.driver_connection
+                assert raw is not None
                 for name, rows in contents.items():
                     table = schema.metadata.tables[name]
                     cols = [c.name for c in table.columns]

@@ -199,8 +199,9 @@ def housing(conn: Connection, ids: list[str] | None, as_of: dt.date) -> list[Raw
             _among(ta.c.ta_lead_person_ref, ids), or_(ta.c.ta_end_date.is_(None), ta.c.ta_end_date >= as_of)
         )
     )
-    for pid, start, *contact in conn.execute(q):
-        out.append(RawFlag("housing", "temporary_accommodation", pid, True, start, _contact(*contact)))
+    lead: str
+    for lead, since, *contact in conn.execute(q):
+        out.append(RawFlag("housing", "temporary_accommodation", lead, True, since, _contact(*contact)))
     return _latest(out)
 
 

@@ -130,9 +130,9 @@ def gather_flags(
         except Exception:  # the store is down or unreachable: say so for that service only
             status[s] = UNAVAILABLE
     protected: set[str] = set()
-    for s, fut in markers.items():
+    for s, marked in markers.items():
         try:
-            protected |= {local[s][lid] for lid in fut.result()}
+            protected |= {local[s][lid] for lid in marked.result()}
         except Exception:
             # Cannot tell whether the person is protected: treat everyone asked about as protected.
             protected |= set(local[s].values())
@@ -155,25 +155,25 @@ def gather_flags(
     involved: dict[tuple[str, str], dict[str, Any]] = {}
     for f in sorted(raw, key=lambda f: (f.service, f.flag, f.local_id)):
         spec = allowed.get((f.service, f.flag))
-        pid = local[f.service].get(f.local_id)
-        if spec is None or pid is None:
+        owner = local[f.service].get(f.local_id)
+        if spec is None or owner is None:
             continue
-        person = people[pid]
+        person = people[owner]
         contact = f.contact if spec.contact_dataset and perms.contacts.get(spec.contact_dataset) else None
         if person.protected:
             # Only that the service is involved, and the service's central safeguarding line: never the
             # involved professional's own contact, whose phone alone would locate the person.
-            if (pid, f.service) not in involved:
+            if (owner, f.service) not in involved:
                 line = perms.safeguarding_lines.get(f.service)
                 route = {k: line[k] for k in PROTECTED_CONTACT_FIELDS} if line else None
-                involved[(pid, f.service)] = {
+                involved[(owner, f.service)] = {
                     "service": f.service,
                     "flag": "involved",
                     "value": True,
                     "since": None,
                     "contact": route,
                 }
-                person.flags.append(involved[(pid, f.service)])
+                person.flags.append(involved[(owner, f.service)])
                 rows += 1
             continue
         person.flags.append(

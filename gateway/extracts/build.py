@@ -96,7 +96,8 @@ def _qis(
     spec: Dataset, fields: list[str], agreement: Agreement
 ) -> tuple[list[QuasiIdentifier], list[QuasiIdentifier]]:
     """(quasi-identifiers that k-anonymity may coarsen further, other fields generalised once)."""
-    climbing, fixed = [], []
+    climbing: list[QuasiIdentifier] = []
+    fixed: list[QuasiIdentifier] = []
     for f in fields:
         kind = spec.hierarchies.get(f)
         if kind is None:

@@ -150,7 +150,7 @@ class ExtractService:
             "created_at": iso(now()),
         }
         self.store.add(row)
-        found = self.store.get(row["extract_id"])
+        found = self.store.get(str(row["extract_id"]))
         assert found is not None
         return found, decision
 

@@ -126,7 +126,9 @@ def build_index(
     changes += [("household", c) for c in households.changes] + [("family", c) for c in families.changes]
     count = Counter(c.kind for _, c in changes if _ == "person")
     finished = dt.datetime.now(dt.UTC)
-    run = {
+    merges = len({c.new_id for _, c in changes if _ == "person" and c.kind == "merge"})
+    splits = len({c.old_id for _, c in changes if _ == "person" and c.kind == "split"})
+    run: dict[str, object] = {
         "started_at": started,
         "finished_at": finished,
         "engine": engine,
@@ -138,8 +140,8 @@ def build_index(
         "review_band_weight": profile.review_band_weight,
         "ids_kept": people.kept,
         "ids_created": people.created,
-        "merges": len({c.new_id for _, c in changes if _ == "person" and c.kind == "merge"}),
-        "splits": len({c.old_id for _, c in changes if _ == "person" and c.kind == "split"}),
+        "merges": merges,
+        "splits": splits,
         "retired": count["retired"],
         "model_json": json.dumps(result.model_json, sort_keys=True),
     }
@@ -169,9 +171,9 @@ def build_index(
         families=len(family_size),
         ids_kept=people.kept,
         ids_created=people.created,
-        merges=run["merges"],
-        splits=run["splits"],
-        retired=run["retired"],
+        merges=merges,
+        splits=splits,
+        retired=count["retired"],
         review_pairs=len(review),
         seconds=time.perf_counter() - clock,
         engine=engine,

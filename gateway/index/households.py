@@ -10,8 +10,9 @@ form one family with the other such people in their household, and the family sa
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.index.graph import connected_components
 from gateway.stores.relations import FAMILY, HOUSEHOLD, Membership
@@ -56,7 +57,9 @@ def dwelling(record: Mapping, lookup: Mapping[str, str]) -> str | None:
     return f"address:{record['address_key']}" if record.get("address_key") else None
 
 
-def current_dwellings(records: list[Mapping], person_of: Mapping[str, str]) -> dict[str, str | None]:
+def current_dwellings(
+    records: Sequence[Mapping[str, Any]], person_of: Mapping[str, str]
+) -> dict[str, str | None]:
     lookup = gazetteer(records)
     rank = {s: i for i, s in enumerate(ADDRESS_AUTHORITY)}
     votes: dict[str, list[tuple[int, str]]] = defaultdict(list)
@@ -84,7 +87,7 @@ def _group_edges(
 
 
 def group_people(
-    records: list[Mapping],
+    records: Sequence[Mapping[str, Any]],
     person_of: Mapping[str, str],
     memberships: list[tuple[str, Membership]],
 ) -> Grouping:

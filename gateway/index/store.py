@@ -239,7 +239,9 @@ class IndexStore:
         """Replace the index with this run's, in one transaction: readers see the old or the new."""
         self.create()
         with self.engine.begin() as conn:
-            run_id = conn.execute(insert(schema.runs).values(**w.run)).inserted_primary_key[0]
+            inserted = conn.execute(insert(schema.runs).values(**w.run)).inserted_primary_key
+            assert inserted is not None
+            run_id = inserted[0]
             for table in (schema.review, schema.xref, schema.persons, schema.households, schema.families):
                 conn.execute(delete(table))
             self._insert(conn, schema.households, w.households)

@@ -142,5 +142,5 @@ def match_file(
                     "match_status": MATCHED if matched else POSSIBLE,
                 }
             writer.writerow({**row, **extra})
-    matched = sum(1 for hit in best.values() if hit[1] >= threshold)
-    return MatchSummary(rows=len(partner), matched=matched, possible=len(best) - matched, out=out)
+    found = sum(1 for hit in best.values() if hit[1] >= threshold)
+    return MatchSummary(rows=len(partner), matched=found, possible=len(best) - found, out=out)

@@ -18,6 +18,7 @@ from typing import Any
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Profile:
         return math.log2(self.match_threshold / (1 - self.match_threshold))
 
 
-def _else(m: float | None) -> cll.ElseLevel:
+def _else(m: float | None) -> ComparisonLevelCreator:
     level = cll.ElseLevel()
     return level.configure(m_probability=m, fix_m_probability=True) if m is not None else level
 

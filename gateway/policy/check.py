@@ -104,9 +104,9 @@ def check_policies(policies_dir: Path, today: dt.date | None = None) -> list[Pro
         for provider in a.providers:
             if provider not in STORE_NAMES:
                 problems.append(Problem(where, f"unknown provider {provider!r}"))
-        for r in a.recipients:
-            if r.role not in roles_known:
-                problems.append(Problem(where, f"unknown recipient role {r.role!r}"))
+        for recipient in a.recipients:
+            if recipient.role not in roles_known:
+                problems.append(Problem(where, f"unknown recipient role {recipient.role!r}"))
         if a.view == "aggregate" and a.disclosure.threshold is None:
             problems.append(Problem(where, "an aggregate agreement needs a disclosure threshold"))
         if a.view == "extract" and a.disclosure.k is None:
@@ -127,14 +127,14 @@ def check_policies(policies_dir: Path, today: dt.date | None = None) -> list[Pro
                         problems.append(Problem(where, f"{name}.{f} cannot be generalised to {level!r}"))
                 if a.view == "extract" and dataset.kind != "extract":
                     problems.append(Problem(where, f"dataset {name!r} is not an extract dataset"))
-            released = {f for name in a.datasets for f in a.datasets[name]}
+                if dataset.store and dataset.store not in a.providers:
+                    problems.append(Problem(where, f"dataset {name!r} is not from one of its providers"))
+            released = {f for fields in a.datasets.values() for f in fields}
             for f in a.disclosure.sensitive:
                 if f not in released:
                     problems.append(
                         Problem(where, f"sensitive field {f!r} is not a field the agreement releases")
                     )
-                if dataset.store and dataset.store not in a.providers:
-                    problems.append(Problem(where, f"dataset {name!r} is not from one of its providers"))
 
     for rule in rules:
         if rule.kind == "p" and rule.values[-1] == "deny":

@@ -82,7 +82,7 @@ class BlankSpacyNlpEngine(SpacyNlpEngine):
         super().__init__(models=[{"lang_code": "en", "model_name": "blank:en"}])
 
     def load(self) -> None:
-        self.nlp = {"en": spacy.blank("en")}
+        self.nlp = {"en": spacy.blank("en")}  # type: ignore[assignment]  # presidio types it None
 
 
 class TrainedSpacyNlpEngine(SpacyNlpEngine):
@@ -93,7 +93,7 @@ class TrainedSpacyNlpEngine(SpacyNlpEngine):
         super().__init__(models=[{"lang_code": "en", "model_name": resolve_model(model)}])
 
     def load(self) -> None:
-        self.nlp = {"en": spacy.load(self.models[0]["model_name"])}
+        self.nlp = {"en": spacy.load(self.models[0]["model_name"])}  # type: ignore[assignment]
 
 
 class OfflineEmailRecognizer(EmailRecognizer):
@@ -261,7 +261,8 @@ class Scrubber:
 
         operators = {e: OperatorConfig("replace", {"new_value": f"<{e}>"}) for e in ENTITIES}
         operators["PERSON"] = OperatorConfig("custom", {"lambda": person})
-        out = self.anonymizer.anonymize(text=text, analyzer_results=results, operators=operators)
+        # presidio-anonymizer declares its own RecognizerResult class; the analyzer's has the same fields.
+        out = self.anonymizer.anonymize(text=text, analyzer_results=results, operators=operators)  # type: ignore[arg-type]
         return Scrubbed(
             out.text, [(r.entity_type, r.start, r.end) for r in results], [i.entity_type for i in out.items]
         )

@@ -19,7 +19,9 @@ def _admin(url: URL):  # noqa: ANN202 - an Engine; typed loosely to keep the imp
     return create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
 
 
-def _quoted(name: str) -> str:
+def _quoted(name: str | None) -> str:
+    if name is None:
+        raise ValueError("the URL names no database")
     if not name.replace("_", "").isalnum():
         raise ValueError(f"refusing unusual database name {name!r}: use letters, digits and underscores")
     return f'"{name}"'

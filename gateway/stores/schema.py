@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Column, Date, Float, Index, Integer, MetaData, String, Table, Text
 
@@ -46,7 +47,7 @@ PERSON_TABLES: dict[str, tuple[str, str]] = {
 }
 
 
-def _s(name: str, length: int = 48, **kw: object) -> Column:
+def _s(name: str, length: int = 48, **kw: Any) -> Column:
     return Column(name, String(length), **kw)
 
 

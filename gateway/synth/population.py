@@ -360,7 +360,7 @@ def _plant_same_name_neighbours(world: World, rnd: random.Random) -> None:
     name-and-address matching create false links; the linkage tests look for them by name.
     """
     prop_to_hh = {int(p): hh for hh, p in enumerate(world.hh_property.tolist())}
-    pairs = []
+    pairs: list[tuple[int, int]] = []
     n_pairs = max(2, int(world.n_people * SAME_NAME_NEIGHBOUR_RATE))
     attempts = 0
     while len(pairs) < n_pairs and attempts < n_pairs * 50:

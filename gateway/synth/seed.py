@@ -13,9 +13,10 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from gateway.datadir import DataDir, keep_files_private, safe_url, without_password
 from gateway.stores.bulk import load_store
@@ -45,14 +46,18 @@ class SeedResult:
 class _Quiet:
     """A stand-in for rich's Progress when no terminal output is wanted (tests, libraries)."""
 
-    def add_task(self, *_a: object, **_k: object) -> int:
-        return 0
+    def add_task(self, *_a: object, **_k: object) -> TaskID:
+        return TaskID(0)
 
     def update(self, *_a: object, **_k: object) -> None:
         return None
 
     def advance(self, *_a: object, **_k: object) -> None:
         return None
+
+
+def _advance(progress: Progress | _Quiet, task: TaskID, n: int) -> None:
+    progress.advance(task, n)
 
 
 @contextmanager
@@ -116,7 +121,7 @@ def seed(
                 (dd.stores_dir / f"{store}.db").unlink(missing_ok=True)
             engine = store_engine(resolved, bulk_load=True)
             try:
-                load_store(engine, store_metadata(store), b.rows, lambda n, t=task: progress.advance(t, n))
+                load_store(engine, store_metadata(store), b.rows, partial(_advance, progress, task))
             finally:
                 engine.dispose()
 

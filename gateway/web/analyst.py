@@ -198,7 +198,7 @@ async def request_extract(request: Request, user: User) -> Response:
     except ApiRefused as refused:
         if not refused.about_the_request:
             raise
-        return await _extracts_page(request, user, api, body["dataset"], refused, body)
+        return await _extracts_page(request, user, api, str(body["dataset"]), refused, body)
     return RedirectResponse(f"/ui/extracts/{made['extract_id']}?done=requested", status_code=303)
 
 
