@@ -48,11 +48,11 @@ from gateway.identity.users import load_demo_users
 from gateway.index.build import build_index
 from gateway.privacy.generalise import hierarchy_for
 from gateway.privacy.kanonymity import QuasiIdentifier, k_anonymise
-from gateway.privacy.ner_model import train_notes_ner
 from gateway.privacy.pseudonyms import ONE_WAY, REVERSIBLE, ProjectKey
 from gateway.privacy.scrubbing import Scrubber
 from gateway.stores.engines import store_engine
 from gateway.stores.schema import store_metadata
+from gateway.synth.ner_training import train_notes_ner
 from gateway.synth.seed import seed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

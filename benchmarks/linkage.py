@@ -48,7 +48,7 @@ BASELINE = """
 import json, sys, time
 from pathlib import Path
 from gateway.datadir import DataDir
-from gateway.index.build import read_stores
+from gateway.index.records import read_stores
 from gateway.index.graph import connected_components
 from gateway.linkage.evaluate import pairwise_scores, read_truth
 dd = DataDir(Path(sys.argv[1]))

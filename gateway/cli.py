@@ -324,8 +324,8 @@ def link_review(
     ] = None,
 ) -> None:
     """The clerical-review queue: linked and unlinked pairs nearest the match threshold."""
+    from gateway.index.review import ReviewFileError, read_labels, write_queue
     from gateway.index.store import IndexMissing, IndexStore
-    from gateway.linkage.review import ReviewFileError, read_labels, write_queue
 
     dd = DataDir(data_dir)
     store = IndexStore(dd.index_url())
@@ -406,8 +406,8 @@ def match(
 
     The partner's people are not added to the index.
     """
+    from gateway.index.match import MatchInputError, match_file
     from gateway.index.store import IndexMissing
-    from gateway.linkage.match import MatchInputError, match_file
 
     dd = DataDir(data_dir)
     _require_stores(dd)
@@ -741,7 +741,8 @@ def notes_train_ner(
     spaCy pipeline instead, set GATEWAY_SCRUB_SPACY_MODEL to an installed package or a directory."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from gateway.privacy.ner_model import MODEL_DIR, train_notes_ner
+    from gateway.privacy.ner_model import MODEL_DIR
+    from gateway.synth.ner_training import train_notes_ner
 
     out = Path(data_dir) / MODEL_DIR
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[loss]}"))

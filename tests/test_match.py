@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from gateway.cli import app
 from gateway.datadir import DataDir
 from gateway.index.build import build_index
+from gateway.index.match import MatchInputError, parse_map
 from gateway.index.store import IndexStore
-from gateway.linkage.match import MatchInputError, parse_map
 from tests.conftest import read_csv
 
 runner = CliRunner()

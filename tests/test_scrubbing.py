@@ -15,10 +15,11 @@ from sqlalchemy import select
 from gateway.datadir import DataDir
 from gateway.extracts.sources import NOTE_TABLES, read_names
 from gateway.privacy.lexicon import lexicon
-from gateway.privacy.ner_model import ModelNotFound, notes_model, train_notes_ner
+from gateway.privacy.ner_model import ModelNotFound, notes_model
 from gateway.privacy.scrubbing import DenyList, Scrubber, known_names
 from gateway.stores.engines import store_engine
 from gateway.stores.schema import store_metadata
+from gateway.synth.ner_training import train_notes_ner
 from tests.held_out_notes import HeldOutNote, held_out_notes, score
 
 

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from gateway.datadir import DataDir
-from gateway.index.build import read_stores
+from gateway.index.records import read_stores
 from gateway.linkage.engines import engine_for
 from gateway.linkage.evaluate import pairwise_scores
 from gateway.linkage.pipeline import link_records

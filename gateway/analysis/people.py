@@ -15,7 +15,7 @@ from typing import Any
 
 from gateway.analysis.facts import UNKNOWN, StoreFacts, housing_wards, read_facts, read_postcode_directory
 from gateway.datadir import DataDir
-from gateway.index.build import read_stores
+from gateway.index.records import read_stores
 from gateway.index.store import IndexStore
 from gateway.stores.engines import store_engine
 

@@ -9,19 +9,15 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from gateway.datadir import DataDir
 from gateway.index.households import group_people
 from gateway.index.ids import assign_ids, new_id
+from gateway.index.records import read_stores
 from gateway.index.store import IndexStore, IndexWrite, PersonRow, ReviewPair, XrefRow
 from gateway.linkage.engines import engine_for
 from gateway.linkage.model import Profile
 from gateway.linkage.pipeline import LinkResult, link_records
-from gateway.linkage.standardise import standardise_record
-from gateway.stores.engines import store_engine
-from gateway.stores.identity import read_identities
-from gateway.stores.relations import Membership, read_relations
 
 Progress = Callable[[str], None]
 
@@ -41,21 +37,6 @@ class LinkSummary:
     review_pairs: int
     seconds: float
     engine: str
-
-
-def read_stores(dd: DataDir, progress: Progress) -> tuple[list[dict[str, Any]], list[tuple[str, Membership]]]:
-    """Standardised identity records and store-declared memberships of every store in the manifest."""
-    records: list[dict[str, Any]] = []
-    memberships: list[tuple[str, Membership]] = []
-    for store, url in dd.store_urls().items():
-        progress(f"reading {store}")
-        engine = store_engine(url)
-        try:
-            records.extend(standardise_record(store, row) for row in read_identities(store, engine))
-            memberships.extend((store, m) for m in read_relations(store, engine))
-        finally:
-            engine.dispose()
-    return records, memberships
 
 
 def _best_links(result: LinkResult) -> dict[str, tuple[float, float]]:

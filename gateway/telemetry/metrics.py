@@ -14,11 +14,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.policy.decision import Decision
+
+class DecisionOutcome(Protocol):
+    """What metrics read from a policy decision (telemetry does not depend on the policy package)."""
+
+    @property
+    def allow(self) -> bool: ...
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def view(self) -> str: ...
+
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UNMATCHED = "unmatched"
@@ -66,7 +79,7 @@ class GatewayMetrics:
         )
 
     # --- hooks the service's parts call ---------------------------------------------------------
-    def decision(self, d: Decision) -> None:
+    def decision(self, d: DecisionOutcome) -> None:
         self.decisions.labels("allow" if d.allow else "deny", d.code, d.view).inc()
 
     def audit_committed(self, seconds: float, events: int, ok: bool) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from splink import Linker
 
 from gateway.datadir import DataDir
-from gateway.index.build import read_stores
+from gateway.index.records import read_stores
 from gateway.index.store import IndexStore
 from gateway.linkage.engines import DuckDBEngine, rows
 from gateway.linkage.standardise import standardise_record, to_arrow

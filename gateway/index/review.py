@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from gateway.datadir import DataDir
-from gateway.index.build import read_stores
+from gateway.index.records import read_stores
 from gateway.index.store import ReviewPair
 
 SHOWN = ("first_name", "last_name", "dob", "sex", "postcode", "address_key", "uprn", "nhs_number")
