@@ -92,3 +92,37 @@ def test_the_layers_name_every_package() -> None:
     named = ENTRY_POINTS | FEATURES | FOUNDATIONS | {"gateway.synth", "gateway.testing", "audit"}
     packages = {package(m) for m in graph().modules if m != "gateway" and graph().find_children(package(m))}
     assert packages <= named, f"place these packages in a layer: {sorted(packages - named)}"
+
+
+def test_every_v1_operation_describes_its_response(tmp_path) -> None:
+    """`/openapi.json` is what clients are generated from: each /v1 operation's success response has a
+    schema with named properties (a model), or declares the file it sends."""
+    from fastapi.testclient import TestClient
+
+    from gateway.api.app import create_app
+    from gateway.config import Settings
+
+    with TestClient(create_app(Settings(data_dir=tmp_path))) as client:
+        spec = client.get("/openapi.json").json()
+    components = spec["components"]["schemas"]
+
+    def described(schema: dict) -> bool:
+        if "$ref" in schema:
+            return described(components[schema["$ref"].rsplit("/", 1)[-1]])
+        if schema.get("type") == "array":
+            return described(schema.get("items", {}))
+        return bool(schema.get("properties")) or schema.get("type") == "string"
+
+    vague = []
+    operations = 0
+    for path, methods in spec["paths"].items():
+        if not path.startswith("/v1"):
+            continue
+        for method, op in methods.items():
+            operations += 1
+            success = [r for code, r in op["responses"].items() if code.startswith("2")]
+            contents = [c for r in success for c in r.get("content", {}).values()]
+            if not contents or not all(described(c.get("schema", {})) for c in contents):
+                vague.append(f"{method.upper()} {path}")
+    assert operations >= 25
+    assert not vague, f"operations without a response schema: {vague}"

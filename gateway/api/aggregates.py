@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from gateway.aggregates.request import AggregateRequest
 from gateway.aggregates.service import AggregateRefused, run_aggregate
 from gateway.analysis.store import AnalysisUnavailable
+from gateway.api import responses as answers
 from gateway.api.audit_trail import audit_context
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.bodies import body_schema, parse_body
@@ -23,7 +24,9 @@ from gateway.api.errors import GatewayError
 router = APIRouter(prefix="/v1", tags=["analyst"])
 
 
-@router.post("/aggregates", openapi_extra=body_schema(AggregateRequest))
+@router.post(
+    "/aggregates", response_model=answers.AggregateTable, openapi_extra=body_schema(AggregateRequest)
+)
 async def aggregates(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     ctx = audit_context(request)
     ctx["action"] = "aggregates.query"
@@ -50,7 +53,7 @@ async def aggregates(request: Request, principal: CurrentPrincipal) -> dict[str,
     return {"rows": reply.rows, "disclosure": reply.disclosure, "audit_id": request.state.audit_id}
 
 
-@router.get("/budgets")
+@router.get("/budgets", response_model=answers.Budgets)
 def budgets(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     """Privacy budgets: an analyst's own (those they have spent from: as an analyst, and their
     projects'); every budget for those who may review the audit log (IG officers, the DPO)."""

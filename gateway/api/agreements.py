@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from gateway.api import responses as answers
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.errors import GatewayError
 from gateway.policy.ropa import COLUMNS, ropa_rows
@@ -20,14 +21,14 @@ def _engine_or_503(request: Request) -> Any:
     return engine
 
 
-@router.get("/agreements")
+@router.get("/agreements", response_model=answers.Agreements)
 def list_agreements(request: Request, _principal: CurrentPrincipal) -> dict[str, Any]:
     engine = _engine_or_503(request)
     day = engine.today()
     return {"agreements": [a.public(day) for a in sorted(engine.registry.values(), key=lambda a: a.id)]}
 
 
-@router.get("/agreements/{agreement_id}")
+@router.get("/agreements/{agreement_id}", response_model=answers.PublicAgreement)
 def get_agreement(agreement_id: str, request: Request, _principal: CurrentPrincipal) -> dict[str, Any]:
     engine = _engine_or_503(request)
     found = engine.registry.get(agreement_id)
@@ -36,7 +37,7 @@ def get_agreement(agreement_id: str, request: Request, _principal: CurrentPrinci
     return found.public(engine.today())
 
 
-@router.get("/ropa")
+@router.get("/ropa", response_model=answers.ArticleThirty)
 def article_30_record(request: Request, _principal: CurrentPrincipal) -> dict[str, Any]:
     """The Article 30 record of processing, generated from the registry (as `gateway policy ropa`)."""
     engine = _engine_or_503(request)

@@ -30,6 +30,7 @@ from audit.review import (
     subject_history,
 )
 from audit.verify import latest_checkpoint, verify_chain
+from gateway.api import responses as answers
 from gateway.api.audit_trail import audit_context
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.bodies import body_schema, parse_body
@@ -75,7 +76,11 @@ def _iso(value: str | None, name: str) -> str | None:
     response_model=None,
     responses={
         200: {
-            "content": {"application/json": {}, "application/x-ndjson": {}, "text/csv": {}},
+            "content": {
+                "application/json": {"schema": answers.AuditEvents.model_json_schema()},
+                "application/x-ndjson": answers.TEXT,
+                "text/csv": answers.TEXT,
+            },
             "description": "events newest first (json pages; jsonl and csv export every match)",
         }
     },
@@ -118,7 +123,7 @@ def events(
     return Response(buf.getvalue(), media_type="text/csv")
 
 
-@router.get("/subjects/{person_id}")
+@router.get("/subjects/{person_id}", response_model=answers.SubjectAccesses)
 def subject(
     person_id: Annotated[str, FastApiPath(pattern=PERSON)], request: Request, principal: CurrentPrincipal
 ) -> dict[str, Any]:
@@ -130,7 +135,7 @@ def subject(
     return {"person_id": person_id, "accesses": history}
 
 
-@router.get("/verify")
+@router.get("/verify", response_model=answers.ChainStatus)
 def verify(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     _authorise(request, principal, "audit.verify")
     store = request.app.state.audit
@@ -190,7 +195,7 @@ def _rules(request: Request) -> AlertRules:
     )
 
 
-@router.get("/alerts")
+@router.get("/alerts", response_model=answers.Alerts)
 def review_alerts(
     request: Request,
     principal: CurrentPrincipal,
@@ -226,7 +231,7 @@ class AlertReview(BaseModel):
     )
 
 
-@router.post("/alerts/review", openapi_extra=body_schema(AlertReview))
+@router.post("/alerts/review", response_model=answers.AlertReviewed, openapi_extra=body_schema(AlertReview))
 async def review_alert(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     """Mark one alert reviewed. The marking is itself an audit event, so reviews are reviewable too."""
     _authorise(request, principal, REVIEW_ACTION)

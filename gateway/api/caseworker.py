@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 
+from gateway.api import responses as answers
 from gateway.api.audit_trail import audit_context
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.errors import GatewayError
@@ -146,7 +147,7 @@ def _permissions(request: Request, principal: Principal, purpose: str) -> Any:
     return perms
 
 
-@router.get("/caseload")
+@router.get("/caseload", response_model=list[answers.CaseloadEntry])
 def caseload(request: Request, principal: CurrentPrincipal) -> list[dict[str, Any]]:
     _caseworker(request, "caseload.read")
     decision = request.app.state.policy.decide(
@@ -182,7 +183,7 @@ def caseload(request: Request, principal: CurrentPrincipal) -> list[dict[str, An
     return items
 
 
-@router.get("/persons/{person_id}/flags")
+@router.get("/persons/{person_id}/flags", response_model=answers.PersonFlags)
 def person_flags(
     person_id: str,
     request: Request,
@@ -220,7 +221,7 @@ def person_flags(
     }
 
 
-@router.get("/families/{family_id}/context")
+@router.get("/families/{family_id}/context", response_model=answers.FamilyContext)
 def family_context(
     family_id: str,
     request: Request,

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
+from gateway.api import responses as answers
 from gateway.api.audit_trail import audit_context
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.bodies import body_schema, parse_body
@@ -69,7 +70,12 @@ async def _call(request: Request, fn: Any, *args: Any) -> Any:
         raise GatewayError(503, "keys_unavailable", f"pseudonymisation keys are unavailable: {exc}") from exc
 
 
-@router.post("/extracts", status_code=202, openapi_extra=body_schema(ExtractRequest))
+@router.post(
+    "/extracts",
+    status_code=202,
+    response_model=answers.ExtractAccepted,
+    openapi_extra=body_schema(ExtractRequest),
+)
 async def request_extract(request: Request, principal: CurrentPrincipal) -> JSONResponse:
     ctx = audit_context(request)
     ctx["action"] = "extracts.request"
@@ -91,7 +97,7 @@ async def request_extract(request: Request, principal: CurrentPrincipal) -> JSON
     )
 
 
-@router.get("/extracts")
+@router.get("/extracts", response_model=answers.Extracts)
 async def list_extracts(
     request: Request,
     principal: CurrentPrincipal,
@@ -107,7 +113,7 @@ async def list_extracts(
     return {"extracts": [_public(e, service.warnings(e)) for e in found]}
 
 
-@router.get("/extracts/{extract_id}")
+@router.get("/extracts/{extract_id}", response_model=answers.ExtractStatus)
 async def extract_status(extract_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     ctx = audit_context(request)
     ctx.update(action="extracts.status", resource=f"extracts/{extract_id}")
@@ -116,7 +122,12 @@ async def extract_status(extract_id: str, request: Request, principal: CurrentPr
     return _public(found, _service(request).warnings(found))
 
 
-@router.post("/extracts/{extract_id}/approve", status_code=202, openapi_extra=body_schema(Approval))
+@router.post(
+    "/extracts/{extract_id}/approve",
+    status_code=202,
+    response_model=answers.ExtractDecided,
+    openapi_extra=body_schema(Approval),
+)
 async def approve_extract(extract_id: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
     """Approve a pending request. If its status lists `warnings`, name each one's code in
     `acknowledge` to show it was read; otherwise 409 `acknowledgement_needed` with the warning."""
@@ -133,7 +144,7 @@ async def approve_extract(extract_id: str, request: Request, principal: CurrentP
     return JSONResponse({"extract_id": extract_id, "status": found["status"]}, status_code=202)
 
 
-@router.post("/extracts/{extract_id}/reject")
+@router.post("/extracts/{extract_id}/reject", response_model=answers.ExtractDecided)
 async def reject_extract(extract_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     ctx = audit_context(request)
     ctx.update(action="extracts.reject", resource=f"extracts/{extract_id}", purpose="extract_approval")
@@ -144,7 +155,10 @@ async def reject_extract(extract_id: str, request: Request, principal: CurrentPr
 
 @router.get(
     "/extracts/{extract_id}/data",
-    responses={200: {"content": {m: {} for m in MEDIA.values()}, "description": "the de-identified rows"}},
+    response_class=FileResponse,
+    responses={
+        200: {"content": {m: answers.FILE for m in MEDIA.values()}, "description": "the de-identified rows"}
+    },
 )
 async def extract_data(
     extract_id: str,
@@ -169,7 +183,7 @@ async def extract_data(
 @router.get(
     "/extracts/{extract_id}/rotation",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/csv": {}}, "description": "old and new pseudonyms"}},
+    responses={200: {"content": {"text/csv": answers.TEXT}, "description": "old and new pseudonyms"}},
 )
 async def extract_rotation(
     extract_id: str, request: Request, principal: CurrentPrincipal
@@ -203,7 +217,12 @@ def _reid_public(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.post("/reidentifications", status_code=202, openapi_extra=body_schema(ReidentificationRequest))
+@router.post(
+    "/reidentifications",
+    status_code=202,
+    response_model=answers.ReidentificationAccepted,
+    openapi_extra=body_schema(ReidentificationRequest),
+)
 async def request_reidentification(request: Request, principal: CurrentPrincipal) -> JSONResponse:
     ctx = audit_context(request)
     ctx["action"] = "reidentifications.request"
@@ -220,7 +239,7 @@ async def request_reidentification(request: Request, principal: CurrentPrincipal
     return JSONResponse(body, status_code=202)
 
 
-@router.get("/reidentifications")
+@router.get("/reidentifications", response_model=answers.Reidentifications)
 async def list_reidentifications(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     """A re-identification approver's queue, or the caller's own requests; never the answers."""
     ctx = audit_context(request)
@@ -230,7 +249,7 @@ async def list_reidentifications(request: Request, principal: CurrentPrincipal) 
     return {"reidentifications": [_reid_public(r) for r in found]}
 
 
-@router.post("/reidentifications/{reid_id}/approve")
+@router.post("/reidentifications/{reid_id}/approve", response_model=answers.Reidentification)
 async def approve_reidentification(
     reid_id: str, request: Request, principal: CurrentPrincipal
 ) -> dict[str, Any]:
@@ -247,7 +266,7 @@ async def approve_reidentification(
     return {**_reid_public(found), "person_id": None}
 
 
-@router.get("/reidentifications/{reid_id}")
+@router.get("/reidentifications/{reid_id}", response_model=answers.Reidentification)
 async def reidentification_status(
     reid_id: str, request: Request, principal: CurrentPrincipal
 ) -> dict[str, Any]:

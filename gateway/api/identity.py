@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from gateway.api import responses as answers
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.errors import GatewayError
 from gateway.identity.dev_issuer import public_jwks
@@ -25,7 +26,7 @@ def jwks(request: Request) -> dict[str, Any]:
     return public_jwks(settings.data_dir)
 
 
-@router.get("/v1/me")
+@router.get("/v1/me", response_model=answers.Me)
 def me(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     agreements = request.app.state.policy.open_to(principal)
     purposes = sorted({p for a in agreements for p in a["purposes"]})
