@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from gateway.api.app import create_app
@@ -28,7 +29,21 @@ def test_one_store_down_marks_only_that_service_unavailable(tmp_path: Path, pg_p
     sources: dict[str, set[str]] = {}
     for r in rows:
         sources.setdefault(r["person_id"], set()).add(r["source"])
-    person = next(p for p, s in sorted(sources.items()) if {"housing", "education"} <= s)
+    # Someone the stores do not mark as protected (person ids are random: the first in order could be).
+    marked = set()
+    urls = DataDir(tmp_path).store_urls()
+    for store, sql in (
+        ("childrens_social_care", "SELECT pers_person_id FROM ssd_person WHERE pers_restricted = 'Y'"),
+        ("housing", "SELECT tp_person_ref FROM hsg_tenancy_persons WHERE tp_sensitive = 'Y'"),
+    ):
+        engine = sa.create_engine(urls[store])
+        with engine.connect() as conn:
+            marked |= {(store, local) for (local,) in conn.execute(sa.text(sql))}
+        engine.dispose()
+    protected = {r["person_id"] for r in rows if (r["source"], r["local_id"]) in marked}
+    person = next(
+        p for p, s in sorted(sources.items()) if {"housing", "education"} <= s and p not in protected
+    )
 
     proxy = TcpProxy(("127.0.0.1", 5432))
     manifest_path = DataDir(tmp_path).manifest_path
