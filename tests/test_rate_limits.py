@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.api.app import create_app
-from gateway.api.rate_limits import Limit, Limiter, Limits, Refused, load_limits
+from gateway.api.rate_limits import Limit, Limiter, Limits, OverLimit, load_limits
 from gateway.config import Settings
 from tests.conftest import bearer
 
@@ -72,7 +72,7 @@ def test_the_cost_allowance_refills_over_time():
     limiter = Limiter(Limits(Limit(8, 60.0), {}, {"/v1/aggregates": 10}), clock=lambda: now[0])
     for _ in range(6):
         limiter.release(limiter.acquire("a", [], "/v1/aggregates"))
-    with pytest.raises(Refused) as refused:
+    with pytest.raises(OverLimit) as refused:
         limiter.acquire("a", [], "/v1/aggregates")
     assert refused.value.retry_after == 10  # 10 units at one unit a second
     now[0] = 10.0
@@ -87,7 +87,7 @@ def test_in_flight_never_exceeds_the_limit_nor_goes_negative(steps):
         if op == "acquire":
             try:
                 leases[who].append(limiter.acquire(who, ["r"], "/v1/me"))
-            except Refused:
+            except OverLimit:
                 assert len(leases[who]) == 2 or len(leases["a"]) + len(leases["b"]) == 3
         elif leases[who]:
             limiter.release(leases[who].pop())

@@ -2,7 +2,7 @@
 release.
 
 The route authenticates and audits; this module does the rest and knows nothing of HTTP. A refusal
-is an `AggregateRefused` with a status, a machine code and a sentence for the analyst. Every table is
+is an `Refused` with a status, a machine code and a sentence for the analyst. Every table is
 released under differential privacy (zCDP, OpenDP's Gaussian mechanism) and paid for from the
 privacy budgets of the analyst and the project under the agreement (`gateway.privacy.budget`); the
 same table asked again is answered from the stored reply, free.
@@ -32,15 +32,10 @@ from gateway.privacy.budget import BudgetExhausted, BudgetState, Ledger, Scope, 
 from gateway.privacy.noise import add_noise
 from gateway.privacy.release import Key, ReleaseRules, all_keys, noisy_table, release_cells
 from gateway.privacy.rules import DisclosureRules, rules_from
+from gateway.refusal import Refused
 from gateway.telemetry.tracing import step
 
 VIEW = "aggregate"
-
-
-class AggregateRefused(Exception):
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
 
 
 @dataclass
@@ -67,32 +62,32 @@ def plan(req: AggregateRequest, principal: Principal, policy: PolicyEngine, cata
     database touched yet."""
     dataset = catalogue.dataset(req.dataset)
     if dataset is None or dataset.kind != "analysis" or req.dataset not in DATASETS:
-        raise AggregateRefused(
+        raise Refused(
             400, "unknown_dataset", f"{req.dataset!r} is not an analysis dataset; see GET /v1/catalogue"
         )
     decision = policy.decide(principal, VIEW, req.dataset, req.purpose, req.agreement)
     if not decision.allow:
-        raise AggregateRefused(403, "forbidden", decision.reason)
+        raise Refused(403, "forbidden", decision.reason)
     spec = DATASETS[req.dataset]
     for name in req.fields_used():
         if name not in dataset.fields or name not in spec.table.c:
-            raise AggregateRefused(400, "unknown_field", f"{req.dataset} has no field {name!r}")
+            raise Refused(400, "unknown_field", f"{req.dataset} has no field {name!r}")
     permitted = set(decision.permitted_fields or ())
     refused = [n for n in req.fields_used() if decision.permitted_fields is not None and n not in permitted]
     if refused:
-        raise AggregateRefused(
+        raise Refused(
             403,
             "field_not_permitted",
             f"agreement {decision.agreement_id} does not permit {', '.join(refused)} for {req.dataset}",
         )
     if req.field is not None and not (spec.numeric(req.field) and req.field in spec.bounds):
-        raise AggregateRefused(
+        raise Refused(
             400, "not_numeric", f"{req.field!r} is not a numeric measure, so it has no {req.measure}"
         )
     for name in [*req.group_by, *req.filters]:
         if spec.numeric(name):
             bands = [c for c in spec.table.c.keys() if c.endswith("_band")]
-            raise AggregateRefused(
+            raise Refused(
                 400,
                 "not_a_category",
                 f"{name!r} is a number: tables group and filter by categories only, so that no range can "
@@ -103,13 +98,13 @@ def plan(req: AggregateRequest, principal: Principal, policy: PolicyEngine, cata
     for name, f in normalised.items():
         if "range" in f and name not in spec.ordered:
             allowed = ", ".join(sorted(spec.ordered)) or "none in this dataset"
-            raise AggregateRefused(
+            raise Refused(
                 400, "range_not_allowed", f"{name!r} takes values or a list, not a range (ranges: {allowed})"
             )
     try:
         where_clauses(spec, normalised)  # each value of the field's type, before any database is read
     except FilterTypeError as exc:
-        raise AggregateRefused(400, "bad_filter", str(exc)) from exc
+        raise Refused(400, "bad_filter", str(exc)) from exc
     disclosure = decision.disclosure.model_dump() if decision.disclosure else {}
     return Plan(spec, rules_from(disclosure), decision, normalised)
 
@@ -125,12 +120,10 @@ def _domains(req: AggregateRequest, p: Plan, store: AnalysisStore, build: Any) -
         unknown = [v for v in given if v not in known]
         if unknown:
             shown = ", ".join(repr(v) for v in unknown[:3])
-            raise AggregateRefused(
-                400, "unknown_value", f"{name!r} has no value {shown} (see GET /v1/catalogue)"
-            )
+            raise Refused(400, "unknown_value", f"{name!r} has no value {shown} (see GET /v1/catalogue)")
     cells = math.prod(len(c) + 1 for c in categories)
     if cells > p.rules.max_cells:
-        raise AggregateRefused(
+        raise Refused(
             400,
             "table_too_large",
             f"this grouping gives {cells:,} cells (limit {p.rules.max_cells:,}); "
@@ -181,7 +174,7 @@ def run_aggregate(
             scopes, p.rules.query_rho, principal.sub, key, {"rows": out_rows, "disclosure": disclosure}
         )
     except BudgetExhausted as exc:
-        raise AggregateRefused(
+        raise Refused(
             403, "budget_exhausted", f"{exc}; ask your IG officer about the project's budget"
         ) from exc
     assert reply is not None

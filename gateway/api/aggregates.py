@@ -13,13 +13,13 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from gateway.aggregates.request import AggregateRequest
-from gateway.aggregates.service import AggregateRefused, run_aggregate
+from gateway.aggregates.service import run_aggregate
 from gateway.analysis.store import AnalysisUnavailable
 from gateway.api import responses as answers
 from gateway.api.audit_trail import audit_context
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.bodies import body_schema, parse_body
-from gateway.api.errors import GatewayError
+from gateway.refusal import Refused
 
 router = APIRouter(prefix="/v1", tags=["analyst"])
 
@@ -37,11 +37,8 @@ async def aggregates(request: Request, principal: CurrentPrincipal) -> dict[str,
         reply = await run_in_threadpool(
             run_aggregate, req, principal, state.policy, state.catalogue, state.analysis, state.budgets
         )
-    except AggregateRefused as exc:
-        ctx["reason"] = exc.detail
-        raise GatewayError(exc.status, exc.code, exc.detail) from exc
     except AnalysisUnavailable as exc:
-        raise GatewayError(503, "analysis_unavailable", str(exc)) from exc
+        raise Refused(503, "analysis_unavailable", str(exc)) from exc
     ctx.update(
         agreement_id=reply.decision.agreement_id,
         reason=reply.decision.reason,

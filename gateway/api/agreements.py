@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 
 from gateway.api import responses as answers
 from gateway.api.auth import CurrentPrincipal
-from gateway.api.errors import GatewayError
 from gateway.policy.ropa import COLUMNS, ropa_rows
+from gateway.refusal import Refused
 
 router = APIRouter(prefix="/v1", tags=["agreements"])
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1", tags=["agreements"])
 def _engine_or_503(request: Request) -> Any:
     engine = request.app.state.policy
     if engine.load_error:
-        raise GatewayError(503, "policy_unavailable", f"the policy could not be loaded: {engine.load_error}")
+        raise Refused(503, "policy_unavailable", f"the policy could not be loaded: {engine.load_error}")
     return engine
 
 
@@ -33,7 +33,7 @@ def get_agreement(agreement_id: str, request: Request, _principal: CurrentPrinci
     engine = _engine_or_503(request)
     found = engine.registry.get(agreement_id)
     if found is None:
-        raise GatewayError(404, "not_found", f"there is no agreement {agreement_id!r} in the registry")
+        raise Refused(404, "not_found", f"there is no agreement {agreement_id!r} in the registry")
     return found.public(engine.today())
 
 

@@ -34,9 +34,9 @@ from gateway.api import responses as answers
 from gateway.api.audit_trail import audit_context
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.bodies import body_schema, parse_body
-from gateway.api.errors import GatewayError
 from gateway.identity.principal import Principal
 from gateway.policy.justification import justification_problem
+from gateway.refusal import Refused
 from gateway.spreadsheet import neutralise
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -54,7 +54,7 @@ def _authorise(request: Request, principal: Principal, action: str) -> None:
     ctx = audit_context(request)
     ctx.update(action=action, purpose=PURPOSE, reason=decision.reason)
     if not decision.allow:
-        raise GatewayError(403, "forbidden", decision.reason)
+        raise Refused(403, "forbidden", decision.reason)
 
 
 def _iso(value: str | None, name: str) -> str | None:
@@ -65,7 +65,7 @@ def _iso(value: str | None, name: str) -> str | None:
     try:
         moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise GatewayError(400, "bad_request", f"{name} must be an ISO 8601 time, not {value!r}") from exc
+        raise Refused(400, "bad_request", f"{name} must be an ISO 8601 time, not {value!r}") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
@@ -238,25 +238,25 @@ async def review_alert(request: Request, principal: CurrentPrincipal) -> dict[st
     ctx = audit_context(request)
     body = await parse_body(request, AlertReview, ctx)
     if body.kind not in ALERT_KINDS:
-        raise GatewayError(422, "invalid_request", f"kind: {body.kind!r} is not an alert kind")
+        raise Refused(422, "invalid_request", f"kind: {body.kind!r} is not an alert kind")
     problem = justification_problem(body.note, min_words=REVIEW_NOTE_WORDS, what="the review note")
     if problem:
-        raise GatewayError(422, "invalid_request", f"note: {problem}")
+        raise Refused(422, "invalid_request", f"note: {problem}")
     engine = request.app.state.audit.engine
     if not await run_in_threadpool(event_exists, engine, body.audit_id):
-        raise GatewayError(404, "not_found", f"there is no audit event {body.audit_id}")
+        raise Refused(404, "not_found", f"there is no audit event {body.audit_id}")
     rules = _rules(request)
     alert = await run_in_threadpool(alert_for, engine, rules, body.audit_id, body.kind)
     if alert is None:
-        raise GatewayError(404, "not_found", f"audit event {body.audit_id} raised no {body.kind} alert")
+        raise Refused(404, "not_found", f"audit event {body.audit_id} raised no {body.kind} alert")
     if alert["actor"] == principal.sub:
-        raise GatewayError(
+        raise Refused(
             403,
             "forbidden",
             "nobody may review an alert about their own action (self-approval): another reviewer must",
         )
     if rules.overseer_roles & set(alert["roles"]) and not _may_oversee(request, principal):
-        raise GatewayError(
+        raise Refused(
             403, "forbidden", "alerts about an overseer's action are reviewed by the data protection officer"
         )
     ctx.update(resource=alert_resource(body.audit_id, body.kind), reason=body.note)

@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from gateway.api.errors import GatewayError
-from gateway.api.rate_limits import Refused
+from gateway.api.rate_limits import OverLimit
 from gateway.identity.principal import Principal
 from gateway.identity.tokens import InvalidToken, Verifier
+from gateway.refusal import Refused
 
 
-class Unauthenticated(GatewayError):
+class Unauthenticated(Refused):
     def __init__(self, detail: str) -> None:
         super().__init__(401, "unauthenticated", detail)
         self.headers = {"WWW-Authenticate": 'Bearer realm="gateway"'}
@@ -35,7 +35,7 @@ def current_principal(request: Request) -> Principal:
     return principal
 
 
-class TooManyRequests(GatewayError):
+class TooManyRequests(Refused):
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(429, "too_many_requests", detail)
         self.headers = {"Retry-After": str(retry_after)}
@@ -49,7 +49,7 @@ async def limited_principal(
     limiter = request.app.state.limiter
     try:
         lease = limiter.acquire(principal.sub, principal.roles, request.url.path)
-    except Refused as exc:
+    except OverLimit as exc:
         raise TooManyRequests(exc.detail, exc.retry_after) from exc
     try:
         yield principal

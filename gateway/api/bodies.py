@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
-from gateway.api.errors import GatewayError
+from gateway.refusal import Refused
 
 MAX_BODY = 64 * 1024
 AUDITED_BODY_CHARS = 4000
@@ -26,16 +26,16 @@ async def parse_body(request: Request, model: type[M], ctx: dict[str, Any]) -> M
     """Read, record (in the audit context) and validate a JSON body; 413, 400 or 422 with a reason."""
     raw = await request.body()
     if len(raw) > MAX_BODY:
-        raise GatewayError(413, "payload_too_large", f"the request body is over {MAX_BODY // 1024} KiB")
+        raise Refused(413, "payload_too_large", f"the request body is over {MAX_BODY // 1024} KiB")
     try:
         body = json.loads(raw)
     except ValueError as exc:
-        raise GatewayError(400, "bad_request", "the request body is not JSON") from exc
+        raise Refused(400, "bad_request", "the request body is not JSON") from exc
     ctx["request"] = {"raw": json.dumps(body, sort_keys=True)[:AUDITED_BODY_CHARS]}
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        raise GatewayError(422, "invalid_request", first_error(exc)) from exc
+        raise Refused(422, "invalid_request", first_error(exc)) from exc
 
 
 def body_schema(model: type[BaseModel]) -> dict[str, Any]:

@@ -17,14 +17,19 @@ from fastapi import APIRouter, Header, Query, Request
 from gateway.api import responses as answers
 from gateway.api.audit_trail import audit_context
 from gateway.api.auth import CurrentPrincipal
-from gateway.api.errors import GatewayError
 from gateway.caseworker.caseload import Caseload, load_caseload, own_records
 from gateway.caseworker.views import FlagsResult, gather_flags, permissions
 from gateway.datadir import DataDir
 from gateway.header_text import HeaderTextError, decode_header_text
 from gateway.identity.principal import Principal
 from gateway.index.store import IndexStore
-from gateway.policy.justification import justification_problem
+from gateway.policy.justification import (
+    BREAK_GLASS_MAX,
+    BREAK_GLASS_MIN,
+    BREAK_GLASS_WORDS,
+    justification_problem,
+)
+from gateway.refusal import Refused
 from gateway.telemetry.tracing import step
 
 router = APIRouter(prefix="/v1", tags=["caseworker"])
@@ -32,8 +37,6 @@ router = APIRouter(prefix="/v1", tags=["caseworker"])
 PERSON_ID = re.compile(r"^P[0-9A-Z]{12}$")
 FAMILY_ID = re.compile(r"^F[0-9A-Z]{12}$")
 PURPOSE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-BREAK_GLASS_MIN, BREAK_GLASS_MAX = 20, 500
-BREAK_GLASS_WORDS = 4  # "child disclosed injury at school" is four; padding is none
 
 Purpose = Annotated[
     str, Query(pattern=PURPOSE_PATTERN, description="Why you are looking, e.g. child_protection_enquiry.")
@@ -45,9 +48,7 @@ def _index(request: Request) -> IndexStore:
     index: IndexStore = request.app.state.index
     if not getattr(request.app.state, "index_built", False):
         if not index.exists():
-            raise GatewayError(
-                503, "index_unavailable", "the person index has not been built: run `gateway link`"
-            )
+            raise Refused(503, "index_unavailable", "the person index has not been built: run `gateway link`")
         request.app.state.index_built = True  # an index, once written, is only ever replaced
     return index
 
@@ -93,9 +94,9 @@ def _break_glass(request: Request, reason: str | None) -> str | None:
     try:
         reason = decode_header_text(reason).strip()
     except HeaderTextError as exc:
-        raise GatewayError(400, "bad_request", f"X-Break-Glass-Reason: {exc}") from exc
+        raise Refused(400, "bad_request", f"X-Break-Glass-Reason: {exc}") from exc
     if not BREAK_GLASS_MIN <= len(reason) <= BREAK_GLASS_MAX:
-        raise GatewayError(
+        raise Refused(
             400,
             "bad_request",
             f"X-Break-Glass-Reason must explain the need in {BREAK_GLASS_MIN} to {BREAK_GLASS_MAX} "
@@ -103,14 +104,14 @@ def _break_glass(request: Request, reason: str | None) -> str | None:
         )
     problem = justification_problem(reason, min_words=BREAK_GLASS_WORDS, what="the break-glass reason")
     if problem:
-        raise GatewayError(400, "bad_request", problem)
+        raise Refused(400, "bad_request", problem)
     audit_context(request)["break_glass"] = True
     return reason
 
 
 def _check_id(value: str, pattern: re.Pattern[str], kind: str) -> None:
     if not pattern.match(value):
-        raise GatewayError(400, "bad_request", f"{value[:40]!r} is not a {kind} id")
+        raise Refused(400, "bad_request", f"{value[:40]!r} is not a {kind} id")
 
 
 def _record(request: Request, result: FlagsResult, purpose: str, glass: str | None) -> None:
@@ -136,14 +137,14 @@ def _refuse_outside_caseload(request: Request, subject: str, kind: str) -> None:
         f"send X-Break-Glass-Reason to see them in an emergency"
     )
     audit_context(request)["reason"] = reason
-    raise GatewayError(403, "not_on_caseload", reason)
+    raise Refused(403, "not_on_caseload", reason)
 
 
 def _permissions(request: Request, principal: Principal, purpose: str) -> Any:
     perms = permissions(request.app.state.policy, principal, purpose)
     if perms.refusal is not None:
         audit_context(request)["reason"] = perms.refusal.reason
-        raise GatewayError(403, "forbidden", perms.refusal.reason)
+        raise Refused(403, "forbidden", perms.refusal.reason)
     return perms
 
 
@@ -155,7 +156,7 @@ def caseload(request: Request, principal: CurrentPrincipal) -> list[dict[str, An
     )
     audit_context(request).update(purpose="case_management", reason=decision.reason)
     if not decision.allow:
-        raise GatewayError(403, "forbidden", decision.reason)
+        raise Refused(403, "forbidden", decision.reason)
     index = _index(request)
     engines = request.app.state.stores.engines
     load = _caseload(request, principal, index)
@@ -203,7 +204,7 @@ def person_flags(
     if relationship is None and glass is None:
         _refuse_outside_caseload(request, person_id, "person")
     if relationship is None and person_id not in index.people([person_id]):
-        raise GatewayError(404, "not_found", f"there is no person {person_id} in the index")
+        raise Refused(404, "not_found", f"there is no person {person_id} in the index")
     perms = _permissions(request, principal, purpose)
     with step("fetch", view="flags", people=1):
         result = gather_flags([person_id], perms, request.app.state.stores.engines, index, _as_of(request))
@@ -239,7 +240,7 @@ def family_context(
     if not set(members) & load.members and glass is None:  # unknown or not yours: one answer
         _refuse_outside_caseload(request, family_id, "family")
     if not members:
-        raise GatewayError(404, "not_found", f"there is no family {family_id} in the index")
+        raise Refused(404, "not_found", f"there is no family {family_id} in the index")
     audit_context(request)["subject_ids"] = members
     engines = request.app.state.stores.engines
     perms = _permissions(request, principal, purpose)

@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.refusal import Refused
+
 # Pages (gateway.web) answer errors with an HTML page a person can act on; the API keeps its JSON shape.
 HtmlErrorPage = Callable[[Request, int, str, str], Response]
 
@@ -28,14 +30,6 @@ _CODES = {
 }
 
 
-class GatewayError(Exception):
-    """Raised by handlers for a refusal with a machine code and a sentence the user can act on."""
-
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
-
-
 def error_body(code: str, detail: str) -> dict[str, str]:
     return {"error": code, "detail": detail}
 
@@ -46,8 +40,15 @@ def install_error_handlers(app: FastAPI, html: HtmlErrorPage | None = None, html
             req.url.path == html_prefix or req.url.path.startswith(html_prefix + "/")
         )
 
-    @app.exception_handler(GatewayError)
-    async def _gateway(req: Request, exc: GatewayError) -> Response:
+    @app.exception_handler(Refused)
+    async def _refused(req: Request, exc: Refused) -> Response:
+        # The refusal's sentence and agreement go on the request's audit record (routes may have set a
+        # more specific reason already).
+        if not hasattr(req.state, "audit"):
+            req.state.audit = {}
+        req.state.audit.setdefault("reason", exc.detail)
+        if exc.decision is not None and exc.decision.agreement_id:
+            req.state.audit.setdefault("agreement_id", exc.decision.agreement_id)
         if _page(req):
             return html(req, exc.status, exc.code, exc.detail)  # type: ignore[misc]
         headers = getattr(exc, "headers", None)

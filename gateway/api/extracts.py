@@ -16,10 +16,10 @@ from gateway.api import responses as answers
 from gateway.api.audit_trail import audit_context
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.bodies import body_schema, parse_body
-from gateway.api.errors import GatewayError
 from gateway.extracts.request import Approval, ExtractRequest, ReidentificationRequest
-from gateway.extracts.service import ExtractService, WorkflowRefused
+from gateway.extracts.service import REID_APPROVERS, ExtractService
 from gateway.privacy.keys import KeyUnavailable
+from gateway.refusal import Refused
 
 router = APIRouter(prefix="/v1", tags=["extracts"])
 MEDIA = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
@@ -58,16 +58,11 @@ def _public(e: dict[str, Any], warnings: list[dict[str, str]]) -> dict[str, Any]
 
 
 async def _call(request: Request, fn: Any, *args: Any) -> Any:
-    ctx = audit_context(request)
+    """Run a service call off the event loop; its refusals reach the one `Refused` handler as raised."""
     try:
         return await run_in_threadpool(fn, *args)
-    except WorkflowRefused as exc:
-        ctx["reason"] = exc.detail
-        if exc.decision is not None and exc.decision.agreement_id:
-            ctx["agreement_id"] = exc.decision.agreement_id
-        raise GatewayError(exc.status, exc.code, exc.detail) from exc
     except KeyUnavailable as exc:
-        raise GatewayError(503, "keys_unavailable", f"pseudonymisation keys are unavailable: {exc}") from exc
+        raise Refused(503, "keys_unavailable", f"pseudonymisation keys are unavailable: {exc}") from exc
 
 
 @router.post(
@@ -260,9 +255,8 @@ async def approve_reidentification(
         purpose="reidentification",
     )
     found, _decision = await _call(request, _service(request).approve_reid, reid_id, principal)
-    ctx["reason"] = f"approval {len(found['approvers'])} of 2 for {found['requester']}: {found['reason']}"[
-        :500
-    ]
+    approval = f"approval {len(found['approvers'])} of {REID_APPROVERS}"
+    ctx["reason"] = f"{approval} for {found['requester']}: {found['reason']}"[:500]
     return {**_reid_public(found), "person_id": None}
 
 

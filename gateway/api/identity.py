@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 
 from gateway.api import responses as answers
 from gateway.api.auth import CurrentPrincipal
-from gateway.api.errors import GatewayError
 from gateway.identity.dev_issuer import public_jwks
+from gateway.refusal import Refused
 
 router = APIRouter(tags=["identity"])
 
@@ -20,9 +20,7 @@ router = APIRouter(tags=["identity"])
 def jwks(request: Request) -> dict[str, Any]:
     settings = request.app.state.settings
     if not settings.uses_dev_issuer:
-        raise GatewayError(
-            404, "not_found", "this gateway verifies tokens from an external identity provider"
-        )
+        raise Refused(404, "not_found", "this gateway verifies tokens from an external identity provider")
     return public_jwks(settings.data_dir)
 
 

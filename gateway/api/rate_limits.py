@@ -3,7 +3,7 @@
 Why here: every `/v1` route depends on the caller being authenticated, so the limit is taken in the
 same dependency, once the principal is known and before any route does work. It runs on the event
 loop (no worker thread is needed to refuse), so a flood that has filled its allowance is turned away
-without taking the threads that other callers' requests need. A refusal is a `GatewayError(429)`
+without taking the threads that other callers' requests need. A refusal is a `Refused(429)`
 with `Retry-After`, inside the audit trail like any refusal.
 
 Counts are per process: with several replicas each enforces its own limits.
@@ -76,7 +76,9 @@ def load_limits(policies_dir: Path, limits_file: Path | None = None) -> Limits:
     )
 
 
-class Refused(Exception):
+class OverLimit(Exception):
+    """A limit is reached: which one, and in how many seconds to try again."""
+
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)
         self.detail, self.retry_after = detail, retry_after
@@ -99,18 +101,18 @@ class Limiter:
 
     def acquire(self, who: str, roles: Iterable[str], path: str) -> tuple[str, str | None]:
         """Take one in-flight slot for `who` (and their role) and pay the request's cost, or raise
-        `Refused` saying which limit and when to retry. Returns the lease to `release`."""
+        `OverLimit` saying which limit and when to retry. Returns the lease to `release`."""
         role, limit = self.limits.for_roles(roles)
         cost = self.limits.cost(path)
         with self._lock:
             if self._in_flight.get(who, 0) >= limit.concurrent:
-                raise Refused(
+                raise OverLimit(
                     f"{who} already has {limit.concurrent} requests in progress (the limit for "
                     f"{role or 'any caller'}); wait for one to finish",
                     1,
                 )
             if role and limit.role_concurrent and self._role_in_flight.get(role, 0) >= limit.role_concurrent:
-                raise Refused(
+                raise OverLimit(
                     f"all {role}s together already have {limit.role_concurrent} requests in progress, "
                     "the most the gateway runs at once for that role; try again shortly",
                     1,
@@ -123,7 +125,7 @@ class Limiter:
             self._buckets[who] = bucket
             if bucket.tokens < cost:
                 wait = math.ceil((cost - bucket.tokens) / rate)
-                raise Refused(
+                raise OverLimit(
                     f"{who} has used this minute's allowance ({limit.cost_per_minute:g} units; this "
                     f"request costs {cost:g}); try again in {wait} s",
                     wait,

@@ -2,7 +2,7 @@
 
 Extract states: pending_approval -> approved -> building -> ready -> expired, or rejected / failed.
 Re-identification: pending -> approved (after two distinct approvers, neither the requester).
-Each refusal is a `WorkflowRefused` with an HTTP status, a machine code and a sentence.
+Each refusal is a `Refused` with an HTTP status, a machine code and a sentence.
 """
 
 from __future__ import annotations
@@ -44,18 +44,13 @@ from gateway.privacy.kanonymity import DEFAULT_K, NotAnonymisable
 from gateway.privacy.keys import KeyProvider, KeyUnavailable
 from gateway.privacy.ner_model import ModelNotFound
 from gateway.privacy.pseudonyms import ONE_WAY, ProjectKey, PseudonymError, parse
+from gateway.refusal import Refused
 
 log = logging.getLogger("gateway.extracts")
 REID_APPROVERS = 2
 APPROVE_EXTRACTS = ("approve", "extracts", "extract_approval")
 REQUEST_REID = ("request", "reidentifications", "reidentification")
 APPROVE_REID = ("approve", "reidentifications", "reidentification")
-
-
-class WorkflowRefused(Exception):
-    def __init__(self, status: int, code: str, detail: str, decision: Decision | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail, self.decision = status, code, detail, decision
 
 
 PROTECTED_PEOPLE = "protected_people"
@@ -80,26 +75,26 @@ class ExtractService:
     def submit(self, req: ExtractRequest, principal: Principal) -> tuple[dict[str, Any], Decision]:
         dataset = self.catalogue.dataset(req.dataset)
         if dataset is None or dataset.kind != "extract":
-            raise WorkflowRefused(
+            raise Refused(
                 400, "unknown_dataset", f"{req.dataset!r} is not an extract dataset; see GET /v1/catalogue"
             )
         decision = self.policy.decide(principal, "extract", req.dataset, req.purpose, req.agreement)
         if not decision.allow:
-            raise WorkflowRefused(403, "forbidden", decision.reason, decision)
+            raise Refused(403, "forbidden", decision.reason, decision)
         for name in [*req.fields, *req.filters]:
             if name not in dataset.fields:
-                raise WorkflowRefused(400, "unknown_field", f"{req.dataset} has no field {name!r}", decision)
+                raise Refused(400, "unknown_field", f"{req.dataset} has no field {name!r}", decision)
             if dataset.fields[name] == Classification.direct_identifier:
-                raise WorkflowRefused(
+                raise Refused(
                     403, "direct_identifier", f"{name!r} identifies people directly and is never extracted"
                 )
         for name, wanted in req.filters.items():
             if problem := filter_problem(dataset.hierarchies.get(name), wanted):
-                raise WorkflowRefused(422, "invalid_filter", f"filter {name}: {problem}", decision)
+                raise Refused(422, "invalid_filter", f"filter {name}: {problem}", decision)
         permitted = set(decision.permitted_fields or ())
         refused = [n for n in dict.fromkeys([*req.fields, *req.filters]) if n not in permitted]
         if refused:
-            raise WorkflowRefused(
+            raise Refused(
                 403,
                 "field_not_permitted",
                 f"agreement {decision.agreement_id} does not permit {', '.join(refused)} for {req.dataset}",
@@ -113,7 +108,7 @@ class ExtractService:
                 continue
             level = agreement.disclosure.generalise.get(name) or DEFAULT_LEVEL[ladder]
             if problem := granularity_problem(ladder, level, wanted):
-                raise WorkflowRefused(422, "finer_than_released", f"filter {name}: {problem}", decision)
+                raise Refused(422, "finer_than_released", f"filter {name}: {problem}", decision)
         for name in req.sensitive:
             if (
                 name not in req.fields
@@ -124,7 +119,7 @@ class ExtractService:
                     Classification.free_text,
                 )
             ):
-                raise WorkflowRefused(
+                raise Refused(
                     422,
                     "unknown_sensitive_field",
                     f"sensitive field {name!r} is not one of the requested fields that can be held "
@@ -176,7 +171,7 @@ class ExtractService:
             theirs = chosen(e["dataset"], e["filters"] or {})
             for n in (len(mine - theirs), len(theirs - mine)):
                 if 0 < n < k:
-                    raise WorkflowRefused(
+                    raise Refused(
                         409,
                         "overlapping_extract",
                         f"this selection and extract {e['extract_id']} of project {req.project} differ by "
@@ -193,12 +188,12 @@ class ExtractService:
         self.expire_due()
         found = self.store.get(extract_id) if _well_formed(extract_id) else None
         if found is None:
-            raise WorkflowRefused(404, "not_found", f"there is no extract {extract_id} of yours")
+            raise Refused(404, "not_found", f"there is no extract {extract_id} of yours")
         if found["requester"] == principal.sub:
             return found
         if not requester_only and self.may_approve(principal):
             return found
-        raise WorkflowRefused(404, "not_found", f"there is no extract {extract_id} of yours")
+        raise Refused(404, "not_found", f"there is no extract {extract_id} of yours")
 
     def warnings(self, extract: dict[str, Any]) -> list[dict[str, str]]:
         """What an approver must read and acknowledge before approving (shown with the request)."""
@@ -213,7 +208,7 @@ class ExtractService:
         if found is not None and found["status"] == "pending_approval" and self.may_approve(principal):
             unread = [w for w in self.warnings(found) if w["code"] not in acknowledged]
             if unread:
-                raise WorkflowRefused(
+                raise Refused(
                     409,
                     "acknowledgement_needed",
                     " ".join(w["text"] for w in unread)
@@ -227,12 +222,12 @@ class ExtractService:
     def _decide_on(self, extract_id: str, principal: Principal, *, approve: bool) -> dict[str, Any]:
         decision = self._may(principal, APPROVE_EXTRACTS)
         if not decision.allow:
-            raise WorkflowRefused(403, "forbidden", decision.reason, decision)
+            raise Refused(403, "forbidden", decision.reason, decision)
         found = self.store.get(extract_id) if _well_formed(extract_id) else None
         if found is None:
-            raise WorkflowRefused(404, "not_found", f"there is no extract {extract_id}")
+            raise Refused(404, "not_found", f"there is no extract {extract_id}")
         if found["requester"] == principal.sub:
-            raise WorkflowRefused(
+            raise Refused(
                 403, "self_approval", "nobody may approve their own extract request (self-approval)"
             )
         values = {"decided_by": principal.sub, "decided_at": iso(now())}
@@ -241,9 +236,7 @@ class ExtractService:
         else:
             values.update(status="rejected", stage=f"rejected by {principal.sub}")
         if not self.store.transition(extract_id, "pending_approval", **values):
-            raise WorkflowRefused(
-                409, "not_pending", f"extract {extract_id} is {found['status']}, not pending"
-            )
+            raise Refused(409, "not_pending", f"extract {extract_id} is {found['status']}, not pending")
         updated = self.store.get(extract_id)
         assert updated is not None
         return updated
@@ -335,14 +328,12 @@ class ExtractService:
         found = self.visible(extract_id, principal, requester_only=True)
         self._still_allowed(found, principal)
         if found["status"] == "expired":
-            raise WorkflowRefused(
-                410, "extract_expired", f"extract {extract_id} expired on {found['expires_at']}"
-            )
+            raise Refused(410, "extract_expired", f"extract {extract_id} expired on {found['expires_at']}")
         if found["status"] != "ready":
-            raise WorkflowRefused(409, "not_ready", f"extract {extract_id} is {found['status']}")
+            raise Refused(409, "not_ready", f"extract {extract_id} is {found['status']}")
         path = extract_dir(self.dd, extract_id) / FILES[fmt]
         if not path.is_file():
-            raise WorkflowRefused(410, "extract_expired", f"the files of extract {extract_id} are gone")
+            raise Refused(410, "extract_expired", f"the files of extract {extract_id} are gone")
         return path, found
 
     def expire_due(self, at: dt.datetime | None = None) -> list[str]:
@@ -353,12 +344,10 @@ class ExtractService:
         found = self.visible(extract_id, principal, requester_only=True)
         self._still_allowed(found, principal)
         if found["key_version"] is None:
-            raise WorkflowRefused(409, "not_ready", f"extract {extract_id} has not been built")
+            raise Refused(409, "not_ready", f"extract {extract_id} has not been built")
         current = self.store.key_version(found["project"])
         if current == found["key_version"]:
-            raise WorkflowRefused(
-                409, "not_rotated", f"project {found['project']} still uses key version {current}"
-            )
+            raise Refused(409, "not_rotated", f"project {found['project']} still uses key version {current}")
         master = self.keys.master_key()
         old = ProjectKey.derive(master, found["project"], found["key_version"], found["pseudonyms"])
         new = ProjectKey.derive(master, found["project"], current, found["pseudonyms"])
@@ -376,20 +365,18 @@ class ExtractService:
     ) -> tuple[dict[str, Any], Decision]:
         decision = self._may(principal, REQUEST_REID)
         if not decision.allow:
-            raise WorkflowRefused(403, "forbidden", decision.reason, decision)
+            raise Refused(403, "forbidden", decision.reason, decision)
         try:
             kind, _version = parse(req.pseudonym)
         except PseudonymError as exc:
-            raise WorkflowRefused(400, "bad_pseudonym", str(exc)) from exc
+            raise Refused(400, "bad_pseudonym", str(exc)) from exc
         if kind == ONE_WAY:
-            raise WorkflowRefused(
+            raise Refused(
                 422, "one_way_pseudonym", "one-way pseudonyms cannot be reversed, by anyone, by design"
             )
         holds = [e for e in self.store.listing(requester=principal.sub) if e["project"] == req.project]
         if not any(e["status"] in {"ready", "expired"} for e in holds):
-            raise WorkflowRefused(
-                403, "not_a_holder", f"only holders of an extract of project {req.project} may ask"
-            )
+            raise Refused(403, "not_a_holder", f"only holders of an extract of project {req.project} may ask")
         self._agreement_still_allows(req.project, principal)
         self._reverse(req.project, req.pseudonym)  # refuse now, not after two people approved nonsense
         row = {
@@ -409,20 +396,18 @@ class ExtractService:
     def approve_reid(self, reid_id: str, principal: Principal) -> tuple[dict[str, Any], Decision]:
         decision = self._may(principal, APPROVE_REID)
         if not decision.allow:
-            raise WorkflowRefused(403, "forbidden", decision.reason, decision)
+            raise Refused(403, "forbidden", decision.reason, decision)
         found = self.store.get_reid(reid_id) if _well_formed(reid_id) else None
         if found is None:
-            raise WorkflowRefused(404, "not_found", f"there is no re-identification request {reid_id}")
+            raise Refused(404, "not_found", f"there is no re-identification request {reid_id}")
         if found["requester"] == principal.sub:
-            raise WorkflowRefused(
+            raise Refused(
                 403, "self_approval", "nobody may approve their own re-identification request (self-approval)"
             )
         if principal.sub in found["approvers"]:
-            raise WorkflowRefused(
-                409, "already_approved", "each approver counts once; a second approver is needed"
-            )
+            raise Refused(409, "already_approved", "each approver counts once; a second approver is needed")
         if found["status"] != "pending":
-            raise WorkflowRefused(409, "not_pending", f"request {reid_id} is {found['status']}")
+            raise Refused(409, "not_pending", f"request {reid_id} is {found['status']}")
         allowed = self._agreement_still_allows(
             found["project"], self._requester(found["project"], found["requester"])
         )
@@ -430,7 +415,7 @@ class ExtractService:
         if person in protected_people(self.dd, read_people(self.dd)) and not (
             allowed.agreement and allowed.agreement.disclosure.include_protected
         ):
-            raise WorkflowRefused(
+            raise Refused(
                 403,
                 "protected_person",
                 "this person is marked in the stores as not to be located (a refuge address or an "
@@ -440,7 +425,7 @@ class ExtractService:
         try:
             return self.store.approve_reid(reid_id, principal.sub, REID_APPROVERS, person), decision
         except IntegrityError as exc:  # the same approver, twice, at the same moment
-            raise WorkflowRefused(409, "already_approved", "each approver counts once") from exc
+            raise Refused(409, "already_approved", "each approver counts once") from exc
 
     def reid_requests(self, principal: Principal) -> list[dict[str, Any]]:
         """An approver's queue (everyone's requests but their own) or a requester's own requests.
@@ -453,7 +438,7 @@ class ExtractService:
         else:
             decision = self._may(principal, REQUEST_REID)
             if not decision.allow:
-                raise WorkflowRefused(403, "forbidden", decision.reason, decision)
+                raise Refused(403, "forbidden", decision.reason, decision)
             found = self.store.reid_listing(requester=principal.sub)
         return [{**r, "person_id": None} for r in found]
 
@@ -462,9 +447,7 @@ class ExtractService:
         if found is None or (
             found["requester"] != principal.sub and not self._may(principal, APPROVE_REID).allow
         ):
-            raise WorkflowRefused(
-                404, "not_found", f"there is no re-identification request {reid_id} of yours"
-            )
+            raise Refused(404, "not_found", f"there is no re-identification request {reid_id} of yours")
         if found["requester"] != principal.sub:
             return {**found, "person_id": None}  # approvers see the request, never the answer
         if found["person_id"] and not self._may(principal, REQUEST_REID).allow:
@@ -479,7 +462,7 @@ class ExtractService:
         for e in self.store.listing(requester=requester):
             if e["project"] == project and e.get("requester_claims"):
                 return principal_of(e["requester_claims"])
-        raise WorkflowRefused(403, "not_a_holder", f"{requester} holds no extract of project {project}")
+        raise Refused(403, "not_a_holder", f"{requester} holds no extract of project {project}")
 
     def _agreement_still_allows(self, project: str, principal: Principal) -> Decision:
         """Re-identification is processing under the extract's agreement: when every agreement that the
@@ -494,7 +477,7 @@ class ExtractService:
                 return decision
             refusals.append(decision)
         reason = refusals[0].reason if refusals else f"no extract of project {project} is held"
-        raise WorkflowRefused(
+        raise Refused(
             403,
             "forbidden",
             f"re-identification needs the extract's agreement to be in force: {reason}",
@@ -503,13 +486,13 @@ class ExtractService:
 
     def _reverse(self, project: str, pseudonym: str) -> str:
         if not self.store.known_project(project):
-            raise WorkflowRefused(404, "unknown_project", f"there is no project {project}")
+            raise Refused(404, "unknown_project", f"there is no project {project}")
         _kind, version = parse(pseudonym)
         key = ProjectKey.derive(self.keys.master_key(), project, version, "reversible")
         try:
             return key.reverse(pseudonym)
         except PseudonymError as exc:
-            raise WorkflowRefused(422, "unknown_pseudonym", str(exc)) from exc
+            raise Refused(422, "unknown_pseudonym", str(exc)) from exc
 
     def _still_allowed(self, extract: dict[str, Any], principal: Principal) -> None:
         """Data leaves only under a decision taken now: an agreement that ended since the build, or a
@@ -518,7 +501,7 @@ class ExtractService:
             principal, "extract", extract["dataset"], extract["purpose"], extract["agreement_id"]
         )
         if not decision.allow:
-            raise WorkflowRefused(403, "forbidden", decision.reason, decision)
+            raise Refused(403, "forbidden", decision.reason, decision)
 
     def _releases_protected(self, extract: dict[str, Any]) -> bool:
         agreement = self.policy.registry.get(extract["agreement_id"] or "")

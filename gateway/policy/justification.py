@@ -9,6 +9,10 @@ import re
 from collections import Counter
 
 WORD = re.compile(r"[^\W\d_]{2,}")
+# A break-glass reason: its length in characters, and the different words it must hold ("child
+# disclosed injury at school" is four; padding is none). Shared by the API and the web form.
+BREAK_GLASS_MIN, BREAK_GLASS_MAX = 20, 500
+BREAK_GLASS_WORDS = 4
 
 
 def justification_problem(text: str, *, min_words: int, what: str) -> str | None:

@@ -15,13 +15,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from gateway.header_text import encode_header_text
+from gateway.policy.justification import BREAK_GLASS_MIN
 from gateway.web.api_client import ApiRefused
 from gateway.web.choices import chosen, purposes
 from gateway.web.pages import render
 from gateway.web.session import User, checked_form
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-BREAK_GLASS_MIN = 20
 
 SERVICE_LABELS = {
     "childrens_social_care": "Children's social care",
