@@ -58,3 +58,29 @@ def test_notes_train_ner_keeps_a_model_the_extract_builds_find(tmp_path: Path) -
     model = tmp_path / "models" / "notes-ner"
     assert (model / "meta.json").is_file()
     assert notes_model(tmp_path, None) == str(model)
+
+
+def test_link_refresh_db_and_extract_commands_on_a_small_borough(tmp_path: Path) -> None:
+    """The commands other tests do not reach, as an operator runs them, with their failures."""
+    from gateway.migrations.runner import head
+
+    data = ["--data-dir", str(tmp_path)]
+    latest = head("gateway")
+    assert runner.invoke(app, ["seed", "--people", "300", *data]).exit_code == 0
+    r = runner.invoke(app, ["db", "current", *data])
+    assert r.exit_code == 1 and f"gateway none head {latest} (run gateway db upgrade)" in r.output, r.output
+    r = runner.invoke(app, ["db", "upgrade", *data])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["db", "current", *data])
+    assert r.exit_code == 0 and f"gateway {latest} head {latest}" in r.output, r.output
+    r = runner.invoke(app, ["refresh", *data])
+    assert r.exit_code == 1 and "gateway link" in r.output, r.output  # nothing linked yet: says what to run
+    r = runner.invoke(app, ["link", *data])
+    assert r.exit_code == 0, r.output
+    assert "analysis store written" in r.output
+    r = runner.invoke(app, ["refresh", *data])
+    assert r.exit_code == 0 and "analysis store written" in r.output, r.output
+    r = runner.invoke(app, ["extracts", "rotate", "no-such-project", *data])
+    assert r.exit_code == 1 and "no project 'no-such-project'" in r.output, r.output
+    r = runner.invoke(app, ["extracts", "expire", *data])
+    assert r.exit_code == 0 and "0 extract(s) expired" in r.output, r.output
