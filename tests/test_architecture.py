@@ -21,6 +21,7 @@ FEATURES = {
     "gateway.policy",
 }
 FOUNDATIONS = {
+    "gateway.departments",
     "gateway.stores",
     "gateway.linkage",
     "gateway.privacy",

@@ -1,6 +1,6 @@
 """What the analysis store derives from each departmental store, keyed by that store's local record id.
 
-Service flags reuse the caseworker flag queries (`gateway.caseworker.flags.SERVICE_QUERIES`) over the
+Service flags reuse the departments' flag queries (`gateway/departments/`, as caseworker views do) over the
 whole store, so "rent arrears" or "persistent absence" means the same thing in a caseworker's view and
 in an analyst's table. Children's social care, whose flags caseworkers see in their own system, is
 read here. Events are read as plain rows; the build attaches them to people through the index.
@@ -18,24 +18,13 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
-from gateway.caseworker.flags import SERVICE_QUERIES
+from gateway.departments import flag_queries, flags
 from gateway.linkage.standardise import postcode
 from gateway.stores.schema import store_tables
 
-# Caseworker flag -> analysis field.
-FLAG_FIELDS = {
-    "rent_arrears": "rent_arrears",
-    "temporary_accommodation": "temporary_accommodation",
-    "persistent_absence": "persistent_absence",
-    "exclusion_last_12m": "exclusion",
-    "sen_support": "sen",
-    "ehcp": "sen",
-    "domestic_abuse_notification_last_12m": "domestic_abuse_notification",
-    "youth_offending_involvement": "youth_offending",
-    "receives_care_package": "asc_client",
-    "housing_benefit": "housing_benefit",
-    "early_help_involvement": "early_help",
-}
+# Flag -> analysis field, as each department declares it.
+FLAG_FIELDS = {f.flag: f.analysis_field for f in flags() if f.analysis_field}
+SERVICE_QUERIES = flag_queries()
 UNKNOWN = "Unknown"
 
 

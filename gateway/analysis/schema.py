@@ -27,27 +27,16 @@ from sqlalchemy import (
     Table,
 )
 
+from gateway.departments import analysis_fields
+
 metadata = MetaData()
 # Each record's permanent random key (0-255): it orders which of a unit's cells count when a unit
 # appears in more cells of one table than its contribution bound allows.
 RECORD_KEY_SPACE = 256
 
-# Service flags carried at person level and, as "any member", at family level.
-SERVICE_FLAGS = (
-    "known_to_csc",
-    "cp_plan",
-    "looked_after",
-    "early_help",
-    "rent_arrears",
-    "temporary_accommodation",
-    "persistent_absence",
-    "exclusion",
-    "sen",
-    "domestic_abuse_notification",
-    "youth_offending",
-    "asc_client",
-    "housing_benefit",
-)
+# Service flags carried at person level and, as "any member", at family level: as the departments
+# declare them (`gateway/departments/`).
+SERVICE_FLAGS = analysis_fields()
 
 
 def _flags() -> list[Column]:

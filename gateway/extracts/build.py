@@ -26,9 +26,9 @@ from sqlalchemy import select
 
 from gateway.aggregates.request import Filter, Name
 from gateway.analysis.people import read_people
-from gateway.caseworker.flags import PROTECTION_MARKERS
 from gateway.catalogue import Catalogue, Classification, Dataset
 from gateway.datadir import DataDir
+from gateway.departments import protection_markers
 from gateway.extracts.request import matches
 from gateway.extracts.sources import READERS, read_names
 from gateway.identity.principal import Principal
@@ -114,7 +114,7 @@ def protected_people(dd: DataDir, people: Any) -> set[str]:
     caseworker views honour), as person ids."""
     out: set[str] = set()
     urls = dd.store_urls()
-    for store, (table_name, id_col, marker) in PROTECTION_MARKERS.items():
+    for store, (table_name, id_col, marker) in protection_markers().items():
         if store not in urls:
             continue
         table = store_tables(store)[table_name]

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 from gateway.analysis.people import People
 from gateway.analysis.schema import SERVICE_FLAGS
 from gateway.datadir import DataDir
+from gateway.departments import labels
 from gateway.privacy.scrubbing import DenyList
 from gateway.stores.engines import store_engine
 from gateway.stores.identity import read_identities
@@ -40,7 +41,7 @@ STAFF_NAMES = (
 )
 # Places the notes name that say where a child lives or learns.
 ORGANISATIONS = (("education", "edu_schools", "sch_name"),)
-SERVICE_LABEL = {"childrens_social_care": "children's social care", "early_help": "early help"}
+SERVICE_LABEL = {name: label[:1].lower() + label[1:] for name, label in labels().items()}
 
 Reader = Callable[[DataDir, People], list[dict[str, Any]]]
 

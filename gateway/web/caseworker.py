@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from gateway.departments import labels
 from gateway.header_text import encode_header_text
 from gateway.policy.justification import BREAK_GLASS_MIN
 from gateway.web.api_client import ApiRefused
@@ -23,15 +24,7 @@ from gateway.web.session import User, checked_form
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
-SERVICE_LABELS = {
-    "childrens_social_care": "Children's social care",
-    "early_help": "Early help",
-    "housing": "Housing",
-    "education": "Education",
-    "community_safety": "Police and community safety",
-    "adult_social_care": "Adult social care",
-    "benefits": "Benefits",
-}
+SERVICE_LABELS = labels()
 SERVICE_STATES = {
     "ok": "Known",
     "not_known": "Not known",
