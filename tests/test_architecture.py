@@ -127,3 +127,18 @@ def test_every_v1_operation_describes_its_response(tmp_path) -> None:
                 vague.append(f"{method.upper()} {path}")
     assert operations >= 25
     assert not vague, f"operations without a response schema: {vague}"
+
+
+def test_a_misspelt_audit_field_fails_where_it_is_written() -> None:
+    from gateway.api.audit_trail import AuditRecord
+
+    record = AuditRecord()
+    record.update(action="x.read", rows_released=3)
+    record["reason"] = "because"
+    assert (record.action, record.rows_released, record["reason"]) == ("x.read", 3, "because")
+    with pytest.raises(AttributeError, match="rows_releasd"):
+        record.update(rows_releasd=3)
+    with pytest.raises(AttributeError, match="agreement"):
+        record["agreement"] = "AGR-1"
+    assert record.setdefault("reason", "other") == "because"
+    assert record.setdefault("purpose", "p") == "p"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,11 +28,55 @@ log = logging.getLogger("gateway.audit")
 AUDITED_PREFIX = "/v1"
 
 
-def audit_context(request: Request) -> dict[str, Any]:
-    """What a route records about its own access; the middleware adds who, when and the outcome."""
-    if not hasattr(request.state, "audit"):
-        request.state.audit = {}
-    return request.state.audit
+@dataclass
+class AuditRecord:
+    """What a route records about its own access; the middleware adds who, when and the outcome.
+
+    Typed, so a misspelt field fails where it is written (`AttributeError`) instead of vanishing from
+    the tamper-evident log. Routes set fields as attributes, with `update(...)`, or as `record["x"] = ...`.
+    """
+
+    action: str | None = None
+    resource: str | None = None
+    subject_ids: list[str] = field(default_factory=list)
+    purpose: str | None = None
+    agreement_id: str | None = None
+    reason: str | None = None
+    fields_released: list[str] = field(default_factory=list)
+    rows_released: int = 0
+    disclosure_applied: dict[str, Any] = field(default_factory=dict)
+    break_glass: bool = False
+    request: Any = None  # the request as asked (a body, or its parsed form), kept even when refused
+
+    def update(self, **values: Any) -> None:
+        for name, value in values.items():
+            self[name] = value
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if name not in _RECORD_FIELDS:
+            raise AttributeError(f"the audit record has no field {name!r}")
+        setattr(self, name, value)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in _RECORD_FIELDS:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def setdefault(self, name: str, value: Any) -> Any:
+        if self[name] in (None, [], {}):
+            self[name] = value
+        return self[name]
+
+
+_RECORD_FIELDS = frozenset(f.name for f in fields(AuditRecord))
+
+
+def audit_context(request: Request) -> AuditRecord:
+    """This request's audit record, created on first use."""
+    record = getattr(request.state, "audit", None)
+    if record is None:
+        record = request.state.audit = AuditRecord()
+    return record
 
 
 def _detail(body: bytes) -> str | None:
@@ -67,31 +112,29 @@ def build_event(request: Request, status: int, body: bytes) -> dict[str, Any]:
         id=request.state.audit_id,
         actor=principal.sub if principal else "anonymous",
         roles=list(principal.roles) if principal else [],
-        action=ctx.get("action") or f"{request.method} {request.url.path}",
-        resource=ctx.get("resource") or request.url.path,
-        subject_ids=sorted(ctx.get("subject_ids", [])),
-        purpose=ctx.get("purpose") or request.query_params.get("purpose"),
-        agreement_id=ctx.get("agreement_id"),
-        decision="allow" if allowed and ctx.get("decision", "allow") == "allow" else "deny",
+        action=ctx.action or f"{request.method} {request.url.path}",
+        resource=ctx.resource or request.url.path,
+        subject_ids=sorted(ctx.subject_ids),
+        purpose=ctx.purpose or request.query_params.get("purpose"),
+        agreement_id=ctx.agreement_id,
+        decision="allow" if allowed else "deny",
         # A refusal records the reason that was sent, even when a route had already noted the policy's
         # (allowing) reason before a later check refused it.
-        reason=(_detail(body) if not allowed else None)
-        or ctx.get("reason")
-        or ("ok" if allowed else "refused"),
-        fields_released=sorted(ctx.get("fields_released", [])) if allowed else [],
-        rows_released=int(ctx.get("rows_released", 0)) if allowed else 0,
+        reason=(_detail(body) if not allowed else None) or ctx.reason or ("ok" if allowed else "refused"),
+        fields_released=sorted(ctx.fields_released) if allowed else [],
+        rows_released=int(ctx.rows_released) if allowed else 0,
         disclosure_applied=_disclosure(ctx, allowed),
-        break_glass=bool(ctx.get("break_glass", False)),
+        break_glass=bool(ctx.break_glass),
         trace_id=request.state.trace_id,
         status=status,
     )
 
 
-def _disclosure(ctx: dict[str, Any], allowed: bool) -> dict[str, Any]:
+def _disclosure(ctx: AuditRecord, allowed: bool) -> dict[str, Any]:
     """What was released and under which rules; a refused request still records what was asked."""
-    out = dict(ctx.get("disclosure_applied", {})) if allowed else {}
-    if "request" in ctx:
-        out["request"] = ctx["request"]
+    out = dict(ctx.disclosure_applied) if allowed else {}
+    if ctx.request is not None:
+        out["request"] = ctx.request
     return out
 
 

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
+from gateway.api.audit_trail import AuditRecord
 from gateway.refusal import Refused
 
 MAX_BODY = 64 * 1024
@@ -22,7 +23,7 @@ def first_error(exc: ValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
-async def parse_body(request: Request, model: type[M], ctx: dict[str, Any]) -> M:
+async def parse_body(request: Request, model: type[M], ctx: AuditRecord) -> M:
     """Read, record (in the audit context) and validate a JSON body; 413, 400 or 422 with a reason."""
     raw = await request.body()
     if len(raw) > MAX_BODY:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.api.audit_trail import audit_context
 from gateway.refusal import Refused
 
 # Pages (gateway.web) answer errors with an HTML page a person can act on; the API keeps its JSON shape.
@@ -44,11 +45,10 @@ def install_error_handlers(app: FastAPI, html: HtmlErrorPage | None = None, html
     async def _refused(req: Request, exc: Refused) -> Response:
         # The refusal's sentence and agreement go on the request's audit record (routes may have set a
         # more specific reason already).
-        if not hasattr(req.state, "audit"):
-            req.state.audit = {}
-        req.state.audit.setdefault("reason", exc.detail)
+        record = audit_context(req)
+        record.setdefault("reason", exc.detail)
         if exc.decision is not None and exc.decision.agreement_id:
-            req.state.audit.setdefault("agreement_id", exc.decision.agreement_id)
+            record.setdefault("agreement_id", exc.decision.agreement_id)
         if _page(req):
             return html(req, exc.status, exc.code, exc.detail)  # type: ignore[misc]
         headers = getattr(exc, "headers", None)
