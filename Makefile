@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-runtime
+PORT   ?= 8000
 
 .PHONY: demo test lint bench postgres browser clean
 
@@ -12,9 +14,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-## demo: seed the synthetic borough (if absent), link it, and serve on http://127.0.0.1:8000
-demo: $(STAMP)
-	$(BIN)/gateway demo
+# The demo needs only the runtime dependencies (no Spark, browser or Helm): installed with pip's progress.
+$(DEMO_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install --progress-bar on -e .
+	touch $(DEMO_STAMP)
+
+## demo: seed the synthetic borough (if absent), link it, and serve on http://127.0.0.1:$(PORT) (make demo PORT=8080)
+demo: $(DEMO_STAMP)
+	$(BIN)/gateway demo --port $(PORT)
 
 ## test: the whole suite, SQLite and PostgreSQL
 test: $(STAMP) postgres browser

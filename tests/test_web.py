@@ -470,3 +470,29 @@ def test_error_pages_say_what_to_do_next(live: Live, new_page: Any) -> None:
     page.goto(f"{live.base}/ui/tables")
     assert "/ui/sign-in" in page.url
     assert "session has ended" in page.get_by_test_id("sign-in-message").inner_text()
+
+
+def test_api_docs_render_offline(live: Live, new_page: Any) -> None:
+    """/docs and /redoc draw the operations from packaged files: every request to another host is
+    refused, as on a machine with no internet, and the pages still list the /v1 operations. (ReDoc's
+    footer asks its CDN for a logo image; the page does not need it.)"""
+    page = new_page()
+    outside: list[str] = []
+
+    def only_here(route: Any) -> None:
+        if route.request.url.startswith(live.base):
+            route.continue_()
+        else:
+            if route.request.resource_type != "image":
+                outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_here)
+    page.goto(f"{live.base}/docs")
+    page.wait_for_selector(".opblock", timeout=60_000)
+    operations = page.locator(".opblock-summary-path").all_inner_texts()
+    assert any(p.startswith("/v1/extracts") for p in operations), operations[:5]
+    assert len(operations) >= 25
+    page.goto(f"{live.base}/redoc")
+    page.get_by_text("/v1/persons/{person_id}/flags", exact=True).first.wait_for(timeout=60_000)
+    assert not outside, f"the docs needed code from elsewhere: {outside}"

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from audit.open import open_audit
 from gateway import __version__
@@ -89,7 +90,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.stores.dispose()
 
     configure_tracing(settings.mode, settings.data_dir)
-    app = FastAPI(title="Data-sharing gateway", version=__version__, lifespan=lifespan)
+    # /docs and /redoc load Swagger UI and ReDoc from files packaged with fastapi-offline, never a CDN.
+    app = FastAPIOffline(
+        title="Data-sharing gateway", version=__version__, lifespan=lifespan, static_url="/docs-assets"
+    )
     app.state.settings = settings
     # Loaded at start-up so that a broken policy file stops the service instead of serving half a policy.
     app.state.catalogue = load_catalogue(settings.policies_dir)

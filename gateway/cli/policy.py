@@ -16,6 +16,7 @@ from gateway.cli.common import (
 )
 from gateway.cli.common import fail as _fail
 from gateway.cli.main import app
+from gateway.datadir import DataDir
 
 policy_app = typer.Typer(
     help="Validate, test and report on the policies under policies/.", no_args_is_help=True
@@ -38,7 +39,7 @@ def token(
 ) -> None:
     """Print a signed bearer token for a demo user (development issuer only; refused in production)."""
     from gateway.config import load_settings
-    from gateway.identity.dev_issuer import sign_token
+    from gateway.identity.dev_issuer import KEY_FILE, sign_token
     from gateway.identity.users import load_demo_users
 
     try:
@@ -47,6 +48,13 @@ def token(
         _fail(" ".join(str(exc).split()))
     if not settings.uses_dev_issuer:
         _fail("tokens come from the identity provider here: the development issuer is off in production mode")
+    data = Path(settings.data_dir)
+    if not DataDir(data).exists() and not (data / KEY_FILE).is_file():
+        # Signing with a fresh key here would print a token the running server rejects.
+        _fail(
+            f"there is no gateway data in {data.resolve()} (no stores.json, no signing key): run this "
+            "from the directory where `make demo` runs, or pass --data-dir with the server's data dir"
+        )
     try:
         found = load_demo_users(settings.policies_dir).get(user)
     except KeyError as exc:
