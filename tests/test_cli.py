@@ -84,3 +84,11 @@ def test_link_refresh_db_and_extract_commands_on_a_small_borough(tmp_path: Path)
     assert r.exit_code == 1 and "no project 'no-such-project'" in r.output, r.output
     r = runner.invoke(app, ["extracts", "expire", *data])
     assert r.exit_code == 0 and "0 extract(s) expired" in r.output, r.output
+
+
+def test_token_refuses_a_data_dir_without_gateway_data(tmp_path: Path) -> None:
+    """Run from another directory, `gateway token` used to make a new key and print a token the server
+    rejects; now it says where to run it and creates nothing."""
+    r = runner.invoke(app, ["token", "cw.alice", "--data-dir", str(tmp_path / "var")])
+    assert r.exit_code == 1 and "no gateway data" in r.output and "--data-dir" in r.output
+    assert not (tmp_path / "var").exists()
