@@ -61,6 +61,19 @@ def test_an_unavailable_index_gives_a_503_page_that_says_nothing_was_shown(small
         assert refused and refused[0]["decision"] == "deny" and refused[0]["rows_released"] == 0
 
 
+def test_pages_a_role_cannot_use_say_so_instead_of_looking_empty(small_borough: Path) -> None:
+    """A caseworker who opened the approvals queue saw "No requests are waiting" while one was pending;
+    an officer saw Approve on their own request, which the API refuses."""
+    with TestClient(create_app(Settings(data_dir=small_borough))) as client:
+        _signed_in(client, small_borough, ALICE)
+        page = client.get("/ui/approvals")
+        assert page.status_code == 403 and "information-governance officers" in page.text
+        assert "No requests are waiting" not in page.text
+        client.cookies.clear()
+        _signed_in(client, small_borough, OLU)
+        assert client.get("/ui/approvals").status_code == 200
+
+
 def test_forms_need_this_sessions_form_token(small_borough: Path) -> None:
     with TestClient(create_app(Settings(data_dir=small_borough))) as client:
         ig = bearer(small_borough, "ig.olu")
