@@ -545,3 +545,22 @@ def test_sensitive_fields_named_in_a_request_are_l_diverse_and_unknown_ones_refu
     for _, members in frame.groupby(["date_of_birth", "sex", "ward"]):
         values = set(members["rent_arrears"])
         assert values == {""} or len(values) >= 2, values
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (
+            {"project": "Bad Name"},
+            "project: must be 2 to 64 lowercase letters, digits, hyphens or underscores",
+        ),
+        ({"fields": []}, "fields: needs at least 1"),
+        ({"filters": {"ward": {"x": 1}}}, "filters.ward: is not a value this field can take"),
+        ({"colour": "red"}, "colour: is not a field of this request"),
+    ],
+)
+def test_a_malformed_request_is_refused_in_words_not_regexes(gw, change, says) -> None:
+    r = _ask(gw, {"project": "words", "fields": ["sex"], **change})
+    assert r.status_code == 422 and r.json()["error"] == "invalid_request"
+    assert r.json()["detail"].startswith(says), r.json()["detail"]
+    assert "^" not in r.json()["detail"] and "should" not in r.json()["detail"]

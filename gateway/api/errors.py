@@ -11,6 +11,7 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.api.audit_trail import audit_context
+from gateway.api.bodies import describe
 from gateway.refusal import Refused
 
 # Pages (gateway.web) answer errors with an HTML page a person can act on; the API keeps its JSON shape.
@@ -64,13 +65,7 @@ def install_error_handlers(app: FastAPI, html: HtmlErrorPage | None = None, html
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(req: Request, exc: RequestValidationError) -> Response:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        detail = (
-            f"{where}: {first.get('msg', 'invalid value')}"
-            if where
-            else str(first.get("msg", "invalid request"))
-        )
+        detail = describe(list(exc.errors()))
         if _page(req):
             return html(req, 422, "invalid_request", detail)  # type: ignore[misc]
         return JSONResponse(error_body("invalid_request", detail), status_code=422)
