@@ -348,3 +348,11 @@ def test_an_approval_form_without_a_decision_decides_nothing(small_borough: Path
         assert reply.status_code == 400 and "Choose approve or reject" in reply.text
         events = client.get("/v1/audit/events", headers=bearer(small_borough, "ig.olu")).json()["events"]
         assert not [e for e in events if e["action"] in ("extracts.approve", "extracts.reject")]
+
+
+def test_families_are_named_by_their_members_not_an_id() -> None:
+    from gateway.web.caseworker import family_name
+
+    assert family_name([{"name": "Alice Okafor"}, {"name": "Ben Okafor"}]) == "Okafor family: Alice, Ben"
+    assert family_name([{"name": "Jo Smith"}, {"name": "Sam Patel"}]) == "Smith and Patel family: Jo, Sam"
+    assert family_name([{"name": None}]) == ""  # no name held: the page falls back to the id

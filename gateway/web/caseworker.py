@@ -34,6 +34,17 @@ SERVICE_STATES = {
 }
 
 
+def family_name(members: list[dict[str, Any]]) -> str:
+    """A family as a worker would say it: its surnames and the first names of who is on the caseload
+    ("Okafor family: Alice, Ben"), from the caller's own records; the id only when no name is held."""
+    names = [str(m["name"]) for m in members if m.get("name")]
+    if not names:
+        return ""
+    surnames = list(dict.fromkeys(n.split()[-1] for n in names))
+    firsts = ", ".join(n.split()[0] for n in names)
+    return f"{' and '.join(surnames[:2])} family: {firsts}"
+
+
 def _families(items: list[dict[str, Any]]) -> OrderedDict[str, list[dict[str, Any]]]:
     grouped: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
     for item in items:
@@ -51,6 +62,7 @@ async def caseload(request: Request, user: User, purpose: str | None = None) -> 
         "caseworker/caseload.html",
         user,
         families=_families(items),
+        family_name=family_name,
         people=len(items),
         purposes=options,
         purpose=chosen(options, purpose),

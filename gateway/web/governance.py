@@ -29,6 +29,7 @@ ALERT_LABELS = {
     "unusual_volume": "Unusual volume",
     "denied_burst": "Repeated refusals",
 }
+DECIDED = {"approve": "approved", "reject": "rejected"}
 DONE = {
     "reviewed": "The alert is marked reviewed. The marking is recorded in the audit log.",
     "approved": "The extract is approved and is being built.",
@@ -144,7 +145,7 @@ async def decide_extract(request: Request, user: User, extract_id: str) -> Respo
     api = request.app.state.web_api.for_page(request, user)
     body = {"acknowledge": form.getlist("acknowledge")} if verb == "approve" else None
     await api.post(f"/v1/extracts/{extract_id}/{verb}", body)
-    return RedirectResponse(f"/ui/approvals?done={verb}d", status_code=303)
+    return RedirectResponse(f"/ui/approvals?done={DECIDED[verb]}", status_code=303)
 
 
 def _review_state(agreement: dict[str, Any], today: dt.date) -> str:
