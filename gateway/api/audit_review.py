@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -201,10 +202,14 @@ def review_alerts(
     principal: CurrentPrincipal,
     since: str | None = None,
     status: Literal["all", "open", "reviewed"] = "all",
+    kind: Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Each alert carries `reviewed` (who, when, note) or null, and `overseer` (it is about the action
     of someone who oversees others: only those who may oversee, the DPO, see it); `status` narrows to
-    open or reviewed."""
+    open or reviewed, `kind` to one kind. Oldest first; `limit` and `offset` page through them, `total`
+    counts every match and `kinds` counts the matches of each kind (before `kind` narrows)."""
     _authorise(request, principal, "audit.alerts")
     rules = _rules(request)
     engine = request.app.state.audit.engine
@@ -217,7 +222,10 @@ def review_alerts(
     found = [a for a in found if oversee or not a["overseer"]]
     if status != "all":
         found = [a for a in found if (a["reviewed"] is None) == (status == "open")]
-    return {"alerts": found}
+    kinds = dict(Counter(a["kind"] for a in found))
+    if kind is not None:
+        found = [a for a in found if a["kind"] == kind]
+    return {"alerts": found[offset : offset + limit], "total": len(found), "kinds": kinds}
 
 
 class AlertReview(BaseModel):

@@ -107,6 +107,8 @@ class ChainStatus(Answer):
 
 class Alerts(Answer):
     alerts: list[Json]
+    total: int = Field(description="every alert that matches, across pages")
+    kinds: dict[str, int] = Field(description="matches per kind, before `kind` narrows them")
 
 
 class AlertReviewed(Answer):

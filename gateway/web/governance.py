@@ -78,17 +78,39 @@ async def subject_report(request: Request, user: User, person_id: str) -> Respon
 
 
 @router.get("/alerts")
-async def alerts(request: Request, user: User, status: str = "open", done: str | None = None) -> Response:
+async def alerts(
+    request: Request,
+    user: User,
+    status: str = "open",
+    kind: str | None = None,
+    page: int = 1,
+    done: str | None = None,
+) -> Response:
+    """Newest first, a page at a time, narrowed by status and by kind (with the count of each)."""
     status = status if status in ("open", "reviewed", "all") else "open"
+    kind = kind if kind in ALERT_LABELS else None
     api = request.app.state.web_api.for_page(request, user)
-    found = await api.get("/v1/audit/alerts", {"status": status})
-    newest_first = list(reversed(found["alerts"]))
+    query: dict[str, Any] = {"status": status, **({"kind": kind} if kind else {})}
+    counted = await api.get("/v1/audit/alerts", {**query, "limit": 1})
+    total = counted["total"]
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, page), pages)
+    # The API lists oldest first: the newest page is the last slice.
+    offset = max(0, total - page * PAGE_SIZE)
+    size = min(PAGE_SIZE, total - (page - 1) * PAGE_SIZE)
+    found = await api.get("/v1/audit/alerts", {**query, "limit": max(1, size), "offset": offset})
+    newest_first = list(reversed(found["alerts"])) if total else []
     return render(
         request,
         "ig/alerts.html",
         user,
         alerts=newest_first,
         status=status,
+        kind=kind,
+        kinds=counted["kinds"],
+        total=total,
+        page=page,
+        pages=pages,
         labels=ALERT_LABELS,
         done=DONE.get(done or ""),
     )
