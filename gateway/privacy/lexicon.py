@@ -48,11 +48,19 @@ FAKER_NAME_ATTRIBUTES = (
 )
 
 
+# Letters that Unicode does not decompose into a base letter and a mark, written as people type them
+# on an English keyboard: "Açıkel" is typed "ACIKEL", "Łukasz" "Lukasz", "Søren" "Soren".
+UNDECOMPOSED = str.maketrans(
+    {"ı": "i", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ħ": "h", "Ħ": "H", "ŧ": "t"}
+    | {"æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "þ": "th", "Þ": "TH", "ð": "d", "Ð": "D"}
+)
+
+
 def fold(word: str) -> str:
     """Case and accents folded, since systems often store `Hector` for `Héctor` and `SMITH` for `Smith`."""
     if word.isascii():
         return word.casefold()
-    decomposed = unicodedata.normalize("NFKD", word)
+    decomposed = unicodedata.normalize("NFKD", word.translate(UNDECOMPOSED))
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
