@@ -239,13 +239,14 @@ def scrubbing(root: Path, held_out: int, model_notes: int) -> dict:
     out["ner_training_seconds"] = round(time.perf_counter() - t, 1)
     for label, s in (("rules", scrubber), ("rules_and_ner", Scrubber(deny, model=trained.path))):
         results = [s.scrub(n.text) for n in written]
-        sc = score(written, [[(a, b) for _e, a, b in r.found] for r in results], [r.text for r in results])
+        sc = score(written, [r.found for r in results], [r.text for r in results])
         out[f"held_out_{label}"] = {
             "notes": len(written),
             "identifiers": sum(sc.planted.values()),
             "recall": round(sc.overall_recall, 4),
             "precision": round(sc.precision, 4),
             "recall_by_kind": {k: round(v, 4) for k, v in sc.recall.items()},
+            "precision_by_entity": {e: round(v, 4) for e, v in sc.precision_by_entity.items()},
             "planted_by_kind": sc.planted,
             "false_positives": sc.false_positives[:20],
         }
@@ -254,7 +255,9 @@ def scrubbing(root: Path, held_out: int, model_notes: int) -> dict:
             f"over {sum(sc.planted.values()):,} identifiers in {len(written)} notes"
         )
         for kind, recall in sc.recall.items():
-            print(f"    {kind:20s} {recall:.3f} of {sc.planted[kind]}")
+            print(f"    recall    {kind:20s} {recall:.3f} of {sc.planted[kind]}")
+        for entity, precision in sc.precision_by_entity.items():
+            print(f"    precision {entity:20s} {precision:.3f} of {sc.spans_by_entity[entity]} spans")
     return out
 
 

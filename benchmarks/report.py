@@ -136,6 +136,8 @@ def extracts(r: dict) -> Iterator[Row]:
         )
         for kind, value in held["recall_by_kind"].items():
             yield _row("extracts", f"  recall: {kind} ({name})", value, None, None, r.get("cpus"))
+        for entity, value in held.get("precision_by_entity", {}).items():
+            yield _row("extracts", f"  precision: {entity} ({name})", value, None, None, r.get("cpus"))
 
 
 def headline(bench: str) -> Callable[[dict], Iterator[Row]]:

@@ -361,11 +361,21 @@ class Score:
     precision: float
     spans: int
     false_positives: list[str]
+    precision_by_entity: dict[str, float]  # of each recognizer's entity type, its spans that were right
+    spans_by_entity: dict[str, int]
 
 
-def score(notes: list[HeldOutNote], found: list[list[tuple[int, int]]], scrubbed: list[str]) -> Score:
+def score(notes: list[HeldOutNote], typed: list[list[tuple[str, int, int]]], scrubbed: list[str]) -> Score:
     """Strict recall: every letter and digit of the identifier inside a found span, and its text gone
-    from the output. Precision: found spans (overlaps merged) that touch a planted identifier."""
+    from the output. Precision: found spans (overlaps merged) that touch a planted identifier; per
+    entity type, each recognizer's own spans that touch one."""
+    found = [[(a, b) for _entity, a, b in spans] for spans in typed]
+    right: Counter[str] = Counter()
+    made: Counter[str] = Counter()
+    for note, spans in zip(notes, typed, strict=True):
+        for entity, a, b in spans:
+            made[entity] += 1
+            right[entity] += any(a < p.end and p.start < b for p in note.planted)
     caught: Counter[str] = Counter()
     total: Counter[str] = Counter()
     good = 0
@@ -392,6 +402,8 @@ def score(notes: list[HeldOutNote], found: list[list[tuple[int, int]]], scrubbed
         precision=good / spans if spans else 1.0,
         spans=spans,
         false_positives=false_positives,
+        precision_by_entity={e: right[e] / made[e] for e in sorted(made)},
+        spans_by_entity=dict(sorted(made.items())),
     )
 
 
