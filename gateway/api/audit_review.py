@@ -205,11 +205,13 @@ def review_alerts(
     kind: Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
+    order: Literal["oldest", "newest"] = "oldest",
 ) -> dict[str, Any]:
     """Each alert carries `reviewed` (who, when, note) or null, and `overseer` (it is about the action
     of someone who oversees others: only those who may oversee, the DPO, see it); `status` narrows to
-    open or reviewed, `kind` to one kind. Oldest first; `limit` and `offset` page through them, `total`
-    counts every match and `kinds` counts the matches of each kind (before `kind` narrows)."""
+    open or reviewed, `kind` to one kind. Oldest first unless `order=newest`; `limit` and `offset` page
+    through them, `total` counts every match and `kinds` counts the matches of each kind (before `kind`
+    narrows)."""
     _authorise(request, principal, "audit.alerts")
     rules = _rules(request)
     engine = request.app.state.audit.engine
@@ -225,6 +227,8 @@ def review_alerts(
     kinds = dict(Counter(a["kind"] for a in found))
     if kind is not None:
         found = [a for a in found if a["kind"] == kind]
+    if order == "newest":
+        found.reverse()
     return {"alerts": found[offset : offset + limit], "total": len(found), "kinds": kinds}
 
 

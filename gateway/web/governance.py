@@ -90,24 +90,24 @@ async def alerts(
     status = status if status in ("open", "reviewed", "all") else "open"
     kind = kind if kind in ALERT_LABELS else None
     api = request.app.state.web_api.for_page(request, user)
-    query: dict[str, Any] = {"status": status, **({"kind": kind} if kind else {})}
-    counted = await api.get("/v1/audit/alerts", {**query, "limit": 1})
-    total = counted["total"]
+    query: dict[str, Any] = {"status": status, "order": "newest", "limit": PAGE_SIZE}
+    if kind:
+        query["kind"] = kind
+    page = max(1, page)
+    found = await api.get("/v1/audit/alerts", {**query, "offset": (page - 1) * PAGE_SIZE})
+    total = found["total"]
     pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(1, page), pages)
-    # The API lists oldest first: the newest page is the last slice.
-    offset = max(0, total - page * PAGE_SIZE)
-    size = min(PAGE_SIZE, total - (page - 1) * PAGE_SIZE)
-    found = await api.get("/v1/audit/alerts", {**query, "limit": max(1, size), "offset": offset})
-    newest_first = list(reversed(found["alerts"])) if total else []
+    if page > pages:  # past the end (alerts were reviewed meanwhile): show the last page
+        page = pages
+        found = await api.get("/v1/audit/alerts", {**query, "offset": (page - 1) * PAGE_SIZE})
     return render(
         request,
         "ig/alerts.html",
         user,
-        alerts=newest_first,
+        alerts=found["alerts"],
         status=status,
         kind=kind,
-        kinds=counted["kinds"],
+        kinds=found["kinds"],
         total=total,
         page=page,
         pages=pages,
