@@ -69,6 +69,9 @@ def test_pages_a_role_cannot_use_say_so_instead_of_looking_empty(small_borough: 
         page = client.get("/ui/approvals")
         assert page.status_code == 403 and "information-governance officers" in page.text
         assert "No requests are waiting" not in page.text
+        events = client.get("/v1/audit/events", headers=bearer(small_borough, "ig.olu")).json()["events"]
+        refused = next(e for e in events if e["actor"] == "cw.alice" and e["action"] == "extracts.list")
+        assert refused["decision"] == "deny" and refused["status"] == 403  # the refusal is audited
         client.cookies.clear()
         _signed_in(client, small_borough, OLU)
         assert client.get("/ui/approvals").status_code == 200

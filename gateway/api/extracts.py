@@ -98,12 +98,21 @@ async def list_extracts(
     principal: CurrentPrincipal,
     status: Literal["pending_approval", "approved", "building", "ready", "failed", "rejected", "expired"]
     | None = None,
+    approvals: bool = False,
 ) -> dict[str, Any]:
-    """Your own extract requests; an IG officer sees everyone's (the approvals queue)."""
+    """Your own extract requests; an IG officer sees everyone's (the approvals queue). With
+    `approvals=true` the caller asks for the queue itself: 403 for anyone who may not approve."""
     ctx = audit_context(request)
     ctx["action"] = "extracts.list"
     service = _service(request)
     approver = await run_in_threadpool(service.may_approve, principal)
+    if approvals and not approver:
+        raise Refused(
+            403,
+            "forbidden",
+            "approving extract requests is for information-governance officers; "
+            "your own requests are listed without approvals=true",
+        )
     found = await run_in_threadpool(service.store.listing, None if approver else principal.sub, status)
     return {"extracts": [_public(e, service.warnings(e)) for e in found]}
 
