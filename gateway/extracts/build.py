@@ -26,12 +26,14 @@ from sqlalchemy import select
 
 from gateway.aggregates.request import Filter, Name
 from gateway.analysis.people import read_people
+from gateway.caseworker.flags import protected_ids
 from gateway.catalogue import Catalogue, Classification, Dataset
 from gateway.datadir import DataDir
 from gateway.departments import protection_markers
 from gateway.extracts.request import matches
 from gateway.extracts.sources import READERS, read_names
 from gateway.identity.principal import Principal
+from gateway.index.store import IndexStore
 from gateway.policy.agreements import Agreement
 from gateway.policy.decision import PolicyEngine
 from gateway.privacy.diversity import DEFAULT_L, l_diverse
@@ -125,6 +127,32 @@ def protected_people(dd: DataDir, people: Any) -> set[str]:
                     person = people.person_of.get(f"{store}:{local}")
                     if person:
                         out.add(person)
+        finally:
+            engine.dispose()
+    return out
+
+
+def protected_among(dd: DataDir, person_ids: list[str]) -> set[str]:
+    """Which of these people a store now marks as not to be located: the same markers as
+    `protected_people`, read for their records only (a rotation or re-identification asks about a few)."""
+    index = IndexStore(dd.index_url())
+    try:
+        records = index.records_of(person_ids)
+    finally:
+        index.dispose()
+    local: dict[str, dict[str, str]] = {}
+    for pid, recs in records.items():
+        for source, local_id in recs:
+            local.setdefault(source, {})[local_id] = pid
+    out: set[str] = set()
+    urls = dd.store_urls()
+    for store in protection_markers():
+        if store not in urls or not local.get(store):
+            continue
+        engine = store_engine(urls[store])
+        try:
+            with engine.connect() as conn:
+                out |= {local[store][lid] for lid in protected_ids(conn, store, sorted(local[store]))}
         finally:
             engine.dispose()
     return out

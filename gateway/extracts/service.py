@@ -27,6 +27,7 @@ from gateway.extracts.build import (
     build_extract,
     extract_dir,
     principal_of,
+    protected_among,
     protected_people,
     remove_files,
     selected_rows,
@@ -355,7 +356,7 @@ class ExtractService:
         # left out of the mapping, unless the agreement releases protected people.
         people = self.store.subjects(extract_id)
         if not self._releases_protected(found):
-            protected = protected_people(self.dd, read_people(self.dd))
+            protected = protected_among(self.dd, people)
             people = [p for p in people if p not in protected]
         return list(zip(old.many(people), new.many(people), strict=True)), found
 
@@ -412,7 +413,7 @@ class ExtractService:
             found["project"], self._requester(found["project"], found["requester"])
         )
         person = self._reverse(found["project"], found["pseudonym"])
-        if person in protected_people(self.dd, read_people(self.dd)) and not (
+        if person in protected_among(self.dd, [person]) and not (
             allowed.agreement and allowed.agreement.disclosure.include_protected
         ):
             raise Refused(
