@@ -21,8 +21,9 @@ Social-care acronyms ("DOB", "SW", "CP") and service words ("Police", "Early Hel
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -77,7 +78,9 @@ class Word:
     sentence_start: bool
 
 
-def words_of(text: str) -> list[Word]:
+@lru_cache(maxsize=16)
+def words_of(text: str) -> tuple[Word, ...]:
+    """The note's words, read once per note: the name and place recognizers all walk them."""
     out = []
     for m in WORD.finditer(text):
         raw = m.group()
@@ -95,7 +98,7 @@ def words_of(text: str) -> list[Word]:
                 _starts_sentence(text, m.start()),
             )
         )
-    return out
+    return tuple(out)
 
 
 def _starts_sentence(text: str, at: int) -> bool:
@@ -151,7 +154,7 @@ class NameRecognizer(EntityRecognizer):
             RecognizerResult("PERSON", w.start, w.end, 0.85) for w, t in zip(words, taken, strict=True) if t
         ]
 
-    def _cue_before(self, text: str, words: list[Word], i: int) -> bool:
+    def _cue_before(self, text: str, words: Sequence[Word], i: int) -> bool:
         """A title ("Mrs Green", "Mr. Khan") or relationship word ("mum Hope") just before."""
         if i == 0:
             return False
@@ -160,7 +163,7 @@ class NameRecognizer(EntityRecognizer):
             gap == ". " and prev.base in TITLES
         )
 
-    def _standalone(self, text: str, words: list[Word], i: int) -> bool:
+    def _standalone(self, text: str, words: Sequence[Word], i: int) -> bool:
         w = words[i]
         if len(w.base) < 2 or w.base in ACRONYMS or w.base in TITLES:
             return False
@@ -190,7 +193,7 @@ class NameRecognizer(EntityRecognizer):
         following = words[i + 1] if i + 1 < len(words) else None
         return following is not None and _adjacent(text, w, following) and following.base in SUBJECT_VERBS
 
-    def _beside_a_name(self, text: str, words: list[Word], taken: list[bool], i: int) -> bool:
+    def _beside_a_name(self, text: str, words: Sequence[Word], taken: list[bool], i: int) -> bool:
         w = words[i]
         following = words[i + 1] if i + 1 < len(words) else None
         if w.text.isupper() and following and taken[i + 1] and text[w.end : following.start] == ", ":

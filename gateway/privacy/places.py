@@ -12,6 +12,7 @@ school) are matched whole by the deny list as well, in any case.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -66,7 +67,7 @@ class ProperPlaceRecognizer(EntityRecognizer):
             out.append(RecognizerResult(self.supported_entities[0], start, m.end(), 0.7))
         return out
 
-    def _name_start(self, text: str, words: list[Word], suffix_start: int) -> int | None:
+    def _name_start(self, text: str, words: Sequence[Word], suffix_start: int) -> int | None:
         before = [w for w in words if w.end <= suffix_start]
         start = None
         edge = suffix_start
