@@ -50,8 +50,8 @@ from gateway.identity.principal import Principal
 from gateway.identity.users import load_demo_users
 from gateway.index.build import build_index
 from gateway.policy.decision import PolicyEngine
+from gateway.seed import seed
 from gateway.synth.geography import WARDS
-from gateway.synth.seed import seed
 
 POLICIES = Path(__file__).resolve().parents[1] / "policies"
 GOAL_RATIO = 1.3
@@ -258,7 +258,7 @@ def main() -> None:
     user = load_demo_users(POLICIES).get("an.priya")
     principal = Principal(user.id, user.name, tuple(user.roles), user.department, user.team)
     client = TestClient(create_app(Settings(data_dir=root, policies_dir=policies)))
-    ledger = client.app.state.budgets
+    ledger = client.app.state.services.budgets
     headers = {"Authorization": f"Bearer {sign_token(root, user)}"}
 
     results = []

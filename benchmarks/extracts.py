@@ -41,6 +41,7 @@ from gateway.analysis.schema import SERVICE_FLAGS
 from gateway.api.app import create_app
 from gateway.config import Settings
 from gateway.datadir import DataDir
+from gateway.departments import store_metadata
 from gateway.extracts.build import write_extract
 from gateway.extracts.sources import NOTE_TABLES, read_names
 from gateway.identity.dev_issuer import sign_token
@@ -50,10 +51,9 @@ from gateway.privacy.generalise import hierarchy_for
 from gateway.privacy.kanonymity import QuasiIdentifier, k_anonymise
 from gateway.privacy.pseudonyms import ONE_WAY, REVERSIBLE, ProjectKey
 from gateway.privacy.scrubbing import Scrubber
+from gateway.seed import seed
 from gateway.stores.engines import store_engine
-from gateway.stores.schema import store_metadata
 from gateway.synth.ner_training import train_notes_ner
-from gateway.synth.seed import seed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.held_out_notes import held_out_notes, score

@@ -81,7 +81,7 @@ def run_size(people: int, n: int, levels: list[int]) -> dict:
     from gateway.identity.dev_issuer import sign_token
     from gateway.identity.users import load_demo_users
     from gateway.index.build import build_index
-    from gateway.synth.seed import seed
+    from gateway.seed import seed
 
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)

@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/linkage.json"))
     args = parser.parse_args()
 
-    from gateway.synth.seed import seed
+    from gateway.seed import seed
 
     results: dict = {"cpus": os.cpu_count(), "goal_seconds_100k": GOAL_SECONDS_100K, "boroughs": {}}
     for size in args.sizes:

@@ -257,8 +257,8 @@ def main() -> int:
     from gateway.identity.dev_issuer import sign_token
     from gateway.identity.users import load_demo_users
     from gateway.migrations import runner as migrations
+    from gateway.seed import seed
     from gateway.stores.postgres import drop_database, normalise
-    from gateway.synth.seed import seed
     from gateway.testing.faults import TcpHop
 
     prefix = f"gwload_{uuid.uuid4().hex[:8]}_"

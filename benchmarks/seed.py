@@ -24,7 +24,7 @@ GOAL_SECONDS_1M = 600.0
 
 CHILD = """
 import json, sys, time
-from gateway.synth.seed import seed
+from gateway.seed import seed
 t = time.perf_counter()
 r = seed(sys.argv[1], people=int(sys.argv[2]))
 print(json.dumps({"seconds": time.perf_counter() - t, "rows": sum(r.rows.values()), "people": r.people}))

@@ -12,6 +12,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from gateway.departments import DEPARTMENTS, analysis_fields
+
 
 class Classification(StrEnum):
     direct_identifier = "direct_identifier"
@@ -68,4 +70,25 @@ class Catalogue(BaseModel):
 
 def load_catalogue(policies_dir: Path) -> Catalogue:
     path = Path(policies_dir) / "catalogue.yaml"
-    return Catalogue.model_validate(yaml.safe_load(path.read_text()))
+    return with_departments(Catalogue.model_validate(yaml.safe_load(path.read_text())))
+
+
+def with_departments(catalogue: Catalogue) -> Catalogue:
+    """The reviewed file, plus what the registered departments declare that it does not list yet.
+
+    A department module may carry its own datasets' entries (a new service before its lines reach the
+    reviewed file), and every dataset that carries the service flags carries them all, each an
+    attribute: a flag the registry declares is never silently missing from the catalogue.
+    """
+    listed = {d.name for d in catalogue.datasets}
+    datasets = list(catalogue.datasets)
+    for department in DEPARTMENTS:
+        for entry in department.catalogue:
+            if entry["name"] not in listed:
+                datasets.append(Dataset.model_validate({"kind": "source", "store": department.name, **entry}))
+    flags = analysis_fields()
+    for i, dataset in enumerate(datasets):
+        if set(flags) & set(dataset.fields) and not set(flags) <= set(dataset.fields):
+            extra = {f: Classification.attribute for f in flags if f not in dataset.fields}
+            datasets[i] = dataset.model_copy(update={"fields": dataset.fields | extra})
+    return catalogue.model_copy(update={"datasets": datasets})

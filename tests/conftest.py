@@ -19,9 +19,9 @@ from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from gateway.departments import STORE_NAMES
+from gateway.seed import seed
 from gateway.stores.postgres import drop_database
-from gateway.stores.schema import STORE_NAMES
-from gateway.synth.seed import seed
 from gateway.testing.faults import TcpHop
 
 # Shared CI machines are noisy; property tests are about behaviour, not speed.

@@ -23,8 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from gateway.datadir import DataDir
+from gateway.departments.records import read_identities
 from gateway.stores.engines import store_engine
-from gateway.stores.identity import read_identities
 
 # Locales the synthetic borough never draws names from (gateway/synth/names.py uses others).
 OTHER_LOCALES = ("de_DE", "nl_NL", "sv_SE", "da_DK", "cs_CZ", "hu_HU", "fi_FI", "hr_HR", "sk_SK")

@@ -13,8 +13,8 @@ from gateway.api.app import create_app
 from gateway.config import Settings
 from gateway.datadir import DataDir
 from gateway.index.build import build_index
+from gateway.seed import seed
 from gateway.stores.postgres import drop_database
-from gateway.synth.seed import seed
 from tests.conftest import bearer
 
 pytestmark = pytest.mark.postgres

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from gateway.api.app import create_app
 from gateway.catalogue import Classification, load_catalogue
 from gateway.config import Settings, load_settings
-from gateway.stores.schema import STORE_NAMES, store_metadata
+from gateway.departments import STORE_NAMES, store_metadata
 from tests.conftest import bearer
 
 POLICIES = Path(__file__).resolve().parents[1] / "policies"

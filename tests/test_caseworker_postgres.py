@@ -15,7 +15,7 @@ from gateway.config import Settings
 from gateway.datadir import DataDir
 from gateway.index.build import build_index
 from gateway.index.store import IndexStore
-from gateway.synth.seed import seed
+from gateway.seed import seed
 from tests.conftest import TcpProxy, bearer
 
 pytestmark = pytest.mark.postgres

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from gateway.api.app import create_app
 from gateway.config import Settings
 from gateway.datadir import DataDir
-from gateway.synth.seed import seed
+from gateway.seed import seed
 from tests.conftest import bearer
 
 
@@ -41,7 +41,7 @@ def test_readyz_fails_when_the_audit_store_cannot_commit(tmp_path: Path):
         ready = c.get("/readyz")
         assert ready.status_code == 503 and ready.json()["stores"]["audit"] == "unavailable"
         anchor.rmdir()
-        assert c.app.state.audit.can_commit(within=0)
+        assert c.app.state.services.audit.can_commit(within=0)
 
 
 def test_unknown_and_not_yours_get_the_same_answer(linked_borough: Path):

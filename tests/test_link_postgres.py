@@ -12,8 +12,8 @@ from gateway.datadir import DataDir
 from gateway.index.build import build_index
 from gateway.index.store import IndexStore
 from gateway.linkage.evaluate import pairwise_scores
+from gateway.seed import seed
 from gateway.stores.postgres import drop_database
-from gateway.synth.seed import seed
 
 pytestmark = pytest.mark.postgres
 

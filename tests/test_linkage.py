@@ -8,11 +8,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from gateway.datadir import DataDir
+from gateway.departments import department
 from gateway.index.build import build_index
 from gateway.index.store import IndexStore
 from gateway.linkage.evaluate import pairwise_scores, read_truth
 from gateway.linkage.model import Profile
-from gateway.stores.schema import PERSON_TABLES
 from tests.conftest import read_csv
 
 
@@ -136,7 +136,7 @@ def test_a_deleted_record_leaves_its_person_id_in_place(small_borough):
     person, records = next((p, rs) for p, rs in sorted(by_person.items()) if len(rs) >= 3)
     source, local_id = records[0].split(":", 1)
     db = small_borough / "stores" / f"{source}.db"
-    table, column = PERSON_TABLES[source]
+    table, column = department(source).person_table
     con = sqlite3.connect(db)
     con.execute(f"DELETE FROM {table} WHERE {column} = ?", (local_id,))
     con.commit()

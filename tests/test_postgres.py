@@ -12,10 +12,10 @@ from sqlalchemy import create_engine, text
 from gateway.api.app import create_app
 from gateway.config import Settings
 from gateway.datadir import DataDir
+from gateway.departments import STORE_NAMES, department
+from gateway.departments.records import read_identities
+from gateway.seed import seed
 from gateway.stores.engines import store_engine
-from gateway.stores.identity import read_identities
-from gateway.stores.schema import PERSON_TABLES, STORE_NAMES
-from gateway.synth.seed import seed
 
 
 def test_postgres_stores_hold_exactly_what_sqlite_holds(tmp_path: Path, pg_prefix: str) -> None:
@@ -47,7 +47,7 @@ def test_postgres_stores_hold_exactly_what_sqlite_holds(tmp_path: Path, pg_prefi
 def test_reseeding_postgres_replaces_the_databases(tmp_path: Path, pg_prefix: str) -> None:
     seed(tmp_path, people=300, seed_value=1, dsn_prefix=pg_prefix)
     seed(tmp_path, people=600, seed_value=1, dsn_prefix=pg_prefix)
-    table, _ = PERSON_TABLES["housing"]
+    table, _ = department("housing").person_table
     engine = store_engine(DataDir(tmp_path).store_urls()["housing"])
     with engine.connect() as conn:
         n = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()

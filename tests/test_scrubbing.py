@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from gateway.datadir import DataDir
+from gateway.departments import store_metadata
 from gateway.extracts.sources import NOTE_TABLES, read_names
 from gateway.privacy import names as names_module
 from gateway.privacy.lexicon import lexicon
 from gateway.privacy.ner_model import ModelNotFound, notes_model
 from gateway.privacy.scrubbing import DenyList, Scrubber, known_names
 from gateway.stores.engines import store_engine
-from gateway.stores.schema import store_metadata
 from gateway.synth.ner_training import train_notes_ner
 from tests.held_out_notes import HeldOutNote, held_out_notes, score
 

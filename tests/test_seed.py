@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from gateway.departments import DEPARTMENTS, STORE_NAMES
+from gateway.departments.records import read_identities
+from gateway.seed import seed
 from gateway.stores.engines import store_engine
-from gateway.stores.identity import read_identities
-from gateway.stores.schema import PERSON_TABLES, STORE_NAMES
 from gateway.synth.noise import load_noise_config, swap_day_month
-from gateway.synth.seed import seed
 from tests.conftest import read_csv
 
 
@@ -54,7 +54,7 @@ def truth(borough: Path) -> dict:
 def test_ground_truth_covers_every_store_record_exactly_once(borough: Path, truth: dict) -> None:
     in_truth = Counter((r["source"], r["local_id"]) for r in truth["identity"])
     assert all(n == 1 for n in in_truth.values())
-    for store, (table, id_col) in PERSON_TABLES.items():
+    for store, (table, id_col) in ((d.name, d.person_table) for d in DEPARTMENTS):
         con = sqlite3.connect(borough / "stores" / f"{store}.db")
         ids = {r[0] for r in con.execute(f"SELECT {id_col} FROM {table}")}
         assert ids == {lid for s, lid in in_truth if s == store}, store

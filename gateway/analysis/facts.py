@@ -18,9 +18,8 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
-from gateway.departments import flag_queries, flags
+from gateway.departments import flag_queries, flags, store_tables
 from gateway.linkage.standardise import postcode
-from gateway.stores.schema import store_tables
 
 # Flag -> analysis field, as each department declares it.
 FLAG_FIELDS = {f.flag: f.analysis_field for f in flags() if f.analysis_field}
@@ -78,7 +77,9 @@ def _childrens_social_care(conn: Connection, as_of: dt.date, facts: StoreFacts) 
         cin.c.cine_referral_nfa,
         cin.c.cine_referral_outcome_json,
     )
-    for rid, pid, date, source, nfa, outcome in conn.execute(q):
+    row: Any
+    for row in conn.execute(q):
+        rid, pid, date, source, nfa, outcome = row
         if date is None:
             continue
         facts.events["referrals"].append(

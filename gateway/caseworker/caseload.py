@@ -1,8 +1,9 @@
 """Whose data a caseworker may see: the people allocated to them, and those people's families.
 
-Allocations come from the caller's own department's store (children's social care involvements, early
-help episodes), matched to the caller through the `worker_id` claim; people become person-index ids
-through the cross-reference, families through the index's family groups.
+Allocations come from the caller's own department's store, as its `Casework` declares them
+(children's social care involvements, early help episodes), matched to the caller through the
+`worker_id` claim; people become person-index ids through the cross-reference, families through the
+index's family groups.
 """
 
 from __future__ import annotations
@@ -12,35 +13,15 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from gateway.departments import DEPARTMENTS, store_tables
+from gateway.departments.model import Casework
 from gateway.identity.principal import Principal
 from gateway.index.store import IndexStore
-from gateway.stores.schema import store_tables
 
-CASEWORK_DEPARTMENTS = ("childrens_social_care", "early_help")
-# Where each casework department keeps its people and their family roles:
-# (person table, id, forename, surname, dob, family table, member id, relationship).
-OWN_RECORDS = {
-    "childrens_social_care": (
-        "ssd_person",
-        "pers_person_id",
-        "pers_forename",
-        "pers_surname",
-        "pers_dob",
-        "ssd_family",
-        "fami_person_id",
-        "fami_relationship",
-    ),
-    "early_help": (
-        "eh_person",
-        "ehp_person_id",
-        "ehp_forename",
-        "ehp_surname",
-        "ehp_dob",
-        "eh_family_member",
-        "ehfm_person_id",
-        "ehfm_relationship",
-    ),
-}
+
+def casework(department: str | None) -> Casework | None:
+    """How the caller's own department allocates cases, if it is a casework department."""
+    return next((d.casework for d in DEPARTMENTS if d.name == department), None)
 
 
 @dataclass(frozen=True)
@@ -56,24 +37,17 @@ class Caseload:
 
 
 def _allocated_local_ids(engine: Engine, department: str, worker_id: str) -> set[str]:
-    t = store_tables(department)
-    if department == "childrens_social_care":
-        inv = t["ssd_involvements"]
-        q = select(inv.c.invo_person_id).where(
-            inv.c.invo_professional_id == worker_id, inv.c.invo_involvement_end_date.is_(None)
-        )
-    else:
-        ep = t["ssd_early_help_episodes"]
-        q = select(ep.c.earl_person_id).where(
-            ep.c.earl_episode_worker_id == worker_id, ep.c.earl_episode_end_date.is_(None)
-        )
+    work = casework(department)
+    assert work is not None
     with engine.connect() as conn:
-        return {row[0] for row in conn.execute(q) if row[0]}
+        return {
+            row[0] for row in conn.execute(work.allocations(store_tables(department), worker_id)) if row[0]
+        }
 
 
 def load_caseload(principal: Principal, engines: dict[str, Engine], index: IndexStore) -> Caseload:
     department = principal.department
-    if department not in CASEWORK_DEPARTMENTS or not principal.worker_id or department not in engines:
+    if casework(department) is None or not principal.worker_id or department not in engines:
         return Caseload(frozenset(), {}, frozenset())
     local = _allocated_local_ids(engines[department], department, principal.worker_id)
     allocated = set(index.persons_of(department, local).values())
@@ -88,16 +62,16 @@ def own_records(
 ) -> dict[str, dict[str, Any]]:
     """Name, date of birth and family role of each person as the caller's own service records them."""
     department = principal.department
-    if department not in CASEWORK_DEPARTMENTS or department not in engines:
+    work = casework(department)
+    if work is None or department not in engines:
         return {}
     local_of: dict[str, str] = {}
     for pid, records in index.records_of(person_ids).items():
         for source, local_id in records:
             if source == department:
                 local_of.setdefault(local_id, pid)
-    person_table, id_col, first_col, last_col, dob_col, family_table, member_col, role_col = OWN_RECORDS[
-        department
-    ]
+    person_table, id_col, first_col, last_col, dob_col = work.person
+    family_table, member_col, role_col = work.family
     t = store_tables(department)
     p, fam = t[person_table], t[family_table]
     out: dict[str, dict[str, Any]] = {}

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, and_, select
 
-from gateway.departments import flag_queries, flags, protection_markers
+from gateway.departments import flag_queries, flags, protection_markers, store_tables
 from gateway.departments.flags import FlagSpec, RawFlag
-from gateway.stores.schema import store_tables
 
 FLAGS: tuple[FlagSpec, ...] = flags()
 SERVICES = tuple(dict.fromkeys(f.service for f in FLAGS))

@@ -44,8 +44,8 @@ def seed(
     ] = "2026-03-31",
 ) -> None:
     """Write the synthetic departmental stores plus a hidden ground-truth file for linkage evaluation."""
+    from gateway.seed import seed as run_seed
     from gateway.synth.noise import load_noise_config
-    from gateway.synth.seed import seed as run_seed
 
     try:
         as_of_date = dt.date.fromisoformat(as_of)

@@ -3,15 +3,77 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    Float,
+    Index,
+    MetaData,
+    Select,
+    Table,
+    or_,
+    select,
+)
 
-from gateway.departments.flags import Department, FlagSpec, RawFlag, among, contact_of, latest
-from gateway.stores.schema import store_tables
+from gateway.departments.flags import FlagSpec, RawFlag, among, contact_of, latest
+from gateway.departments.model import Department, shared_tables
+from gateway.stores.columns import key, staff_table, string
+from gateway.stores.identity import standard
+from gateway.synth.departments import adult_social_care as synthetic
+
+
+def schema() -> MetaData:
+    md = MetaData()
+    Table(
+        "asc_clients",
+        md,
+        key("cli_client_id"),
+        string("cli_forename", 100),
+        string("cli_surname", 100),
+        Column("cli_dob", Date),
+        string("cli_sex", 1),
+        string("cli_nhs_number", 10),
+        string("cli_address_line", 200),
+        string("cli_postcode", 15),
+    )
+    Table(
+        "asc_care_packages",
+        md,
+        key("pkg_package_id"),
+        string("pkg_client_id"),
+        Column("pkg_start_date", Date),
+        Column("pkg_end_date", Date),
+        string("pkg_service_type", 60),
+        string("pkg_primary_support_reason", 60),
+        Column("pkg_weekly_cost", Float),
+        string("pkg_worker_id"),
+        Index("ix_pkg_client", "pkg_client_id"),
+    )
+    staff_table(md, "asc_workers", "wkr", "wkr_worker_id")
+    return md
+
+
+def identity(t: Mapping[str, Table]) -> Select:
+    p = t["asc_clients"]
+    return select(
+        *standard(
+            local_id=p.c.cli_client_id,
+            first_name=p.c.cli_forename,
+            last_name=p.c.cli_surname,
+            dob=p.c.cli_dob,
+            sex=p.c.cli_sex,
+            address_line=p.c.cli_address_line,
+            postcode=p.c.cli_postcode,
+            nhs_number=p.c.cli_nhs_number,
+        )
+    )
 
 
 def adult_social_care(conn: Connection, ids: list[str] | None, as_of: dt.date) -> list[RawFlag]:
-    t = store_tables("adult_social_care")
+    t = shared_tables(schema)
     pkg, wkr = t["asc_care_packages"], t["asc_workers"]
     q = (
         select(
@@ -36,6 +98,11 @@ def adult_social_care(conn: Connection, ids: list[str] | None, as_of: dt.date) -
 DEPARTMENT = Department(
     name="adult_social_care",
     label="Adult social care",
+    schema=schema,
+    person_table=("asc_clients", "cli_client_id"),
+    identity=identity,
+    address_rank=5,
+    synthesise=synthetic.build,
     flags=(
         FlagSpec(
             "adult_social_care",

@@ -3,15 +3,94 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    Index,
+    MetaData,
+    Select,
+    Table,
+    or_,
+    select,
+)
 
-from gateway.departments.flags import Department, FlagSpec, RawFlag, among, contact_of, latest
-from gateway.stores.schema import store_tables
+from gateway.departments.flags import FlagSpec, RawFlag, among, contact_of, latest
+from gateway.departments.model import Department, shared_tables
+from gateway.stores.columns import key, staff_table, string
+from gateway.stores.identity import standard
+from gateway.synth.departments import community_safety as synthetic
+
+
+def schema() -> MetaData:
+    md = MetaData()
+    Table(
+        "cs_nominals",
+        md,
+        key("nom_nominal_id"),
+        string("nom_forename", 100),
+        string("nom_surname", 100),
+        Column("nom_dob", Date),
+        string("nom_sex", 1),
+        string("nom_address_line", 200),
+        string("nom_postcode", 15),
+    )
+    Table(
+        "cs_da_notifications",
+        md,
+        key("dan_notification_id"),
+        Column("dan_incident_date", Date),
+        Column("dan_notified_date", Date),
+        string("dan_victim_nominal_id"),
+        string("dan_perpetrator_nominal_id"),
+        string("dan_children_present", 1),
+        string("dan_risk_level", 10),
+        string("dan_officer_id"),
+        Index("ix_dan_victim", "dan_victim_nominal_id"),
+        Index("ix_dan_perp", "dan_perpetrator_nominal_id"),
+    )
+    Table(
+        "cs_da_children",
+        md,
+        key("dac_id"),
+        string("dac_notification_id"),
+        string("dac_nominal_id"),
+        Index("ix_dac_nominal", "dac_nominal_id"),
+    )
+    Table(
+        "cs_yot_involvements",
+        md,
+        key("yot_case_id"),
+        string("yot_nominal_id"),
+        Column("yot_start_date", Date),
+        Column("yot_end_date", Date),
+        string("yot_disposal", 60),
+        string("yot_officer_id"),
+        Index("ix_yot_nominal", "yot_nominal_id"),
+    )
+    staff_table(md, "cs_officers", "off", "off_officer_id")
+    return md
+
+
+def identity(t: Mapping[str, Table]) -> Select:
+    p = t["cs_nominals"]
+    return select(
+        *standard(
+            local_id=p.c.nom_nominal_id,
+            first_name=p.c.nom_forename,
+            last_name=p.c.nom_surname,
+            dob=p.c.nom_dob,
+            sex=p.c.nom_sex,
+            address_line=p.c.nom_address_line,
+            postcode=p.c.nom_postcode,
+        )
+    )
 
 
 def community_safety(conn: Connection, ids: list[str] | None, as_of: dt.date) -> list[RawFlag]:
-    t = store_tables("community_safety")
+    t = shared_tables(schema)
     dan, dac, yot, off = (
         t["cs_da_notifications"],
         t["cs_da_children"],
@@ -58,6 +137,11 @@ def community_safety(conn: Connection, ids: list[str] | None, as_of: dt.date) ->
 DEPARTMENT = Department(
     name="community_safety",
     label="Police and community safety",
+    schema=schema,
+    person_table=("cs_nominals", "nom_nominal_id"),
+    identity=identity,
+    address_rank=6,
+    synthesise=synthetic.build,
     flags=(
         FlagSpec(
             "community_safety",

@@ -3,17 +3,105 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
-from sqlalchemy import Connection, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    select,
+)
 
-from gateway.departments.flags import Department, FlagSpec, RawFlag, among, contact_of, latest
-from gateway.stores.schema import store_tables
+from gateway.departments.flags import FlagSpec, RawFlag, among, contact_of, latest
+from gateway.departments.model import Department, shared_tables
+from gateway.stores.columns import key, string
+from gateway.stores.identity import standard
+from gateway.synth.departments import education as synthetic
+
+
+def schema() -> MetaData:
+    md = MetaData()
+    Table(
+        "edu_schools",
+        md,
+        Column("sch_urn", String(6), primary_key=True),
+        string("sch_name", 200),
+        string("sch_phase", 20),
+        string("sch_postcode", 15),
+        string("sch_dsl_name", 200),
+        string("sch_phone", 20),
+    )
+    Table(
+        "edu_pupils",
+        md,
+        key("pup_pupil_id"),
+        string("pup_upn", 13),
+        string("pup_forename", 100),
+        string("pup_middle_names", 100),
+        string("pup_surname", 100),
+        Column("pup_dob", Date),
+        string("pup_sex", 1),
+        string("pup_address_line", 200),
+        string("pup_postcode", 15),
+        string("pup_urn", 6),
+        string("pup_ncyear", 2),
+        string("pup_sen_provision", 1),
+        Column("pup_entry_date", Date),
+        Index("ix_pup_upn", "pup_upn"),
+    )
+    Table(
+        "edu_attendance",
+        md,
+        Column("att_id", Integer, primary_key=True),
+        string("att_pupil_id"),
+        string("att_academic_year", 7),
+        Column("att_sessions_possible", Integer),
+        Column("att_sessions_attended", Integer),
+        Column("att_authorised_absence", Integer),
+        Column("att_unauthorised_absence", Integer),
+        Index("ix_att_pupil", "att_pupil_id"),
+    )
+    Table(
+        "edu_exclusions",
+        md,
+        key("exc_exclusion_id"),
+        string("exc_pupil_id"),
+        Column("exc_start_date", Date),
+        string("exc_category", 4),
+        string("exc_reason", 3),
+        Column("exc_sessions", Integer),
+        Index("ix_exc_pupil", "exc_pupil_id"),
+    )
+    return md
+
+
+def identity(t: Mapping[str, Table]) -> Select:
+    p = t["edu_pupils"]
+    return select(
+        *standard(
+            local_id=p.c.pup_pupil_id,
+            first_name=p.c.pup_forename,
+            middle_name=p.c.pup_middle_names,
+            last_name=p.c.pup_surname,
+            dob=p.c.pup_dob,
+            sex=p.c.pup_sex,
+            address_line=p.c.pup_address_line,
+            postcode=p.c.pup_postcode,
+        )
+    )
+
 
 PERSISTENT_ABSENCE = 0.10  # DfE: missing 10% or more of possible sessions
 
 
 def education(conn: Connection, ids: list[str] | None, as_of: dt.date) -> list[RawFlag]:
-    t = store_tables("education")
+    t = shared_tables(schema)
     pup, att, exc, sch = t["edu_pupils"], t["edu_attendance"], t["edu_exclusions"], t["edu_schools"]
     school = {
         pid: contact_of(dsl, "Designated safeguarding lead", name, phone)
@@ -59,6 +147,13 @@ def education(conn: Connection, ids: list[str] | None, as_of: dt.date) -> list[R
 DEPARTMENT = Department(
     name="education",
     label="Education",
+    schema=schema,
+    person_table=("edu_pupils", "pup_pupil_id"),
+    identity=identity,
+    staff_names=(("edu_schools", "sch_dsl_name"),),
+    organisations=(("edu_schools", "sch_name"),),
+    address_rank=2,
+    synthesise=synthetic.build,
     flags=(
         FlagSpec(
             "education",

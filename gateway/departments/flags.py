@@ -1,6 +1,6 @@
-"""What a department declares: its flags (each with the catalogue dataset and fields it is derived
+"""What a department declares about its flags: (each with the catalogue dataset and fields it is derived
 from, the contact shown with it, and the analysis-store field it becomes), the query that computes
-them, and where its records say a person must not be located.
+them (`gateway.departments.model.Department` holds them with the rest).
 
 A flag is a derived fact about a person from another service, never its records. It is released only
 when the caller's decision for its dataset permits its fields (so which flags a role sees comes from
@@ -43,18 +43,6 @@ class RawFlag:
 # Every candidate flag of one service for a set of that store's local ids (None: the whole store, as the
 # analysis store reads it), in a few indexed queries.
 FlagQuery = Callable[[Connection, list[str] | None, dt.date], list[RawFlag]]
-
-
-@dataclass(frozen=True)
-class Department:
-    name: str  # the store's name in stores.json and the catalogue's dataset prefix
-    label: str  # how people call the service
-    flags: tuple[FlagSpec, ...] = ()
-    flag_query: FlagQuery | None = None
-    # (table, person id column, marker column): a "Y" there means the person must not be located.
-    protection_marker: tuple[str, str, str] | None = None
-    # Analysis-store fields this department's facts reader sets directly (not through a flag query).
-    analysis_fields: tuple[str, ...] = ()
 
 
 def among(column: ColumnElement, ids: list[str] | None) -> ColumnElement[bool]:

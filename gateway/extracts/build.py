@@ -29,7 +29,7 @@ from gateway.analysis.people import read_people
 from gateway.caseworker.flags import protected_ids
 from gateway.catalogue import Catalogue, Classification, Dataset
 from gateway.datadir import DataDir
-from gateway.departments import protection_markers
+from gateway.departments import protection_markers, store_tables
 from gateway.extracts.request import matches
 from gateway.extracts.sources import READERS, read_names
 from gateway.identity.principal import Principal
@@ -48,7 +48,6 @@ from gateway.privacy.rare_values import withhold_rare_values
 from gateway.privacy.risk import disclosure_risk
 from gateway.privacy.scrubbing import Scrubber, known_names
 from gateway.stores.engines import store_engine
-from gateway.stores.schema import store_tables
 
 VIEW = "extract"
 FILES = {"csv": "extract.csv", "parquet": "extract.parquet"}

@@ -15,32 +15,17 @@ from sqlalchemy import Engine, select
 from gateway.analysis.people import People
 from gateway.analysis.schema import SERVICE_FLAGS
 from gateway.datadir import DataDir
-from gateway.departments import labels
+from gateway.departments import DEPARTMENTS, labels, store_metadata
+from gateway.departments.records import read_identities
 from gateway.privacy.scrubbing import DenyList
 from gateway.stores.engines import store_engine
-from gateway.stores.identity import read_identities
-from gateway.stores.schema import store_metadata
 
 # (store, table, person column, date, type, text) of every free-text table an extract may carry.
-NOTE_TABLES = (
-    (
-        "childrens_social_care",
-        "ssd_case_notes",
-        "cano_person_id",
-        "cano_note_date",
-        "cano_note_type",
-        "cano_note_text",
-    ),
-    ("early_help", "eh_case_notes", "ehn_person_id", "ehn_note_date", None, "ehn_note_text"),
-)
+NOTE_TABLES = tuple((d.name, n.table, n.person, n.date, n.type, n.text) for d in DEPARTMENTS for n in d.notes)
 # Staff who write the notes: their names are scrubbed too.
-STAFF_NAMES = (
-    ("childrens_social_care", "ssd_professionals", "prof_professional_name"),
-    ("early_help", "eh_key_workers", "ehkw_name"),
-    ("education", "edu_schools", "sch_dsl_name"),
-)
+STAFF_NAMES = tuple((d.name, table, column) for d in DEPARTMENTS for table, column in d.staff_names)
 # Places the notes name that say where a child lives or learns.
-ORGANISATIONS = (("education", "edu_schools", "sch_name"),)
+ORGANISATIONS = tuple((d.name, table, column) for d in DEPARTMENTS for table, column in d.organisations)
 SERVICE_LABEL = {name: label[:1].lower() + label[1:] for name, label in labels().items()}
 
 Reader = Callable[[DataDir, People], list[dict[str, Any]]]

@@ -14,22 +14,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.departments import DEPARTMENTS
 from gateway.index.graph import connected_components
 from gateway.stores.relations import FAMILY, HOUSEHOLD, Membership
 
-# Whose address to believe when a person's records disagree: the tenancy *is* the address; benefit
-# claims are verified; the school census is refreshed each term; the rest are as current as the last
-# contact. Ties go to the address most records agree on.
-ADDRESS_AUTHORITY = (
-    "housing",
-    "benefits",
-    "education",
-    "childrens_social_care",
-    "early_help",
-    "adult_social_care",
-    "community_safety",
-)
-
+# Whose address to believe when a person's records disagree is each department's `address_rank`: the
+# tenancy *is* the address; benefit claims are verified; the school census is refreshed each term; the
+# rest are as current as the last contact. Ties go to the address most records agree on.
 DECLARED, CO_RESIDENT = "declared", "co-resident"
 
 
@@ -61,12 +52,14 @@ def current_dwellings(
     records: Sequence[Mapping[str, Any]], person_of: Mapping[str, str]
 ) -> dict[str, str | None]:
     lookup = gazetteer(records)
-    rank = {s: i for i, s in enumerate(ADDRESS_AUTHORITY)}
+    rank = {d.name: d.address_rank for d in DEPARTMENTS}
     votes: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for r in records:
         d = dwelling(r, lookup)
         if d:
-            votes[person_of[r["unique_id"]]].append((rank.get(r["source"], len(rank)), d))
+            votes[person_of[r["unique_id"]]].append(
+                (rank.get(r["source"], max(rank.values(), default=0) + 1), d)
+            )
     out: dict[str, str | None] = {p: None for p in set(person_of.values())}
     for person, vs in votes.items():
         best = min(rank for rank, _ in vs)

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway.datadir import DataDir
+from gateway.departments.records import read_identities, read_relations
 from gateway.linkage.standardise import standardise_record
 from gateway.stores.engines import store_engine
-from gateway.stores.identity import read_identities
-from gateway.stores.relations import Membership, read_relations
+from gateway.stores.relations import Membership
 
 Progress = Callable[[str], None]
 

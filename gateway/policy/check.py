@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.catalogue import load_catalogue
+from gateway.departments import STORE_NAMES
 from gateway.identity.users import load_demo_users
 from gateway.linkage.profile import ProfileError, load_profile
 from gateway.policy.agreements import Agreement, RegistryError, load_registry
 from gateway.policy.cases import CaseFileError, load_cases
 from gateway.policy.enforcer import MODEL_FILE, RuleLine, RulesError, build_enforcer, read_rules
 from gateway.privacy.generalise import levels_of
-from gateway.stores.schema import STORE_NAMES
 
 # Roles the gateway's endpoints know; anything else in a policy is a typo or an unbuilt feature.
 KNOWN_ROLES = {"caseworker", "senior_practitioner", "analyst", "ig_officer", "reidentification_approver"}

@@ -16,6 +16,7 @@ from gateway.synth.population import CHILD, HEAD, PARTNER
 STORE = "benefits"
 HB_RATE = 0.12  # households receiving Housing Benefit, average need
 CTR_ONLY_RATE = 0.06  # households with Council Tax Reduction but no Housing Benefit
+ASSESSORS = 12  # benefit assessors, each holding a share of the claims (the contact for a claim)
 TENURE_FACTOR = {
     "lone_parent": 2.2,
     "large_family": 1.8,
@@ -82,6 +83,7 @@ def build(b: StoreBuilder) -> None:
                 "clm_postcode": claimant.postcode,
                 "clm_uprn": str(claimant.uprn) if rnd.random() < 0.9 else None,
                 "clm_tenure": rnd.choice(("council", "housing association", "private rented")),
+                "clm_assessor_id": f"BEN{claim % ASSESSORS + 1:04d}",
             }
         )
         award_from = max(start, as_of - dt.timedelta(days=rnd.randint(30, 400)))
@@ -105,3 +107,8 @@ def build(b: StoreBuilder) -> None:
                     "ctr_weekly_amount": round(rnd.uniform(4, 38), 2),
                 }
             )
+    # Drawn after every claim, so the claims themselves come out as before the contacts existed.
+    assessors = b.professionals(
+        "BEN", ASSESSORS, "Benefits Assessor", ["Housing Benefit", "Council Tax Support"]
+    )
+    b.add_staff("rb_assessors", "asr", "asr_assessor_id", assessors)

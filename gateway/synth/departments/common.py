@@ -188,7 +188,7 @@ class StoreBuilder:
         return "household member"
 
     def add_staff(self, table: str, prefix: str, id_column: str, staff: list[Professional]) -> None:
-        """Rows for a `_staff_table` (see gateway/stores/schema.py)."""
+        """Rows for a `staff_table` (see gateway/stores/columns.py)."""
         for p in staff:
             self.rows[table].append(
                 {

@@ -1,7 +1,8 @@
-"""`gateway seed`: generate the borough, fill the seven departmental stores, write the hidden truth.
+"""`gateway seed`: generate the borough, fill every registered department's store, write the hidden truth.
 
-Pipeline: world (residents, households, addresses) -> one StoreBuilder per department (records with
-identity noise) -> bulk load into SQLite files or PostgreSQL databases -> truth files -> manifest.
+Pipeline: world (residents, households, addresses) -> one StoreBuilder per department, filled by its
+`synthesise` (records with identity noise) -> bulk load into SQLite files or PostgreSQL databases ->
+truth files -> manifest.
 The same (people, seed, as_of, noise config) gives byte-identical SQLite stores and truth files.
 """
 
@@ -19,11 +20,10 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from gateway.datadir import DataDir, keep_files_private, safe_url, without_password
+from gateway.departments import DEPARTMENTS, store_metadata
 from gateway.stores.bulk import load_store
 from gateway.stores.engines import store_engine
 from gateway.stores.postgres import create_database, normalise
-from gateway.stores.schema import STORE_NAMES, store_metadata
-from gateway.synth.departments import BUILDERS
 from gateway.synth.departments.common import StoreBuilder, seeded
 from gateway.synth.geography import WARDS, ward_code
 from gateway.synth.noise import NoiseConfig, load_noise_config
@@ -100,10 +100,12 @@ def seed(
         progress.update(task, completed=1)
 
         builders: dict[str, StoreBuilder] = {}
-        task = progress.add_task("Building departmental records", total=len(STORE_NAMES))
-        for store in STORE_NAMES:
+        task = progress.add_task("Building departmental records", total=len(DEPARTMENTS))
+        for department in DEPARTMENTS:
+            store = department.name
             b = StoreBuilder(store, world, noise.for_store(store), seeded(seed_value, store), ages)
-            BUILDERS[store](b)
+            if department.synthesise is not None:
+                department.synthesise(b)
             builders[store] = b
             progress.advance(task)
 
