@@ -130,7 +130,7 @@ def test_every_v1_operation_describes_its_response(tmp_path) -> None:
 
 
 def test_a_misspelt_audit_field_fails_where_it_is_written() -> None:
-    from gateway.api.audit_trail import AuditRecord
+    from audit.record import AuditRecord
 
     record = AuditRecord()
     record.update(action="x.read", rows_released=3)

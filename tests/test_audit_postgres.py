@@ -96,7 +96,7 @@ def test_an_unreachable_audit_store_means_503_and_no_data(tmp_path, audit_db):
         assert "cw.alice" not in refused.text and "x-audit-id" not in refused.headers
         assert c.get("/readyz").json()["stores"]["audit"] == "unavailable"
         with pytest.raises(AuditUnavailable):
-            c.app.state.audit.append(_event(1), timeout=20)
+            c.app.state.services.audit.append(_event(1), timeout=20)
     direct = create_engine(audit_db)
     with direct.connect() as conn:
         assert conn.execute(select(func.count()).select_from(schema.events)).scalar_one() == 1

@@ -36,7 +36,7 @@ def index_rows(linked_borough: Path) -> list[dict]:
 
 
 def _last_event(client) -> dict:
-    with client.app.state.audit.engine.connect() as conn:
+    with client.app.state.services.audit.engine.connect() as conn:
         row = conn.execute(select(schema.events).order_by(schema.events.c.seq.desc()).limit(1)).one()
     return from_row(row._mapping)
 

@@ -174,7 +174,7 @@ def test_protected_people_are_not_in_extracts(gw, linked_borough) -> None:
         engine.dispose()
     assert protected, "the borough has protected people to protect"
     extract_id, frame = _built(gw, {"project": "protected", "fields": ["sex", "postcode", "ward"]})
-    subjects = set(gw.app.state.extract_store.subjects(extract_id))
+    subjects = set(gw.app.state.services.extract_store.subjects(extract_id))
     report = gw.get(f"/v1/extracts/{extract_id}", headers=bearer(gw.dd, "an.priya")).json()
     print(f"protected: {len(protected)} people marked, {len(subjects & protected)} in the extract")
     assert not subjects & protected
@@ -472,7 +472,7 @@ def test_checks_run_again_when_a_person_becomes_protected_after_the_build(own_bo
                 {"p": csc[who[pseudonym]]},
             )
         store.dispose()
-        gw.app.state.extract_store.rotate("later-protected")
+        gw.app.state.services.extract_store.rotate("later-protected")
         mapping = pd.read_csv(
             io.StringIO(
                 gw.get(f"/v1/extracts/{extract_id}/rotation", headers=bearer(own_borough, "an.priya")).text

@@ -95,8 +95,19 @@ def test_approval_rules(gw) -> None:
         == "pending_approval"
     )
     assert gw.get(f"/v1/extracts/{extract_id}/data", headers=_as(gw, "an.priya")).status_code == 409
-    rejected = gw.post(f"/v1/extracts/{extract_id}/reject", headers=_as(gw, "ig.olu"))
+    olu = _as(gw, "ig.olu")
+    for body in (None, {"reason": "no no no no no no"}, {"reason": "ok", "extra": 1}):
+        refused = gw.post(f"/v1/extracts/{extract_id}/reject", headers=olu, json=body)
+        assert refused.status_code == 422, body  # a rejection says why, in words
+    why = "The project has no ethics approval on file yet; ask again once it has"
+    rejected = gw.post(f"/v1/extracts/{extract_id}/reject", headers=olu, json={"reason": why})
     assert rejected.json()["status"] == "rejected"
+    shown = gw.get(f"/v1/extracts/{extract_id}", headers=_as(gw, "an.priya")).json()
+    assert shown["decision_reason"] == why and shown["decided_by"] == "ig.olu"
+    (event,) = [
+        e for e in _events(gw, actor="ig.olu") if e["action"] == "extracts.reject" and e["status"] == 200
+    ]
+    assert why in event["reason"]
     again = gw.post(f"/v1/extracts/{extract_id}/approve", headers=_as(gw, "ig.olu"))
     assert again.status_code == 409 and again.json()["error"] == "not_pending"
     denied = [e for e in _events(gw, actor="an.priya") if e["action"] == "extracts.approve"]
@@ -108,7 +119,7 @@ def test_self_approval_is_refused_even_for_an_ig_officer(gw, linked_borough: Pat
     from gateway.extracts.request import ExtractRequest
     from gateway.identity.principal import Principal
 
-    service = gw.app.state.extracts
+    service = gw.app.state.services.extracts
     both = Principal("ig.both", "IG and analyst", ("analyst", "ig_officer"), department="insight")
     extract, _ = service.submit(ExtractRequest.model_validate(PERSONS), both)
     with pytest.raises(Exception, match="own extract"):
@@ -206,7 +217,7 @@ def test_expired_extracts_are_gone(gw, linked_borough) -> None:
     extract_id, _ = _extract(gw, {**PERSONS, "fields": ["sex"]})
     folder = linked_borough / "extracts" / extract_id
     assert folder.is_dir()
-    store = gw.app.state.extract_store
+    store = gw.app.state.services.extract_store
     with store.engine.begin() as conn:
         conn.execute(
             update(extract_schema.extracts)
@@ -225,7 +236,7 @@ def test_rotation_gives_new_pseudonyms_and_a_mapping_only_to_the_holder(gw, pers
         io.StringIO(gw.get(f"/v1/extracts/{extract_id}/data", headers=_as(gw, "an.priya")).text)
     )
     assert gw.get(f"/v1/extracts/{extract_id}/rotation", headers=_as(gw, "an.priya")).status_code == 409
-    gw.app.state.extract_store.rotate("sf-eval")
+    gw.app.state.services.extract_store.rotate("sf-eval")
     mapping = gw.get(f"/v1/extracts/{extract_id}/rotation", headers=_as(gw, "an.priya"))
     assert mapping.status_code == 200
     pairs = pd.read_csv(io.StringIO(mapping.text))
@@ -323,7 +334,7 @@ def test_no_download_once_the_agreement_has_ended(gw, persons_extract) -> None:
     import datetime as dt
 
     extract_id, _ = persons_extract
-    policy = gw.app.state.policy
+    policy = gw.app.state.services.policy
     real_today = policy.today
     policy.today = lambda: dt.date(2028, 1, 1)  # AGR-INS-003 ends on 2027-12-31
     try:
@@ -382,7 +393,7 @@ def test_reidentification_stops_when_the_extracts_agreement_ends(gw) -> None:
     reid = gw.post("/v1/reidentifications", json=body, headers=_as(gw, "an.priya")).json()[
         "reidentification_id"
     ]
-    policy = gw.app.state.policy
+    policy = gw.app.state.services.policy
     real_today = policy.today
 
     def after_the_end(call):

@@ -55,7 +55,7 @@ def _review(c, root, user: str, audit_id: str, kind: str = "break_glass", note: 
 
 def test_an_ig_officer_cannot_review_an_alert_about_their_own_action(gateway):
     c, root = gateway
-    own = _break_glass_event(c.app.state.audit, "ig.olu", ["ig_officer"])
+    own = _break_glass_event(c.app.state.services.audit, "ig.olu", ["ig_officer"])
     refused = _review(c, root, "ig.olu", own["id"])
     assert refused.status_code == 403 and "own action" in refused.json()["detail"]
     # nor can another IG officer's peer: alerts about overseers are the DPO's
@@ -68,8 +68,8 @@ def test_an_ig_officer_cannot_review_an_alert_about_their_own_action(gateway):
 
 def test_overseer_alerts_are_visible_to_the_dpo_only(gateway):
     c, root = gateway
-    about_ig = _break_glass_event(c.app.state.audit, "ig.olu", ["ig_officer"])
-    about_cw = _break_glass_event(c.app.state.audit, "cw.ben", ["caseworker"])
+    about_ig = _break_glass_event(c.app.state.services.audit, "ig.olu", ["ig_officer"])
+    about_cw = _break_glass_event(c.app.state.services.audit, "cw.ben", ["caseworker"])
     ig_view = c.get("/v1/audit/alerts", headers=bearer(root, "ig.olu")).json()["alerts"]
     dpo_view = c.get("/v1/audit/alerts", headers=bearer(root, "dpo.sam")).json()["alerts"]
     assert {a["audit_id"] for a in ig_view} == {about_cw["id"]}
@@ -89,7 +89,7 @@ def test_an_ordinary_event_cannot_be_marked_as_a_reviewed_break_glass_alert(gate
 @pytest.mark.parametrize("note", ["", "     ", "ok", "aaaaaaaaaaaaaaaaaaaa", "checked checked checked"])
 def test_a_review_needs_a_note_that_says_something(gateway, note):
     c, root = gateway
-    alert = _break_glass_event(c.app.state.audit, "cw.ben", ["caseworker"])
+    alert = _break_glass_event(c.app.state.services.audit, "cw.ben", ["caseworker"])
     refused = _review(c, root, "ig.olu", alert["id"], note=note or " ")
     assert refused.status_code == 422, refused.text
     reviews = c.get("/v1/audit/events", headers=bearer(root, "ig.olu")).json()["events"]
@@ -108,7 +108,7 @@ def test_an_ig_subject_search_out_of_hours_raises_an_alert_for_the_dpo(gateway):
     )
     assert event["subject_ids"] == ["P123"]  # the look-up is an access to P123
     # the same look-up at 05:09 on a Wednesday
-    store = c.app.state.audit
+    store = c.app.state.services.audit
     fields = {k: event[k] for k in ("actor", "roles", "action", "resource", "subject_ids")}
     early = store.append(
         new_event(**fields, decision="allow", status=200, time="2026-06-03T04:09:00.000000Z")
@@ -120,7 +120,7 @@ def test_an_ig_subject_search_out_of_hours_raises_an_alert_for_the_dpo(gateway):
 def test_overseer_volume_and_self_approval_attempts_raise_alerts(tmp_path):
     settings = Settings(data_dir=tmp_path)
     with TestClient(create_app(settings)) as c:
-        store = c.app.state.audit
+        store = c.app.state.services.audit
         for i in range(61):
             store.append(
                 new_event(
@@ -229,7 +229,7 @@ def test_alerts_page_through_and_narrow_by_kind(gateway):
     """65 alerts on one page did not scale: the API pages them, counts each kind and narrows to one, and
     the IG page shows a page at a time with a link per kind."""
     c, root = gateway
-    ids = [_break_glass_event(c.app.state.audit, "cw.ben", ["caseworker"])["id"] for _ in range(7)]
+    ids = [_break_glass_event(c.app.state.services.audit, "cw.ben", ["caseworker"])["id"] for _ in range(7)]
     ig = bearer(root, "ig.olu")
     every = c.get("/v1/audit/alerts", params={"kind": "break_glass"}, headers=ig).json()
     assert every["total"] >= 7 and every["kinds"]["break_glass"] == every["total"]
@@ -254,7 +254,7 @@ def test_the_alerts_page_shows_a_page_at_a_time_with_kinds(gateway):
 
     c, root = gateway
     for _ in range(55):
-        _break_glass_event(c.app.state.audit, "cw.ben", ["caseworker"])
+        _break_glass_event(c.app.state.services.audit, "cw.ben", ["caseworker"])
     ig = bearer(root, "ig.olu")
     total = c.get("/v1/audit/alerts", params={"status": "open"}, headers=ig).json()["total"]
     olu = load_demo_users(Settings().policies_dir).get("ig.olu")

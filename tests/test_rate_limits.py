@@ -35,7 +35,7 @@ def test_the_reviewed_limits_file_loads_and_caps_analysts_below_the_worker_pool(
 
 def test_an_analyst_over_their_concurrency_gets_429_with_retry_after_and_is_audited(gateway):
     c, root = gateway
-    limiter: Limiter = c.app.state.limiter
+    limiter: Limiter = c.app.state.services.limiter
     _, limit = limiter.limits.for_roles(["analyst"])
     held = [limiter.acquire("an.priya", ["analyst"], "/v1/aggregates") for _ in range(limit.concurrent)]
     refused = c.get("/v1/me", headers=bearer(root, "an.priya"))
@@ -54,7 +54,7 @@ def test_an_analyst_over_their_concurrency_gets_429_with_retry_after_and_is_audi
 
 def test_the_analyst_role_as_a_whole_cannot_fill_the_gateway(gateway):
     c, root = gateway
-    limiter: Limiter = c.app.state.limiter
+    limiter: Limiter = c.app.state.services.limiter
     _, limit = limiter.limits.for_roles(["analyst"])
     assert limit.role_concurrent
     held = [

@@ -51,7 +51,7 @@ def gw(analysis_borough: Path) -> Iterator[TestClient]:
 
 
 def _event(gw: TestClient, audit_id: str) -> dict[str, Any]:
-    engine = gw.app.state.audit.engine  # type: ignore[attr-defined]
+    engine = gw.app.state.services.audit.engine  # type: ignore[attr-defined]
     with engine.connect() as conn:
         row = conn.execute(select(audit_schema.events).where(audit_schema.events.c.id == audit_id)).first()
     assert row is not None, f"no audit event {audit_id}"
@@ -242,7 +242,12 @@ def _valid_requests(gw: TestClient) -> list[tuple[str, str, str, dict[str, Any]]
         ("an.priya", "GET", f"/v1/extracts/{hex_id}/data", {"params": {"format": "csv"}}),
         ("an.priya", "GET", f"/v1/extracts/{hex_id}/rotation", {}),
         ("ig.olu", "POST", f"/v1/extracts/{hex_id}/approve", {}),
-        ("ig.olu", "POST", f"/v1/extracts/{hex_id}/reject", {}),
+        (
+            "ig.olu",
+            "POST",
+            f"/v1/extracts/{hex_id}/reject",
+            {"json": {"reason": "The project has no ethics approval on file yet"}},
+        ),
         (
             "an.priya",
             "POST",
@@ -311,7 +316,7 @@ def test_injection_strings_in_every_parameter_are_refused_and_audited(
         assert (
             conn.execute(select(func.count()).select_from(index_schema.persons)).scalar_one() == people_before
         )
-    store = gw.app.state.audit  # type: ignore[attr-defined]
+    store = gw.app.state.services.audit  # type: ignore[attr-defined]
     assert verify_chain(store.engine, store.key.public, store.anchor_file).ok
 
 
@@ -329,7 +334,7 @@ def test_free_text_keeps_an_injection_string_as_text(gw: TestClient, analysis_bo
     assert response.status_code == 200
     event = _event(gw, response.headers["x-audit-id"])
     assert event["break_glass"] and reason in event["reason"]
-    store = gw.app.state.audit  # type: ignore[attr-defined]
+    store = gw.app.state.services.audit  # type: ignore[attr-defined]
     assert verify_chain(store.engine, store.key.public, store.anchor_file).ok
 
 

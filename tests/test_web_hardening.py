@@ -48,7 +48,7 @@ def test_every_page_and_api_reply_carries_the_security_headers(client):
         assert "default-src 'self'" in csp and "object-src 'none'" in csp
         assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["referrer-policy"] == "no-referrer" and r.headers["cache-control"] == "no-store"
-    api = client.get("/v1/me", headers=bearer(Path(client.app.state.settings.data_dir), "cw.alice"))
+    api = client.get("/v1/me", headers=bearer(Path(client.app.state.services.settings.data_dir), "cw.alice"))
     assert api.headers["cache-control"] == "no-store" and api.headers["x-content-type-options"] == "nosniff"
 
 
@@ -83,7 +83,7 @@ def test_another_process_honours_the_sign_out(tmp_path):
             headers = {"Authorization": f"Bearer {token}"}
             assert two.get("/v1/me", headers=headers).status_code == 200
             one.post("/ui/sign-out", data={"csrf": _csrf(one.get("/ui/").text)}, follow_redirects=False)
-            two.app.state.revocations.recheck_seconds = 0
+            two.app.state.services.revocations.recheck_seconds = 0
             assert two.get("/v1/me", headers=headers).status_code == 401
 
 
@@ -103,7 +103,7 @@ def test_a_token_living_longer_than_a_day_is_refused(tmp_path):
         r = c.get("/v1/me", headers={"Authorization": f"Bearer {forever}"})
         assert r.status_code == 401 and "longer than" in r.json()["detail"]
         with pytest.raises(InvalidToken):
-            c.app.state.verifier.verify(forever)
+            c.app.state.services.verifier.verify(forever)
         day = dev_issuer.sign_token(tmp_path, olu, ttl=8 * 3600)
         assert c.get("/v1/me", headers={"Authorization": f"Bearer {day}"}).status_code == 200
 

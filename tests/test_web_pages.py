@@ -81,7 +81,7 @@ def test_forms_need_this_sessions_form_token(small_borough: Path) -> None:
     with TestClient(create_app(Settings(data_dir=small_borough))) as client:
         ig = bearer(small_borough, "ig.olu")
         # a real alert about someone else: a caseworker's break-glass access
-        target = client.app.state.audit.append(
+        target = client.app.state.services.audit.append(
             new_event(
                 actor="cw.ben",
                 roles=["caseworker"],
@@ -98,7 +98,7 @@ def test_forms_need_this_sessions_form_token(small_borough: Path) -> None:
         missing = client.post("/ui/alerts/review", data=body, follow_redirects=False)
         assert missing.status_code == 403 and "nothing was done" in missing.text
         # A form token minted for someone else's session does not carry over.
-        other = create_app(Settings(data_dir=small_borough)).state.web_secret
+        other = create_app(Settings(data_dir=small_borough)).state.web.secret
         from gateway.web.session import csrf_for
 
         forged = client.post(
@@ -259,7 +259,7 @@ def test_production_signs_in_with_the_councils_identity_provider(
         assert "HttpOnly" in cookie and "Secure" in cookie and "Path=/ui" in cookie
         caseload = client.get("/ui/caseload")
         assert caseload.status_code == 200 and "Alice Okafor" in caseload.text
-        events = app.state.audit.engine
+        events = app.state.services.audit.engine
         from audit.review import EventFilter
         from audit.review import page as audit_page
 

@@ -19,6 +19,7 @@ from gateway.api import responses as answers
 from gateway.api.audit_trail import audit_context
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.bodies import body_schema, parse_body
+from gateway.api.services import services
 from gateway.refusal import Refused
 
 router = APIRouter(prefix="/v1", tags=["analyst"])
@@ -32,7 +33,7 @@ async def aggregates(request: Request, principal: CurrentPrincipal) -> dict[str,
     ctx["action"] = "aggregates.query"
     req = await parse_body(request, AggregateRequest, ctx)
     ctx.update(request=req.normalised(), purpose=req.purpose, resource=f"analysis/{req.dataset}")
-    state = request.app.state
+    state = services(request)
     try:
         reply = await run_in_threadpool(
             run_aggregate, req, principal, state.policy, state.catalogue, state.analysis, state.budgets
@@ -56,7 +57,7 @@ def budgets(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     projects'); every budget for those who may review the audit log (IG officers, the DPO)."""
     ctx = audit_context(request)
     ctx.update(action="budgets.read", purpose="privacy_budget")
-    overseer = request.app.state.policy.decide(principal, "review", "audit", "audit_oversight").allow
-    listed = request.app.state.budgets.listing(None if overseer else principal.sub)
+    overseer = services(request).policy.decide(principal, "review", "audit", "audit_oversight").allow
+    listed = services(request).budgets.listing(None if overseer else principal.sub)
     ctx["rows_released"] = len(listed)
     return {"budgets": listed, "scope": "all" if overseer else "yours"}

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 
 from gateway.api import responses as answers
 from gateway.api.auth import CurrentPrincipal
+from gateway.api.services import services
 from gateway.policy.ropa import COLUMNS, ropa_rows
 from gateway.refusal import Refused
 
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/v1", tags=["agreements"])
 
 
 def _engine_or_503(request: Request) -> Any:
-    engine = request.app.state.policy
+    engine = services(request).policy
     if engine.load_error:
         raise Refused(503, "policy_unavailable", f"the policy could not be loaded: {engine.load_error}")
     return engine
@@ -41,5 +42,5 @@ def get_agreement(agreement_id: str, request: Request, _principal: CurrentPrinci
 def article_30_record(request: Request, _principal: CurrentPrincipal) -> dict[str, Any]:
     """The Article 30 record of processing, generated from the registry (as `gateway policy ropa`)."""
     engine = _engine_or_503(request)
-    rows = ropa_rows(request.app.state.settings.policies_dir, engine.today())
+    rows = ropa_rows(services(request).settings.policies_dir, engine.today())
     return {"columns": list(COLUMNS), "rows": rows}

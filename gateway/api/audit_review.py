@@ -35,8 +35,9 @@ from gateway.api import responses as answers
 from gateway.api.audit_trail import audit_context
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.bodies import body_schema, parse_body
+from gateway.api.services import services
 from gateway.identity.principal import Principal
-from gateway.policy.justification import justification_problem
+from gateway.policy.justification import DECISION_NOTE_WORDS, justification_problem
 from gateway.refusal import Refused
 from gateway.spreadsheet import neutralise
 
@@ -47,11 +48,10 @@ ACTOR = r"^[A-Za-z0-9][A-Za-z0-9@._:+-]{0,199}$"
 PERSON = r"^P[0-9A-Z]{1,20}$"
 PURPOSE_NAME = r"^[a-z][a-z0-9_]{0,99}$"
 EXPORT_FIELDS = (*CHAINED_FIELDS, "hash")
-REVIEW_NOTE_WORDS = 3
 
 
 def _authorise(request: Request, principal: Principal, action: str) -> None:
-    decision = request.app.state.policy.decide(principal, "review", "audit", PURPOSE)
+    decision = services(request).policy.decide(principal, "review", "audit", PURPOSE)
     ctx = audit_context(request)
     ctx.update(action=action, purpose=PURPOSE, reason=decision.reason)
     if not decision.allow:
@@ -101,7 +101,7 @@ def events(
 ) -> Any:
     _authorise(request, principal, "audit.events")
     f = EventFilter(actor, subject, purpose, decision, _iso(since, "since"), _iso(until, "until"))
-    engine = request.app.state.audit.engine
+    engine = services(request).audit.engine
     if format == "json":
         rows, next_cursor = page(engine, f, limit, cursor)
         audit_context(request)["rows_released"] = len(rows)
@@ -129,7 +129,7 @@ def subject(
     person_id: Annotated[str, FastApiPath(pattern=PERSON)], request: Request, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     _authorise(request, principal, "audit.subject")
-    history = subject_history(request.app.state.audit.engine, person_id)
+    history = subject_history(services(request).audit.engine, person_id)
     # A person's access history is about them: the look-up is an access to that person, and alerts
     # (out of hours, volume) apply to the IG officer who made it as to anyone.
     audit_context(request).update(rows_released=len(history), subject_ids=[person_id])
@@ -139,7 +139,7 @@ def subject(
 @router.get("/verify", response_model=answers.ChainStatus)
 def verify(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     _authorise(request, principal, "audit.verify")
-    store = request.app.state.audit
+    store = services(request).audit
     v = verify_chain(
         store.engine,
         store.key.public,
@@ -170,11 +170,11 @@ OVERSIGHT_VIEWS = (
 
 
 def _may_oversee(request: Request, principal: Principal) -> bool:
-    return bool(request.app.state.policy.decide(principal, "oversee", "audit", PURPOSE).allow)
+    return bool(services(request).policy.decide(principal, "oversee", "audit", PURPOSE).allow)
 
 
 def _overseer_roles(request: Request) -> frozenset[str]:
-    policy = request.app.state.policy
+    policy = services(request).policy
     return frozenset(
         role
         for role in policy.roles()
@@ -186,10 +186,10 @@ def _overseer_roles(request: Request) -> frozenset[str]:
 
 
 def _rules(request: Request) -> AlertRules:
-    s = request.app.state.settings
+    s = services(request).settings
     return AlertRules(
         s.alert_subjects_per_hour,
-        tuple(s.alert_working_hours),
+        s.alert_working_hours,
         s.alert_timezone,
         s.alert_denials_in_ten_minutes,
         overseer_roles=_overseer_roles(request),
@@ -214,7 +214,7 @@ def review_alerts(
     narrows)."""
     _authorise(request, principal, "audit.alerts")
     rules = _rules(request)
-    engine = request.app.state.audit.engine
+    engine = services(request).audit.engine
     found = alerts(engine, rules, _iso(since, "since"))
     done = reviews(engine)
     oversee = _may_oversee(request, principal)
@@ -251,10 +251,10 @@ async def review_alert(request: Request, principal: CurrentPrincipal) -> dict[st
     body = await parse_body(request, AlertReview, ctx)
     if body.kind not in ALERT_KINDS:
         raise Refused(422, "invalid_request", f"kind: {body.kind!r} is not an alert kind")
-    problem = justification_problem(body.note, min_words=REVIEW_NOTE_WORDS, what="the review note")
+    problem = justification_problem(body.note, min_words=DECISION_NOTE_WORDS, what="the review note")
     if problem:
         raise Refused(422, "invalid_request", f"note: {problem}")
-    engine = request.app.state.audit.engine
+    engine = services(request).audit.engine
     if not await run_in_threadpool(event_exists, engine, body.audit_id):
         raise Refused(404, "not_found", f"there is no audit event {body.audit_id}")
     rules = _rules(request)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import dataclass, field, fields
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,55 +19,14 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from audit.store import AuditUnavailable, new_event
+from audit.record import AuditRecord
+from audit.store import AuditUnavailable
+from gateway.api.services import services
 from gateway.identity.tokens import InvalidToken
 from gateway.telemetry.tracing import current_trace_id, redact_path, step
 
 log = logging.getLogger("gateway.audit")
 AUDITED_PREFIX = "/v1"
-
-
-@dataclass
-class AuditRecord:
-    """What a route records about its own access; the middleware adds who, when and the outcome.
-
-    Typed, so a misspelt field fails where it is written (`AttributeError`) instead of vanishing from
-    the tamper-evident log. Routes set fields as attributes, with `update(...)`, or as `record["x"] = ...`.
-    """
-
-    action: str | None = None
-    resource: str | None = None
-    subject_ids: list[str] = field(default_factory=list)
-    purpose: str | None = None
-    agreement_id: str | None = None
-    reason: str | None = None
-    fields_released: list[str] = field(default_factory=list)
-    rows_released: int = 0
-    disclosure_applied: dict[str, Any] = field(default_factory=dict)
-    break_glass: bool = False
-    request: Any = None  # the request as asked (a body, or its parsed form), kept even when refused
-
-    def update(self, **values: Any) -> None:
-        for name, value in values.items():
-            self[name] = value
-
-    def __setitem__(self, name: str, value: Any) -> None:
-        if name not in _RECORD_FIELDS:
-            raise AttributeError(f"the audit record has no field {name!r}")
-        setattr(self, name, value)
-
-    def __getitem__(self, name: str) -> Any:
-        if name not in _RECORD_FIELDS:
-            raise KeyError(name)
-        return getattr(self, name)
-
-    def setdefault(self, name: str, value: Any) -> Any:
-        if self[name] in (None, [], {}):
-            self[name] = value
-        return self[name]
-
-
-_RECORD_FIELDS = frozenset(f.name for f in fields(AuditRecord))
 
 
 def audit_context(request: Request) -> AuditRecord:
@@ -99,7 +57,7 @@ def _caller(request: Request) -> Any:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     try:
-        return request.app.state.verifier.verify(token.strip())
+        return services(request).verifier.verify(token.strip())
     except InvalidToken:
         return None
 
@@ -108,34 +66,20 @@ def build_event(request: Request, status: int, body: bytes) -> dict[str, Any]:
     ctx = audit_context(request)
     principal = _caller(request)
     allowed = status < 400
-    return new_event(
+    ctx.setdefault("action", f"{request.method} {request.url.path}")
+    ctx.setdefault("resource", request.url.path)
+    ctx.setdefault("purpose", request.query_params.get("purpose"))
+    return ctx.event(
         id=request.state.audit_id,
         actor=principal.sub if principal else "anonymous",
         roles=list(principal.roles) if principal else [],
-        action=ctx.action or f"{request.method} {request.url.path}",
-        resource=ctx.resource or request.url.path,
-        subject_ids=sorted(ctx.subject_ids),
-        purpose=ctx.purpose or request.query_params.get("purpose"),
-        agreement_id=ctx.agreement_id,
-        decision="allow" if allowed else "deny",
+        allowed=allowed,
         # A refusal records the reason that was sent, even when a route had already noted the policy's
         # (allowing) reason before a later check refused it.
-        reason=(_detail(body) if not allowed else None) or ctx.reason or ("ok" if allowed else "refused"),
-        fields_released=sorted(ctx.fields_released) if allowed else [],
-        rows_released=int(ctx.rows_released) if allowed else 0,
-        disclosure_applied=_disclosure(ctx, allowed),
-        break_glass=bool(ctx.break_glass),
+        refusal=_detail(body) if not allowed else None,
         trace_id=request.state.trace_id,
         status=status,
     )
-
-
-def _disclosure(ctx: AuditRecord, allowed: bool) -> dict[str, Any]:
-    """What was released and under which rules; a refused request still records what was asked."""
-    out = dict(ctx.disclosure_applied) if allowed else {}
-    if ctx.request is not None:
-        out["request"] = ctx.request
-    return out
 
 
 class AuditTrail:
@@ -177,7 +121,7 @@ class AuditTrail:
             # An unknown route's action is its path, which may hold an id: redacted like the server span's.
             action = redact_path(event["action"])
             with step("audit", action=action, decision=event["decision"], status=status):
-                await run_in_threadpool(request.app.state.audit.append, event)
+                await run_in_threadpool(services(request).audit.append, event)
         except AuditUnavailable as exc:
             log.error(
                 "audit unavailable, reply withheld: %s", exc, extra={"trace_id": request.state.trace_id}

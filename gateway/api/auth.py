@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from gateway.api.rate_limits import OverLimit
+from gateway.api.services import services
 from gateway.identity.principal import Principal
 from gateway.identity.tokens import InvalidToken, Verifier
 from gateway.refusal import Refused
@@ -24,12 +25,12 @@ def current_principal(request: Request) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("send 'Authorization: Bearer <token>'")
-    verifier: Verifier = request.app.state.verifier
+    verifier: Verifier = services(request).verifier
     try:
         principal = verifier.verify(token.strip())
     except InvalidToken as exc:
         raise Unauthenticated(str(exc)) from exc
-    if request.app.state.revocations.is_revoked(token.strip()):
+    if services(request).revocations.is_revoked(token.strip()):
         raise Unauthenticated("this session was signed out: sign in again for a new token")
     request.state.principal = principal
     return principal
@@ -46,7 +47,7 @@ async def limited_principal(
 ) -> AsyncIterator[Principal]:
     """The caller, holding one of their in-flight slots for as long as the request runs (see
     `gateway.api.rate_limits`). Async, so refusing a flood costs no worker thread."""
-    limiter = request.app.state.limiter
+    limiter = services(request).limiter
     try:
         lease = limiter.acquire(principal.sub, principal.roles, request.url.path)
     except OverLimit as exc:

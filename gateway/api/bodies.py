@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
-from gateway.api.audit_trail import AuditRecord
+from audit.record import AuditRecord
 from gateway.refusal import Refused
 
 MAX_BODY = 64 * 1024

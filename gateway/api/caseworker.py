@@ -7,9 +7,7 @@ carry and IG alerts surface. Which flags are released, for which purpose, comes 
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -17,12 +15,11 @@ from fastapi import APIRouter, Header, Query, Request
 from gateway.api import responses as answers
 from gateway.api.audit_trail import audit_context
 from gateway.api.auth import CurrentPrincipal
-from gateway.caseworker.caseload import Caseload, load_caseload, own_records
+from gateway.api.services import Gateway, Services
+from gateway.caseworker.caseload import own_records
 from gateway.caseworker.views import FlagsResult, gather_flags, permissions
-from gateway.datadir import DataDir
 from gateway.header_text import HeaderTextError, decode_header_text
 from gateway.identity.principal import Principal
-from gateway.index.store import IndexStore
 from gateway.policy.justification import (
     BREAK_GLASS_MAX,
     BREAK_GLASS_MIN,
@@ -42,45 +39,6 @@ Purpose = Annotated[
     str, Query(pattern=PURPOSE_PATTERN, description="Why you are looking, e.g. child_protection_enquiry.")
 ]
 BreakGlass = Annotated[str | None, Header(alias="X-Break-Glass-Reason")]
-
-
-def _index(request: Request) -> IndexStore:
-    index: IndexStore = request.app.state.index
-    if not getattr(request.app.state, "index_built", False):
-        if not index.exists():
-            raise Refused(503, "index_unavailable", "the person index has not been built: run `gateway link`")
-        request.app.state.index_built = True  # an index, once written, is only ever replaced
-    return index
-
-
-# Caseloads change when a case is allocated or closed, not per request: each worker's is reused for
-# this many seconds, so a reallocation takes effect within that time.
-CASELOAD_TTL_SECONDS = 10.0
-
-
-def _caseload(request: Request, principal: Principal, index: IndexStore) -> Caseload:
-    cache: dict = request.app.state.caseloads
-    key = (principal.department, principal.worker_id)
-    now = time.monotonic()
-    hit = cache.get(key)
-    if hit and hit[0] > now:
-        return hit[1]
-    load = load_caseload(principal, request.app.state.stores.engines, index)
-    cache[key] = (now + CASELOAD_TTL_SECONDS, load)
-    return load
-
-
-def _as_of(request: Request) -> dt.date:
-    """The date flags are computed at: the stores' own as-of date (read once), else today."""
-    state = request.app.state
-    if not hasattr(state, "stores_as_of"):
-        try:
-            state.stores_as_of = dt.date.fromisoformat(
-                DataDir(state.settings.data_dir).read_manifest()["as_of"]
-            )
-        except (FileNotFoundError, KeyError, ValueError):
-            state.stores_as_of = None
-    return state.stores_as_of or dt.date.today()
 
 
 def _caseworker(request: Request, action: str) -> None:
@@ -140,8 +98,8 @@ def _refuse_outside_caseload(request: Request, subject: str, kind: str) -> None:
     raise Refused(403, "not_on_caseload", reason)
 
 
-def _permissions(request: Request, principal: Principal, purpose: str) -> Any:
-    perms = permissions(request.app.state.policy, principal, purpose)
+def _permissions(request: Request, gateway: Services, principal: Principal, purpose: str) -> Any:
+    perms = permissions(gateway.policy, principal, purpose)
     if perms.refusal is not None:
         audit_context(request)["reason"] = perms.refusal.reason
         raise Refused(403, "forbidden", perms.refusal.reason)
@@ -149,18 +107,17 @@ def _permissions(request: Request, principal: Principal, purpose: str) -> Any:
 
 
 @router.get("/caseload", response_model=list[answers.CaseloadEntry])
-def caseload(request: Request, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+def caseload(request: Request, principal: CurrentPrincipal, gateway: Gateway) -> list[dict[str, Any]]:
     _caseworker(request, "caseload.read")
-    decision = request.app.state.policy.decide(
+    decision = gateway.policy.decide(
         principal, "caseload", f"{principal.department}.caseload", "case_management"
     )
     audit_context(request).update(purpose="case_management", reason=decision.reason)
     if not decision.allow:
         raise Refused(403, "forbidden", decision.reason)
-    index = _index(request)
-    engines = request.app.state.stores.engines
-    load = _caseload(request, principal, index)
-    own = own_records(principal, set(load.members), engines, index)
+    index = gateway.casework.index()
+    load = gateway.casework.caseload(principal)
+    own = own_records(principal, set(load.members), gateway.stores.engines, index)
     items = []
     for pid in sorted(load.members, key=lambda p: (load.family_of.get(p, ""), p not in load.allocated, p)):
         rec = own.get(pid, {})
@@ -189,6 +146,7 @@ def person_flags(
     person_id: str,
     request: Request,
     principal: CurrentPrincipal,
+    gateway: Gateway,
     purpose: Purpose,
     break_glass: BreakGlass = None,
 ) -> dict[str, Any]:
@@ -196,8 +154,8 @@ def person_flags(
     _check_id(person_id, PERSON_ID, "person")
     glass = _break_glass(request, break_glass)
     audit_context(request).update(subject_ids=[person_id], purpose=purpose)
-    index = _index(request)
-    load = _caseload(request, principal, index)
+    index = gateway.casework.index()
+    load = gateway.casework.caseload(principal)
     relationship = load.relationship(person_id)
     # Outside the caseload, "no such person" and "not yours" are one answer (403), so the index cannot
     # be probed for who exists; only an audited, alerted break-glass learns that an id is unknown.
@@ -205,9 +163,9 @@ def person_flags(
         _refuse_outside_caseload(request, person_id, "person")
     if relationship is None and person_id not in index.people([person_id]):
         raise Refused(404, "not_found", f"there is no person {person_id} in the index")
-    perms = _permissions(request, principal, purpose)
+    perms = _permissions(request, gateway, principal, purpose)
     with step("fetch", view="flags", people=1):
-        result = gather_flags([person_id], perms, request.app.state.stores.engines, index, _as_of(request))
+        result = gather_flags([person_id], perms, gateway.stores.engines, index, gateway.casework.as_of())
     _record(request, result, purpose, glass)
     person = result.people[person_id]
     return {
@@ -227,6 +185,7 @@ def family_context(
     family_id: str,
     request: Request,
     principal: CurrentPrincipal,
+    gateway: Gateway,
     purpose: Purpose,
     break_glass: BreakGlass = None,
 ) -> dict[str, Any]:
@@ -234,18 +193,18 @@ def family_context(
     _check_id(family_id, FAMILY_ID, "family")
     glass = _break_glass(request, break_glass)
     audit_context(request).update(purpose=purpose)
-    index = _index(request)
+    index = gateway.casework.index()
     members = index.family_members([family_id])[family_id]
-    load = _caseload(request, principal, index)
+    load = gateway.casework.caseload(principal)
     if not set(members) & load.members and glass is None:  # unknown or not yours: one answer
         _refuse_outside_caseload(request, family_id, "family")
     if not members:
         raise Refused(404, "not_found", f"there is no family {family_id} in the index")
     audit_context(request)["subject_ids"] = members
-    engines = request.app.state.stores.engines
-    perms = _permissions(request, principal, purpose)
+    engines = gateway.stores.engines
+    perms = _permissions(request, gateway, principal, purpose)
     with step("fetch", view="flags", people=len(members)):
-        result = gather_flags(members, perms, engines, index, _as_of(request))
+        result = gather_flags(members, perms, engines, index, gateway.casework.as_of())
     _record(request, result, purpose, glass)
     own = own_records(principal, set(members), engines, index)
     professionals: dict[tuple, dict[str, Any]] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from gateway.api.auth import CurrentPrincipal
+from gateway.api.services import services
 from gateway.catalogue import Catalogue
 
 router = APIRouter(prefix="/v1", tags=["catalogue"])
@@ -12,4 +13,4 @@ router = APIRouter(prefix="/v1", tags=["catalogue"])
 
 @router.get("/catalogue", response_model=Catalogue)
 def catalogue(request: Request, _principal: CurrentPrincipal) -> Catalogue:
-    return request.app.state.catalogue
+    return services(request).catalogue

@@ -16,8 +16,10 @@ from gateway.api import responses as answers
 from gateway.api.audit_trail import audit_context
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.bodies import body_schema, parse_body
-from gateway.extracts.request import Approval, ExtractRequest, ReidentificationRequest
+from gateway.api.services import services
+from gateway.extracts.request import Approval, ExtractRequest, ReidentificationRequest, Rejection
 from gateway.extracts.service import REID_APPROVERS, ExtractService
+from gateway.policy.justification import DECISION_NOTE_WORDS, justification_problem
 from gateway.privacy.keys import KeyUnavailable
 from gateway.refusal import Refused
 
@@ -26,7 +28,7 @@ MEDIA = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 
 
 def _service(request: Request) -> ExtractService:
-    return request.app.state.extracts
+    return services(request).extracts
 
 
 def _public(e: dict[str, Any], warnings: list[dict[str, str]]) -> dict[str, Any]:
@@ -48,6 +50,7 @@ def _public(e: dict[str, Any], warnings: list[dict[str, str]]) -> dict[str, Any]
         "created_at": e["created_at"],
         "decided_by": e["decided_by"],
         "decided_at": e["decided_at"],
+        "decision_reason": e.get("decision_reason"),
         "finished_at": e["finished_at"],
         "expires_at": e["expires_at"],
         "rows": e["rows"],
@@ -144,16 +147,28 @@ async def approve_extract(extract_id: str, request: Request, principal: CurrentP
     if acknowledged:
         reason += f"; acknowledged: {', '.join(sorted(acknowledged))}"
     ctx.update(agreement_id=found["agreement_id"], reason=reason)
-    request.app.state.extract_jobs.submit(extract_id)
+    services(request).extract_jobs.submit(extract_id)
     return JSONResponse({"extract_id": extract_id, "status": found["status"]}, status_code=202)
 
 
-@router.post("/extracts/{extract_id}/reject", response_model=answers.ExtractDecided)
+@router.post(
+    "/extracts/{extract_id}/reject",
+    response_model=answers.ExtractDecided,
+    openapi_extra=body_schema(Rejection),
+)
 async def reject_extract(extract_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Refuse a pending request, saying why: the requester sees the reason on their extract."""
     ctx = audit_context(request)
     ctx.update(action="extracts.reject", resource=f"extracts/{extract_id}", purpose="extract_approval")
-    found = await _call(request, _service(request).reject, extract_id, principal)
-    ctx.update(agreement_id=found["agreement_id"], reason=f"rejected the request of {found['requester']}")
+    body = await parse_body(request, Rejection, ctx)
+    problem = justification_problem(body.reason, min_words=DECISION_NOTE_WORDS, what="the reason")
+    if problem:
+        raise Refused(422, "invalid_request", f"reason: {problem}")
+    found = await _call(request, _service(request).reject, extract_id, principal, body.reason)
+    ctx.update(
+        agreement_id=found["agreement_id"],
+        reason=f"rejected the request of {found['requester']}: {body.reason}",
+    )
     return {"extract_id": extract_id, "status": found["status"]}
 
 

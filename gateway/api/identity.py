@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 
 from gateway.api import responses as answers
 from gateway.api.auth import CurrentPrincipal
+from gateway.api.services import services
 from gateway.identity.dev_issuer import public_jwks
 from gateway.refusal import Refused
 
@@ -18,7 +19,7 @@ router = APIRouter(tags=["identity"])
     "/.well-known/jwks.json", responses={404: {"description": "production mode: no development issuer"}}
 )
 def jwks(request: Request) -> dict[str, Any]:
-    settings = request.app.state.settings
+    settings = services(request).settings
     if not settings.uses_dev_issuer:
         raise Refused(404, "not_found", "this gateway verifies tokens from an external identity provider")
     return public_jwks(settings.data_dir)
@@ -26,6 +27,6 @@ def jwks(request: Request) -> dict[str, Any]:
 
 @router.get("/v1/me", response_model=answers.Me)
 def me(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
-    agreements = request.app.state.policy.open_to(principal)
+    agreements = services(request).policy.open_to(principal)
     purposes = sorted({p for a in agreements for p in a["purposes"]})
     return {**principal.as_dict(), "agreements": agreements, "purposes": purposes}

@@ -178,6 +178,7 @@ class ExtractStatus(Answer):
     created_at: str | None = None
     decided_by: str | None = None
     decided_at: str | None = None
+    decision_reason: str | None = Field(default=None, description="why an approver rejected the request")
     finished_at: str | None = None
     expires_at: str | None = None
     rows: int | None = None

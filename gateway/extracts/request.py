@@ -43,6 +43,16 @@ class Approval(BaseModel):
     acknowledge: list[Literal["protected_people"]] = Field(default_factory=list, max_length=5)
 
 
+class Rejection(BaseModel):
+    """An approver's refusal, with the reason the requester is shown (and the audit log keeps)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(min_length=10, max_length=500, strip_whitespace=True)] = Field(
+        description="why the request is refused, in words the requester can act on (at least three words)"
+    )
+
+
 class ReidentificationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from audit.record import AuditRecord
 from gateway.analysis.people import read_people
 from gateway.catalogue import Catalogue, Classification
 from gateway.datadir import DataDir
@@ -217,10 +218,12 @@ class ExtractService:
                 )
         return self._decide_on(extract_id, principal, approve=True)
 
-    def reject(self, extract_id: str, principal: Principal) -> dict[str, Any]:
-        return self._decide_on(extract_id, principal, approve=False)
+    def reject(self, extract_id: str, principal: Principal, reason: str) -> dict[str, Any]:
+        return self._decide_on(extract_id, principal, approve=False, reason=reason)
 
-    def _decide_on(self, extract_id: str, principal: Principal, *, approve: bool) -> dict[str, Any]:
+    def _decide_on(
+        self, extract_id: str, principal: Principal, *, approve: bool, reason: str | None = None
+    ) -> dict[str, Any]:
         decision = self._may(principal, APPROVE_EXTRACTS)
         if not decision.allow:
             raise Refused(403, "forbidden", decision.reason, decision)
@@ -231,11 +234,11 @@ class ExtractService:
             raise Refused(
                 403, "self_approval", "nobody may approve their own extract request (self-approval)"
             )
-        values = {"decided_by": principal.sub, "decided_at": iso(now())}
+        values: dict[str, str | None] = {"decided_by": principal.sub, "decided_at": iso(now())}
         if approve:
             values.update(status="approved", stage="approved; waiting to be built")
         else:
-            values.update(status="rejected", stage=f"rejected by {principal.sub}")
+            values.update(status="rejected", stage=f"rejected by {principal.sub}", decision_reason=reason)
         if not self.store.transition(extract_id, "pending_approval", **values):
             raise Refused(409, "not_pending", f"extract {extract_id} is {found['status']}, not pending")
         updated = self.store.get(extract_id)
@@ -301,26 +304,26 @@ class ExtractService:
     def _audit(
         self, extract: dict[str, Any], action: str, decision: str, reason: str, rows: int, disclosure: dict
     ) -> None:
-        from audit.store import new_event
-
+        allowed = decision == "allow"
+        record = AuditRecord(
+            action=action,
+            resource=f"extracts/{extract['extract_id']}",
+            purpose=extract["purpose"],
+            agreement_id=extract["agreement_id"],
+            reason=reason,
+            fields_released=list(extract["fields"]),
+            rows_released=rows,
+            disclosure_applied=disclosure,
+            request={"extract_id": extract["extract_id"], "requester": extract["requester"]},
+        )
         self.audit.append(
-            new_event(
+            record.event(
                 id=str(uuid.uuid4()),
                 actor="gateway:extract-job",
                 roles=[],
-                action=action,
-                resource=f"extracts/{extract['extract_id']}",
-                subject_ids=[],
-                purpose=extract["purpose"],
-                agreement_id=extract["agreement_id"],
-                decision=decision,
-                reason=reason,
-                fields_released=extract["fields"] if decision == "allow" else [],
-                rows_released=rows,
-                disclosure_applied={**disclosure, "requester": extract["requester"]},
-                break_glass=False,
+                allowed=allowed,
                 trace_id=uuid.uuid4().hex,
-                status=200 if decision == "allow" else 500,
+                status=200 if allowed else 500,
             )
         )
 

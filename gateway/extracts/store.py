@@ -51,6 +51,7 @@ extracts = Table(
     Column("created_at", String(32), nullable=False),
     Column("decided_by", String(120)),
     Column("decided_at", String(32)),
+    Column("decision_reason", Text),  # why an approver rejected it, shown to the requester (g0005)
     Column("finished_at", String(32)),
     Column("expires_at", String(32)),
     Column("rows", Integer),

@@ -1,7 +1,8 @@
 """Whether a written justification says something: a break-glass reason or an alert review's note is
-the record an IG officer reads later, so padding ("aaaaaaaaaaaaaaaaaaaa", "ok ok ok ok") is refused
-where a length check alone would let it through. Words are runs of two or more letters in any script
-(so "Zoë" and "Mum’s" count); numbers and punctuation may be there but do not count."""
+the record an IG officer reads later, a rejection's reason what the requester reads, so padding
+("aaaaaaaaaaaaaaaaaaaa", "ok ok ok ok") is refused where a length check alone would let it through.
+Words are runs of two or more letters in any script (so "Zoë" and "Mum’s" count); numbers and
+punctuation may be there but do not count."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ WORD = re.compile(r"[^\W\d_]{2,}")
 # disclosed injury at school" is four; padding is none). Shared by the API and the web form.
 BREAK_GLASS_MIN, BREAK_GLASS_MAX = 20, 500
 BREAK_GLASS_WORDS = 4
+# An alert review's note, or an extract rejection's reason: the different words it must hold.
+DECISION_NOTE_WORDS = 3
 
 
 def justification_problem(text: str, *, min_words: int, what: str) -> str | None:

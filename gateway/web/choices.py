@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from gateway.web.services import web_services
 from gateway.web.session import SignedIn
 
 
@@ -21,7 +22,7 @@ class Purpose:
 
 
 def purposes(request: Request, user: SignedIn, view: str) -> list[Purpose]:
-    policy = request.app.state.policy
+    policy = web_services(request).policy
     registry = policy.registry
     out: list[Purpose] = []
     for a in policy.open_to(user.principal):

@@ -10,24 +10,48 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
+from gateway.catalogue import Catalogue
+from gateway.config import Settings
+from gateway.identity.revocation import Revocations
+from gateway.identity.tokens import Verifier
+from gateway.policy.decision import PolicyEngine
 from gateway.web import analyst, caseworker, governance, reidentification, signin
 from gateway.web.api_client import ApiRefused, GatewayApi
 from gateway.web.pages import error_page, render, to_sign_in
+from gateway.web.services import WebServices, web_services
 from gateway.web.session import FormRefused, SignInNeeded, User, load_secret
 
 STATIC = Path(__file__).parent / "static"
 
 
-def install_web(app: FastAPI) -> None:
-    settings = app.state.settings
-    app.state.web_secret = load_secret(settings.session_secret_file)
-    app.state.web_api = GatewayApi(app)
-    app.state.oidc = signin.oidc_client(settings)
+async def close_web(app: FastAPI) -> None:
+    await web_services(app).api.aclose()
+
+
+def install_web(
+    app: FastAPI,
+    settings: Settings,
+    *,
+    catalogue: Catalogue,
+    policy: PolicyEngine,
+    verifier: Verifier,
+    revocations: Revocations,
+) -> None:
+    app.state.web = WebServices(
+        settings=settings,
+        catalogue=catalogue,
+        policy=policy,
+        verifier=verifier,
+        revocations=revocations,
+        secret=load_secret(settings.session_secret_file),
+        api=GatewayApi(app),
+        oidc=signin.oidc_client(settings),
+    )
     # Only the OIDC login keeps state between requests (its `state` and PKCE verifier): a short-lived
     # signed cookie on /ui. The signed-in session itself is the verified bearer token (session.py).
     app.add_middleware(
         SessionMiddleware,
-        secret_key=app.state.web_secret.hex(),
+        secret_key=app.state.web.secret.hex(),
         session_cookie="gateway_login",
         max_age=600,
         path="/ui",

@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from gateway.extracts.service import REID_APPROVERS
 from gateway.web.api_client import ApiRefused
 from gateway.web.pages import render
+from gateway.web.services import web_services
 from gateway.web.session import SignedIn, User, checked_form
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -26,7 +27,7 @@ DONE = {
 async def _queue(
     request: Request, user: SignedIn, done: str | None = None, refusal: ApiRefused | None = None
 ) -> Response:
-    api = request.app.state.web_api.for_page(request, user)
+    api = web_services(request).api.for_page(request, user)
     listing = await api.get("/v1/reidentifications")
     return render(
         request,
@@ -51,7 +52,7 @@ async def ask(request: Request, user: User) -> Response:
     form = await checked_form(request, user)
     body = {key: str(form.get(key) or "").strip() for key in ("project", "pseudonym", "reason")}
     try:
-        await request.app.state.web_api.for_page(request, user).post("/v1/reidentifications", body)
+        await web_services(request).api.for_page(request, user).post("/v1/reidentifications", body)
     except ApiRefused as refused:
         if not refused.about_the_request:
             raise
@@ -62,11 +63,11 @@ async def ask(request: Request, user: User) -> Response:
 @router.post("/reidentifications/{reid_id}/approve")
 async def approve(request: Request, user: User, reid_id: str) -> Response:
     await checked_form(request, user)
-    await request.app.state.web_api.for_page(request, user).post(f"/v1/reidentifications/{reid_id}/approve")
+    await web_services(request).api.for_page(request, user).post(f"/v1/reidentifications/{reid_id}/approve")
     return RedirectResponse("/ui/reidentifications?done=approved", status_code=303)
 
 
 @router.get("/reidentifications/{reid_id}")
 async def answer(request: Request, user: User, reid_id: str) -> Response:
-    found = await request.app.state.web_api.for_page(request, user).get(f"/v1/reidentifications/{reid_id}")
+    found = await web_services(request).api.for_page(request, user).get(f"/v1/reidentifications/{reid_id}")
     return render(request, "reidentification.html", user, found=found, needed=REID_APPROVERS)

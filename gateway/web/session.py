@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from gateway.identity.principal import Principal
 from gateway.identity.tokens import InvalidToken
+from gateway.web.services import web_services
 
 COOKIE = "gateway_session"
 COOKIE_PATH = "/ui"
@@ -69,12 +70,12 @@ def signed_in(request: Request) -> SignedIn:
     if not token:
         raise SignInNeeded("Sign in to continue.")
     try:
-        principal = request.app.state.verifier.verify(token)
+        principal = web_services(request).verifier.verify(token)
     except InvalidToken as exc:
         raise SignInNeeded("Your session has ended. Sign in again to continue.") from exc
-    if request.app.state.revocations.is_revoked(token):
+    if web_services(request).revocations.is_revoked(token):
         raise SignInNeeded("You have signed out. Sign in again to continue.")
-    return SignedIn(principal, token, csrf_for(request.app.state.web_secret, token))
+    return SignedIn(principal, token, csrf_for(web_services(request).secret, token))
 
 
 User = Annotated[SignedIn, Depends(signed_in)]

@@ -23,6 +23,7 @@ from gateway.identity.dev_issuer import sign_token
 from gateway.identity.tokens import InvalidToken
 from gateway.identity.users import load_demo_users
 from gateway.web.pages import render
+from gateway.web.services import web_services
 from gateway.web.session import (
     SESSION_SECONDS,
     FormRefused,
@@ -61,7 +62,7 @@ def oidc_client(settings: Settings) -> OAuth | None:
 def _secure(request: Request) -> bool:
     """Secure cookies in production and wherever TLS is in front (uvicorn's proxy headers set the
     scheme from X-Forwarded-Proto for trusted proxies)."""
-    return request.app.state.settings.mode == "production" or request.url.scheme == "https"
+    return web_services(request).settings.mode == "production" or request.url.scheme == "https"
 
 
 SIGN_IN_CSRF = "sign_in_csrf"
@@ -79,7 +80,7 @@ def _sign_in_token(request: Request) -> str:
 
 @router.get("/sign-in")
 def sign_in_page(request: Request, next: str | None = None, message: str | None = None) -> Response:
-    settings: Settings = request.app.state.settings
+    settings: Settings = web_services(request).settings
     users = load_demo_users(settings.policies_dir).users if settings.uses_dev_issuer else []
     return render(
         request,
@@ -87,7 +88,7 @@ def sign_in_page(request: Request, next: str | None = None, message: str | None 
         None,
         demo=settings.uses_dev_issuer,
         users=users,
-        oidc=request.app.state.oidc is not None,
+        oidc=web_services(request).oidc is not None,
         next=safe_next(next),
         message=message,
         csrf=_sign_in_token(request),
@@ -99,7 +100,7 @@ def sign_in_demo(
     request: Request, user: str = Form(...), next: str = Form("/ui/"), csrf: str = Form("")
 ) -> Response:
     """Demo only: sign in as a demo user. Production refuses, as `gateway token` does."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = web_services(request).settings
     expected = request.session.pop(SIGN_IN_CSRF, None)
     if not isinstance(expected, str) or not hmac.compare_digest(csrf, expected):
         raise FormRefused()
@@ -111,7 +112,7 @@ def sign_in_demo(
             status_code=403,
             demo=False,
             users=[],
-            oidc=request.app.state.oidc is not None,
+            oidc=web_services(request).oidc is not None,
             next="/ui/",
             message="Demo sign-in is switched off: sign in with your council account.",
         )
@@ -127,7 +128,7 @@ def sign_in_demo(
 
 @router.get("/oidc/login")
 async def oidc_login(request: Request, next: str | None = None) -> Response:
-    oauth: OAuth | None = request.app.state.oidc
+    oauth: OAuth | None = web_services(request).oidc
     if oauth is None:
         return RedirectResponse("/ui/sign-in", status_code=303)
     request.session["next"] = safe_next(next)
@@ -137,14 +138,14 @@ async def oidc_login(request: Request, next: str | None = None) -> Response:
 
 @router.get("/oidc/callback", name="oidc_callback")
 async def oidc_callback(request: Request) -> Response:
-    oauth: OAuth | None = request.app.state.oidc
+    oauth: OAuth | None = web_services(request).oidc
     if oauth is None:
         return RedirectResponse("/ui/sign-in", status_code=303)
     client: Any = oauth.create_client(PROVIDER)
     try:
         token = await client.authorize_access_token(request)
         access = token["access_token"]
-        request.app.state.verifier.verify(access)
+        web_services(request).verifier.verify(access)
     except (OAuthError, KeyError) as exc:
         return _failed(request, f"The identity provider did not complete the sign-in ({exc}).")
     except InvalidToken as exc:
@@ -176,7 +177,7 @@ def _failed(request: Request, message: str) -> Response:
 async def sign_out(request: Request, user: User) -> Response:
     await checked_form(request, user)
     expires = dt.datetime.fromtimestamp(int(user.principal.claims.get("exp", 0)), dt.UTC)
-    await run_in_threadpool(request.app.state.revocations.revoke, user.token, expires)
+    await run_in_threadpool(web_services(request).revocations.revoke, user.token, expires)
     response = RedirectResponse("/ui/sign-in?message=You+have+signed+out.", status_code=303)
     end_session(response, _secure(request))
     return response

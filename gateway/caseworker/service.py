@@ -1,0 +1,64 @@
+"""What caseworker views need between requests: the person index once it exists, each worker's
+caseload for a few seconds, and the date the stores describe. Built once per process (the API's
+services container) so routes stay thin."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+
+from sqlalchemy import Engine
+
+from gateway.caseworker.caseload import Caseload, load_caseload
+from gateway.datadir import DataDir
+from gateway.identity.principal import Principal
+from gateway.index.store import IndexStore
+from gateway.refusal import Refused
+
+# Caseloads change when a case is allocated or closed, not per request: each worker's is reused for
+# this many seconds, so a reallocation takes effect within that time.
+CASELOAD_TTL_SECONDS = 10.0
+
+
+class CaseworkService:
+    def __init__(self, data_dir: DataDir, engines: dict[str, Engine], index: IndexStore) -> None:
+        self.data_dir = data_dir
+        self.engines = engines
+        self._index = index
+        self._index_built = False
+        self._caseloads: dict[tuple[str | None, str | None], tuple[float, Caseload]] = {}
+        self._as_of: dt.date | None = None
+        self._as_of_read = False
+        self._lock = threading.Lock()
+
+    def index(self) -> IndexStore:
+        """The person index, refusing (503) until `gateway link` has written one."""
+        if not self._index_built:
+            if not self._index.exists():
+                raise Refused(
+                    503, "index_unavailable", "the person index has not been built: run `gateway link`"
+                )
+            self._index_built = True  # an index, once written, is only ever replaced
+        return self._index
+
+    def caseload(self, principal: Principal) -> Caseload:
+        key = (principal.department, principal.worker_id)
+        now = time.monotonic()
+        hit = self._caseloads.get(key)
+        if hit and hit[0] > now:
+            return hit[1]
+        load = load_caseload(principal, self.engines, self.index())
+        with self._lock:
+            self._caseloads[key] = (now + CASELOAD_TTL_SECONDS, load)
+        return load
+
+    def as_of(self) -> dt.date:
+        """The date flags are computed at: the stores' own as-of date (read once), else today."""
+        if not self._as_of_read:
+            try:
+                self._as_of = dt.date.fromisoformat(self.data_dir.read_manifest()["as_of"])
+            except (FileNotFoundError, KeyError, ValueError):
+                self._as_of = None
+            self._as_of_read = True
+        return self._as_of or dt.date.today()
