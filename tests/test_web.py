@@ -20,8 +20,12 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+import yaml
 
+from gateway.web.wording import day
 from tests.conftest import bearer, free_port, wait_healthy
+
+POLICIES = Path(__file__).resolve().parents[1] / "policies"
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -167,11 +171,36 @@ def test_caseworker_journey_caseload_and_family_context(live: Live, new_page: An
     page = new_page()
     sign_in(page, live, "cw.alice", "/ui/caseload")
     caseload = live.api("cw.alice", "/v1/caseload")
-    body = page.locator("main").inner_text()
+    (caseload_event,) = page_audit_ids(page)
+    body, pages = page.locator("main").inner_text(), 1
+    shot(page, "02-caseworker-caseload")
+    while page.get_by_test_id("older").count():  # ten families a page: every person is on one of them
+        page.get_by_test_id("older").click()
+        body += page.locator("main").inner_text()
+        pages += 1
+    families = {p["family_id"] for p in caseload}
+    assert pages == -(-len(families) // 10)
     for person in caseload:
         assert person["person_id"] in body
-    shot(page, "02-caseworker-caseload")
-    (caseload_event,) = page_audit_ids(page)
+    # Find a family by a member's name: only families with such a member are listed.
+    named = next(p for p in caseload if p["name"])
+    surname = named["name"].split()[-1]
+    page.goto(f"{live.base}/ui/caseload")
+    page.fill("#find", surname)
+    page.get_by_test_id("caseload-go").click()
+    expected = {p["family_id"] for p in caseload if p["name"] and surname.lower() in p["name"].lower()}
+    assert (
+        page.get_by_test_id("family-count").inner_text().startswith(f"{len(expected)} famil")
+        and named["person_id"] in page.locator("main").inner_text()
+    )
+    # On a 390 px phone the page fits the screen: no sideways scrolling.
+    phone = page.context.browser.new_context(viewport={"width": 390, "height": 844})
+    small = phone.new_page()
+    small.context.add_cookies(page.context.cookies())
+    small.goto(f"{live.base}/ui/caseload")
+    assert small.evaluate("document.documentElement.scrollWidth") <= 390
+    phone.close()
+    page.goto(f"{live.base}/ui/caseload")
     event = live.event(caseload_event)
     assert event["actor"] == "cw.alice" and event["action"] == "caseload.read"
     assert event["decision"] == "allow"
@@ -189,7 +218,7 @@ def test_caseworker_journey_caseload_and_family_context(live: Live, new_page: An
         for f in m["flags"]:
             assert f["flag"].replace("_", " ") in text
             if f["since"]:
-                assert f["since"] in text
+                assert day(f["since"]) in text  # in words: "Tue 3 Mar 2026"
     for prof in context["professionals"]:
         if prof.get("name"):
             assert prof["name"] in text
@@ -234,6 +263,14 @@ def test_a_caseworker_cannot_reach_another_caseworkers_family_by_editing_the_url
     assert event["break_glass"] and event["decision"] == "allow" and reason in event["reason"]
     alerts = live.api("ig.olu", "/v1/audit/alerts")["alerts"]
     assert any(a["audit_id"] == event["id"] and a["kind"] == "break_glass" for a in alerts)
+
+    # Another purpose keeps the reason: no retyping, and the new view is audited as break-glass again.
+    page.select_option("#purpose", "child_in_need_assessment")
+    page.get_by_test_id("change-purpose").click()
+    assert reason in page.get_by_test_id("break-glass-banner").inner_text()
+    again = live.event(page.get_by_test_id("audit-id").inner_text())
+    assert again["id"] != event["id"] and again["purpose"] == "child_in_need_assessment"
+    assert again["break_glass"] and reason in again["reason"]
 
 
 # 3. Analyst -----------------------------------------------------------------------------------------------
@@ -283,7 +320,28 @@ def test_analyst_table_builder_chart_and_csv(live: Live, new_page: Any) -> None:
 def test_analyst_extract_request_approval_and_download(live: Live, new_page: Any) -> None:
     priya = new_page()
     sign_in(priya, live, "an.priya", "/ui/extracts?dataset=person_records")
-    priya.select_option("#purpose", "AGR-INS-003|supporting_families_evaluation")
+    # Each agreement offers only the fields it shares; the rest are named as not shared, before submit.
+    for agreement in ("AGR-RES-005-university-research-extract", "AGR-INS-003-supporting-families-extract"):
+        terms = yaml.safe_load((POLICIES / "agreements" / f"{agreement}.yaml").read_text())
+        option = f"{terms['id']}|{sorted(terms['purposes'])[0]}"
+        with priya.expect_navigation():
+            priya.select_option("#pick-purpose", option)
+        offered = priya.locator("[data-testid=field-choice]")
+        assert sorted(offered.evaluate_all("els => els.map(e => e.value)")) == sorted(
+            terms["datasets"]["person_records"]
+        )
+        boxes = [b for b in (c.bounding_box() for c in priya.locator("label.check").all()) if b]
+        for i, a in enumerate(boxes):  # no two field labels overlap
+            for b in boxes[i + 1 :]:
+                apart = (
+                    a["x"] + a["width"] <= b["x"] + 0.5
+                    or b["x"] + b["width"] <= a["x"] + 0.5
+                    or a["y"] + a["height"] <= b["y"] + 0.5
+                    or b["y"] + b["height"] <= a["y"] + 0.5
+                )
+                assert apart, (a, b)
+    assert "housing benefit weekly" in priya.get_by_test_id("not-shared").inner_text()
+    assert priya.locator("input[name=fields][value=housing_benefit_weekly]").count() == 0
     priya.fill("#project", "web-journey")
     for field in ("date_of_birth", "sex", "ward", "known_to_csc", "rent_arrears"):
         priya.locator(f"input[name=fields][value={field}]").check()
@@ -299,6 +357,25 @@ def test_analyst_extract_request_approval_and_download(live: Live, new_page: Any
     shot(olu, "08-ig-approvals")
     card.get_by_test_id("approve").click()
     assert "approved" in olu.locator("main").inner_text()
+
+    # A rejection says why, and the analyst reads the reason on their request.
+    priya.goto(f"{live.base}/ui/extracts?dataset=person_records")
+    priya.fill("#project", "web-rejected")
+    priya.locator("input[name=fields][value=ward]").check()
+    priya.get_by_test_id("request-extract").click()
+    rejected_url = priya.url.split("?")[0]
+    olu.goto(f"{live.base}/ui/approvals")
+    card = olu.get_by_test_id("pending-extract").filter(has_text="web-rejected")
+    card.locator("summary").click()
+    why = "Ward alone answers nothing for this project: ask with the fields the evaluation needs"
+    card.get_by_test_id("reject-reason").fill(why)
+    card.get_by_test_id("reject").click()
+    assert "rejected" in olu.locator("main").inner_text()
+    priya.goto(rejected_url)
+    assert priya.get_by_test_id("extract-status").inner_text() == "rejected"
+    assert priya.get_by_test_id("rejection-reason").inner_text() == why
+    assert "ig.olu" in priya.get_by_test_id("rejection").inner_text()
+    priya.goto(f"{live.base}/ui/extracts/{extract_id}")
 
     deadline = time.time() + 240
     while True:
@@ -391,6 +468,20 @@ def test_ig_officer_journey(live: Live, new_page: Any) -> None:
         for e in marking
     ), "marking an alert reviewed is itself audited"
 
+    # Several at once: tick, one note, each alert gets its own audited review.
+    page.goto(f"{live.base}/ui/alerts")
+    outside = page.locator(
+        f"[data-testid=alert][data-kind=outside_caseload]:has(input[value='{glass_event}'])"
+    )
+    outside.get_by_test_id("pick-alert").check()
+    page.fill("#bulk-note", "Same police call as the break-glass review, checked with the duty manager")
+    page.get_by_test_id("review-selected").click()
+    assert "marked reviewed" in page.locator("main").inner_text() and outside.count() == 0
+    assert any(
+        e["action"] == "audit.alert_review" and e["resource"] == f"alert/{glass_event}/outside_caseload"
+        for e in live.events(actor="ig.olu")
+    )
+
     # Audit search with filters and paging.
     page.goto(f"{live.base}/ui/audit")
     page.fill("#actor", "cw.alice")
@@ -406,6 +497,23 @@ def test_ig_officer_journey(live: Live, new_page: Any) -> None:
     second_page = page.locator("[data-testid=events] tbody tr td:first-child").all_inner_texts()
     assert len(first_page) == 50 and second_page
     assert int(second_page[0]) < int(first_page[-1]), "the next page continues with older events"
+    page.get_by_test_id("older").click()
+    page.get_by_test_id("newer").click()
+    assert page.locator("[data-testid=events] tbody tr td:first-child").all_inner_texts() == second_page
+    page.get_by_test_id("newer").click()  # back to the newest page (newer events may have joined it)
+    newest = page.locator("[data-testid=events] tbody tr td:first-child").all_inner_texts()
+    assert int(newest[0]) >= int(first_page[0]) and page.get_by_test_id("newer").count() == 0
+
+    # A purpose typed in words finds its events; a refused search keeps the form as typed.
+    page.goto(f"{live.base}/ui/audit")
+    page.fill("#purpose", "Child protection enquiry")
+    page.get_by_test_id("search-audit").click()
+    purposes = page.locator("[data-testid=events] tbody tr td:nth-child(5)").all_inner_texts()
+    assert purposes and all(p.startswith("child protection enquiry") for p in purposes)
+    page.goto(f"{live.base}/ui/audit?actor=cw.alice&since=yesterday")
+    assert page.get_by_test_id("refusal").is_visible() and page.input_value("#actor") == "cw.alice"
+    page.goto(f"{live.base}/ui/audit/subjects?person_id=")
+    assert page.get_by_test_id("need-person").is_visible() and "/ui/audit" in page.url
 
     # Per-subject report for someone in the family reached by break-glass.
     member = reply.json()["members"][0]["person_id"]

@@ -21,6 +21,7 @@ from gateway.web.api_client import ApiRefused, PageCalls
 from gateway.web.charts import bar_chart
 from gateway.web.choices import chosen, purposes
 from gateway.web.pages import render
+from gateway.web.services import web_services
 from gateway.web.session import SignedIn, User, checked_form
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -84,7 +85,7 @@ def _cell(value: Any) -> str:
 @router.get("/tables")
 async def tables(request: Request, user: User) -> Response:
     params = dict(request.query_params)
-    catalogue: Catalogue = request.app.state.catalogue
+    catalogue: Catalogue = web_services(request).catalogue
     datasets = _datasets(catalogue, "analysis")
     options = purposes(request, user, "aggregate")
     dataset = next(
@@ -95,7 +96,7 @@ async def tables(request: Request, user: User) -> Response:
     if params.get("run") and dataset is not None:
         body = table_request({**params, "dataset": dataset.name})
         try:
-            result = await request.app.state.web_api.for_page(request, user).post("/v1/aggregates", body)
+            result = await web_services(request).api.for_page(request, user).post("/v1/aggregates", body)
         except ApiRefused as refused:
             if not refused.about_the_request:
                 raise
@@ -127,7 +128,7 @@ async def tables(request: Request, user: User) -> Response:
 @router.get("/tables.csv")
 async def table_csv(request: Request, user: User) -> Response:
     body = table_request(dict(request.query_params))
-    result = await request.app.state.web_api.for_page(request, user).post("/v1/aggregates", body)
+    result = await web_services(request).api.for_page(request, user).post("/v1/aggregates", body)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([*body["group_by"], "value", "status", "noise_sd", "interval_95_low", "interval_95_high"])
@@ -159,9 +160,19 @@ async def _extracts_page(
     form: dict[str, Any] | None = None,
 ) -> Response:
     """The list of the analyst's requests and the request form (with a refusal beside it, if any)."""
-    catalogue: Catalogue = request.app.state.catalogue
+    catalogue: Catalogue = web_services(request).catalogue
     datasets = _datasets(catalogue, "extract")
     listing = await api.get("/v1/extracts")
+    form = form or {}
+    picked = next((d for d in datasets if d.name == dataset), datasets[0] if datasets else None)
+    options = purposes(request, user, "extract")
+    if picked is not None:  # only agreements that share this dataset, and only the fields they share
+        options = [p for p in options if picked.name in _shared(request, p.agreement_id)]
+    wanted = str(form.get("purpose") or "")
+    purpose = next(
+        (p for p in options if f"{p.agreement_id}|{p.name}" == wanted), options[0] if options else None
+    )
+    shared = set(_shared(request, purpose.agreement_id).get(picked.name, [])) if purpose and picked else set()
     return render(
         request,
         "analyst/extracts.html",
@@ -169,16 +180,27 @@ async def _extracts_page(
         status_code=refusal.status if refusal else 200,
         extracts=[e for e in listing["extracts"] if e["requester"] == user.principal.sub],
         datasets=datasets,
-        dataset=next((d for d in datasets if d.name == dataset), datasets[0] if datasets else None),
-        purposes=purposes(request, user, "extract"),
+        dataset=picked,
+        purposes=options,
+        purpose=purpose,
+        shared=shared,
         refusal=refusal,
-        form=form or {},
+        form=form,
     )
 
 
+def _shared(request: Request, agreement_id: str) -> dict[str, list[str]]:
+    """The datasets and fields an agreement shares (policy metadata: the request is still decided anew)."""
+    agreement = web_services(request).policy.registry.get(agreement_id)
+    return dict(agreement.datasets) if agreement else {}
+
+
 @router.get("/extracts")
-async def extracts(request: Request, user: User, dataset: str | None = None) -> Response:
-    return await _extracts_page(request, user, request.app.state.web_api.for_page(request, user), dataset)
+async def extracts(
+    request: Request, user: User, dataset: str | None = None, purpose: str | None = None
+) -> Response:
+    api = web_services(request).api.for_page(request, user)
+    return await _extracts_page(request, user, api, dataset, form={"purpose": purpose} if purpose else None)
 
 
 @router.post("/extracts")
@@ -192,26 +214,29 @@ async def request_extract(request: Request, user: User) -> Response:
         "dataset": str(form.get("dataset") or ""),
         "fields": [str(f) for f in form.getlist("fields")],
     }
-    api = request.app.state.web_api.for_page(request, user)
+    api = web_services(request).api.for_page(request, user)
     try:
         made = await api.post("/v1/extracts", body)
     except ApiRefused as refused:
         if not refused.about_the_request:
             raise
-        return await _extracts_page(request, user, api, str(body["dataset"]), refused, body)
+        kept = {**body, "purpose": f"{agreement}|{purpose}"}
+        return await _extracts_page(request, user, api, str(body["dataset"]), refused, kept)
     return RedirectResponse(f"/ui/extracts/{made['extract_id']}?done=requested", status_code=303)
 
 
 @router.get("/extracts/{extract_id}")
 async def extract(request: Request, user: User, extract_id: str, done: str | None = None) -> Response:
-    found = await request.app.state.web_api.for_page(request, user).get(f"/v1/extracts/{extract_id}")
+    found = await web_services(request).api.for_page(request, user).get(f"/v1/extracts/{extract_id}")
     return render(request, "analyst/extract.html", user, extract=found, done=done)
 
 
 @router.get("/extracts/{extract_id}/data")
 async def extract_data(request: Request, user: User, extract_id: str, format: str = "csv") -> Response:
-    got = await request.app.state.web_api.for_page(request, user).download(
-        f"/v1/extracts/{extract_id}/data", {"format": format}
+    got = (
+        await web_services(request)
+        .api.for_page(request, user)
+        .download(f"/v1/extracts/{extract_id}/data", {"format": format})
     )
     name = got.filename or f"extract-{extract_id}.{format}"
     return Response(

@@ -20,6 +20,7 @@ from gateway.policy.justification import BREAK_GLASS_MIN
 from gateway.web.api_client import ApiRefused
 from gateway.web.choices import chosen, purposes
 from gateway.web.pages import render
+from gateway.web.services import web_services
 from gateway.web.session import User, checked_form
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -52,20 +53,39 @@ def _families(items: list[dict[str, Any]]) -> OrderedDict[str, list[dict[str, An
     return grouped
 
 
+FAMILIES_PER_PAGE = 10
+
+
 @router.get("/caseload")
-async def caseload(request: Request, user: User, purpose: str | None = None) -> Response:
-    api = request.app.state.web_api.for_page(request, user)
+async def caseload(
+    request: Request, user: User, purpose: str | None = None, page: int = 1, find: str = ""
+) -> Response:
+    """A page of families at a time, optionally only those with a member whose name contains `find`."""
+    api = web_services(request).api.for_page(request, user)
     items = await api.get("/v1/caseload")
     options = purposes(request, user, "flags")
+    families: dict[str, list[dict[str, Any]]] = dict(_families(items))
+    wanted = find.strip().lower()
+    if wanted:
+        families = {
+            f: ms for f, ms in families.items() if any(wanted in (m["name"] or "").lower() for m in ms)
+        }
+    pages = max(1, -(-len(families) // FAMILIES_PER_PAGE))
+    page = min(max(1, page), pages)
+    shown = dict(list(families.items())[(page - 1) * FAMILIES_PER_PAGE : page * FAMILIES_PER_PAGE])
     return render(
         request,
         "caseworker/caseload.html",
         user,
-        families=_families(items),
+        families=shown,
+        family_count=len(families),
         family_name=family_name,
         people=len(items),
         purposes=options,
         purpose=chosen(options, purpose),
+        page=page,
+        pages=pages,
+        find=find.strip(),
     )
 
 
@@ -74,7 +94,7 @@ async def _context(
 ) -> Response:
     options = purposes(request, user, "flags")
     picked = chosen(options, purpose)
-    api = request.app.state.web_api.for_page(request, user)
+    api = web_services(request).api.for_page(request, user)
     headers = None
     if reason is not None:
         # A header is one line of ASCII: line breaks folded, anything beyond ASCII sent as RFC 8187 UTF-8.

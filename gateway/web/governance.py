@@ -14,7 +14,9 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from gateway.web.api_client import ApiRefused
 from gateway.web.pages import error_page, render
+from gateway.web.services import web_services
 from gateway.web.session import User, checked_form
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -32,45 +34,79 @@ ALERT_LABELS = {
 DECIDED = {"approve": "approved", "reject": "rejected"}
 DONE = {
     "reviewed": "The alert is marked reviewed. The marking is recorded in the audit log.",
+    "reviewed-many": "The ticked alerts are marked reviewed, each recorded in the audit log.",
+    "reviewed-some": "Some of the ticked alerts are marked reviewed; the others stay open because you may "
+    "not review them (your own action, or an overseer's).",
     "approved": "The extract is approved and is being built.",
     "rejected": "The extract request is rejected.",
 }
 
 
+def as_purpose(typed: str) -> str:
+    """A purpose as people type it ("Child protection enquiry") in the form the log keeps it."""
+    return "_".join(typed.lower().replace("-", " ").split())
+
+
 @router.get("/audit")
-async def audit_log(request: Request, user: User) -> Response:
+async def audit_log(request: Request, user: User, need: str | None = None) -> Response:
+    """Newest first, a page at a time. The cursors of the pages before this one travel in `back`, so
+    "Newer" returns exactly to the previous page; a refused search keeps the form as typed."""
     q = request.query_params
     filters = {k: q.get(k, "").strip() for k in FILTERS}
+    filters["purpose"] = as_purpose(filters["purpose"])
     cursor = q.get("cursor") or None
-    listing = await request.app.state.web_api.for_page(request, user).get(
-        "/v1/audit/events", {**filters, "limit": PAGE_SIZE, "cursor": cursor}
-    )
+    back = [c for c in q.get("back", "").split(",") if c] if cursor else []
     kept = {k: v for k, v in filters.items() if v}
+    refusal, events, next_cursor = None, [], None
+    try:
+        listing = (
+            await web_services(request)
+            .api.for_page(request, user)
+            .get("/v1/audit/events", {**kept, "limit": PAGE_SIZE, "cursor": cursor})
+        )
+        events, next_cursor = listing["events"], listing["next_cursor"]
+    except ApiRefused as refused:
+        if not refused.about_the_request:
+            raise
+        refusal = refused.detail
     older = (
-        "/ui/audit?" + urlencode({**kept, "cursor": listing["next_cursor"]})
-        if listing["next_cursor"]
+        "/ui/audit?" + urlencode({**kept, "cursor": next_cursor, "back": ",".join([*back, cursor or "-"])})
+        if next_cursor
         else None
     )
+    newer = None
+    if cursor:
+        previous = back[-1] if back else "-"
+        newer_query = {**kept, "back": ",".join(back[:-1])} if previous != "-" else dict(kept)
+        if previous != "-":
+            newer_query["cursor"] = previous
+        newer = "/ui/audit?" + urlencode({k: v for k, v in newer_query.items() if v})
     return render(
         request,
         "ig/audit.html",
         user,
-        events=listing["events"],
+        status_code=400 if refusal else 200,
+        events=events,
         filters=filters,
+        refusal=refusal,
         older=older,
+        newer=newer,
         newest="/ui/audit?" + urlencode(kept) if cursor else None,
+        need_person=need == "person_id",
     )
 
 
 @router.get("/audit/subjects")
 async def find_subject(person_id: str = "") -> Response:
+    if not person_id.strip():  # back to the form, saying what it needs (never a redirect to itself)
+        return RedirectResponse("/ui/audit?need=person_id#access-report", status_code=303)
     # Quoted as one path segment: whatever is typed stays inside this page's address.
     return RedirectResponse(f"/ui/audit/subjects/{quote(person_id.strip(), safe='')}", status_code=303)
 
 
 @router.get("/audit/subjects/{person_id}")
 async def subject_report(request: Request, user: User, person_id: str) -> Response:
-    report = await request.app.state.web_api.for_page(request, user).get(f"/v1/audit/subjects/{person_id}")
+    report = await web_services(request).api.for_page(request, user).get(f"/v1/audit/subjects/{person_id}")
     by_actor: dict[str, int] = {}
     for a in report["accesses"]:
         by_actor[a["who"]] = by_actor.get(a["who"], 0) + 1
@@ -89,7 +125,7 @@ async def alerts(
     """Newest first, a page at a time, narrowed by status and by kind (with the count of each)."""
     status = status if status in ("open", "reviewed", "all") else "open"
     kind = kind if kind in ALERT_LABELS else None
-    api = request.app.state.web_api.for_page(request, user)
+    api = web_services(request).api.for_page(request, user)
     query: dict[str, Any] = {"status": status, "order": "newest", "limit": PAGE_SIZE}
     if kind:
         query["kind"] = kind
@@ -124,21 +160,48 @@ async def review_alert(request: Request, user: User) -> Response:
         "kind": str(form.get("kind") or ""),
         "note": str(form.get("note") or "").strip(),  # the API says what a note needs
     }
-    await request.app.state.web_api.for_page(request, user).post("/v1/audit/alerts/review", body)
+    await web_services(request).api.for_page(request, user).post("/v1/audit/alerts/review", body)
     return RedirectResponse("/ui/alerts?done=reviewed", status_code=303)
+
+
+@router.post("/alerts/review-selected")
+async def review_selected(request: Request, user: User) -> Response:
+    """Mark every ticked alert reviewed with one note: one audited API review per alert, so each keeps
+    its own record; those the API refuses (one's own action, an overseer's) are listed with why."""
+    form = await checked_form(request, user)
+    note = str(form.get("note") or "").strip()
+    picked = [str(v) for v in form.getlist("alert") if ":" in str(v)]
+    if not picked:
+        raise ApiRefused(422, "invalid_request", "tick at least one alert to mark it reviewed")
+    api = web_services(request).api.for_page(request, user)
+    refused: list[str] = []
+    for value in picked:
+        audit_id, kind = value.split(":", 1)
+        try:
+            await api.post("/v1/audit/alerts/review", {"audit_id": audit_id, "kind": kind, "note": note})
+        except ApiRefused as exc:
+            if not exc.about_the_request:
+                raise
+            refused.append(exc.detail)
+    if refused and len(refused) == len(picked):
+        raise ApiRefused(403 if "own action" in refused[0] else 422, "not_reviewed", refused[0])
+    back = str(form.get("back") or "/ui/alerts")
+    back = back if back.startswith("/ui/alerts") else "/ui/alerts"
+    done = "reviewed-some" if refused else "reviewed-many"
+    return RedirectResponse(f"{back}&done={done}", status_code=303)
 
 
 @router.get("/chain")
 async def chain(request: Request, user: User) -> Response:
-    status = await request.app.state.web_api.for_page(request, user).get("/v1/audit/verify")
+    status = await web_services(request).api.for_page(request, user).get("/v1/audit/verify")
     return render(request, "ig/chain.html", user, chain=status)
 
 
 @router.get("/approvals")
 async def approvals(request: Request, user: User, done: str | None = None) -> Response:
     # The queue itself: the API refuses (and audits) anyone who may not approve.
-    listing = await request.app.state.web_api.for_page(request, user).get(
-        "/v1/extracts", {"approvals": "true"}
+    listing = (
+        await web_services(request).api.for_page(request, user).get("/v1/extracts", {"approvals": "true"})
     )
     pending = [e for e in listing["extracts"] if e["status"] == "pending_approval"]
     decided = [e for e in listing["extracts"] if e["status"] != "pending_approval"][:20]
@@ -153,8 +216,12 @@ async def decide_extract(request: Request, user: User, extract_id: str) -> Respo
     verb = form.get("decision")
     if verb not in ("approve", "reject"):  # never a default: a malformed form decides nothing
         return error_page(request, 400, "bad_request", "choose approve or reject")
-    api = request.app.state.web_api.for_page(request, user)
-    body = {"acknowledge": form.getlist("acknowledge")} if verb == "approve" else None
+    api = web_services(request).api.for_page(request, user)
+    body: dict[str, Any] = (
+        {"acknowledge": form.getlist("acknowledge")}
+        if verb == "approve"
+        else {"reason": str(form.get("reason") or "").strip()}  # the API says what a reason needs
+    )
     await api.post(f"/v1/extracts/{extract_id}/{verb}", body)
     return RedirectResponse(f"/ui/approvals?done={DECIDED[verb]}", status_code=303)
 
@@ -168,13 +235,13 @@ def _review_state(agreement: dict[str, Any], today: dt.date) -> str:
 
 @router.get("/agreements")
 async def agreements(request: Request, user: User) -> Response:
-    listing = await request.app.state.web_api.for_page(request, user).get("/v1/agreements")
-    today = request.app.state.policy.today()
+    listing = await web_services(request).api.for_page(request, user).get("/v1/agreements")
+    today = web_services(request).policy.today()
     rows = [{**a, "review_state": _review_state(a, today)} for a in listing["agreements"]]
     return render(request, "ig/agreements.html", user, agreements=rows, today=today)
 
 
 @router.get("/ropa")
 async def ropa(request: Request, user: User) -> Response:
-    record = await request.app.state.web_api.for_page(request, user).get("/v1/ropa")
+    record = await web_services(request).api.for_page(request, user).get("/v1/ropa")
     return render(request, "ig/ropa.html", user, record=record)

@@ -17,8 +17,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from gateway.web.session import SignedIn, SignInNeeded, signed_in
+from gateway.web.wording import FILTERS
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TEMPLATES.env.filters.update(FILTERS)
 
 
 @dataclass(frozen=True)
