@@ -127,14 +127,7 @@ def alerts(engine: Engine, rules: AlertRules, since: str | None = None) -> list[
             out.append(_alert("self_approval", e, f"{e['actor']} tried to approve their own request"))
         if (e.get("disclosure_applied") or {}).get("protected"):
             out.append(_alert("protected_access", e, f"{e['actor']} reached a protected person's services"))
-        start, end = rules.working_hours
-        local = _local(e["time"], rules.timezone)
-        if (
-            e["actor"] != "anonymous"
-            and e["subject_ids"]
-            and (local.weekday() >= 5 or not start <= local.hour < end)
-        ):
-            out.append(_alert("out_of_hours", e, f"{e['actor']} accessed personal data at {local:%a %H:%M}"))
+    out.extend(_out_of_hours(events, rules))
     per_hour: dict[tuple[str, str], set[str]] = defaultdict(set)
     first_of: dict[tuple[str, str], dict[str, Any]] = {}
     for e in events:
@@ -167,7 +160,7 @@ def alerts(engine: Engine, rules: AlertRules, since: str | None = None) -> list[
             )
     denials: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in events:
-        if e["decision"] == "deny":
+        if e["decision"] == "deny" and not mistyped(e):
             denials[e["actor"]].append(e)
     for actor, ds in denials.items():
         window: list[dt.datetime] = []
@@ -178,6 +171,33 @@ def alerts(engine: Engine, rules: AlertRules, since: str | None = None) -> list[
                 out.append(
                     _alert("denied_burst", e, f"{actor} was refused {len(window)} times within ten minutes")
                 )
+    return out
+
+
+def mistyped(e: dict[str, Any]) -> bool:
+    """A malformed request that named nobody (a search typo, a bad date): refused before any data was
+    reached, so it is not the probing that "repeated refusals" watches for."""
+    return e.get("status") in (400, 422) and not e["subject_ids"]
+
+
+def _out_of_hours(events: list[dict[str, Any]], rules: AlertRules) -> list[dict[str, Any]]:
+    """One alert per person per local day on which they reached personal data out of hours, on the
+    first such access and counting the rest: a late evening's work is one thing to review, not twenty."""
+    start, end = rules.working_hours
+    days: dict[tuple[str, dt.date], list[tuple[dict[str, Any], dt.datetime]]] = defaultdict(list)
+    for e in events:
+        local = _local(e["time"], rules.timezone)
+        if (
+            e["actor"] != "anonymous"
+            and e["subject_ids"]
+            and (local.weekday() >= 5 or not start <= local.hour < end)
+        ):
+            days[(e["actor"], local.date())].append((e, local))
+    out = []
+    for (actor, _day), accesses in days.items():
+        first, local = accesses[0]
+        more = f", and {len(accesses) - 1} more times that day" if len(accesses) > 1 else ""
+        out.append(_alert("out_of_hours", first, f"{actor} accessed personal data at {local:%a %H:%M}{more}"))
     return out
 
 

@@ -26,14 +26,14 @@ def gateway(tmp_path: Path):
 
 
 def _count(client) -> int:
-    with client.app.state.audit.engine.connect() as conn:
+    with client.app.state.services.audit.engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(schema.events)).scalar_one()
 
 
 def _last(client) -> dict:
     from audit.chain import from_row
 
-    with client.app.state.audit.engine.connect() as conn:
+    with client.app.state.services.audit.engine.connect() as conn:
         row = conn.execute(select(schema.events).order_by(schema.events.c.seq.desc()).limit(1)).one()
     return from_row(row._mapping)
 
@@ -95,7 +95,7 @@ def test_ig_officer_pages_filters_and_exports(gateway):
 
 def test_subject_history_and_alerts(gateway):
     c, root = gateway
-    store = c.app.state.audit
+    store = c.app.state.services.audit
     # Accesses recorded by the caseworker views (issue 6) look like these.
     store.append(
         new_event(
@@ -160,9 +160,49 @@ def test_subject_history_and_alerts(gateway):
 def test_the_chain_is_sealed_at_shutdown(tmp_path):
     with TestClient(create_app(Settings(data_dir=tmp_path))) as c:
         c.get("/v1/me", headers=bearer(tmp_path, "cw.alice"))
-        store = c.app.state.audit
+        store = c.app.state.services.audit
     with store.engine.connect() as conn:
         sealed = conn.execute(select(func.max(schema.checkpoints.c.seq))).scalar_one()
     assert sealed == 1
     witnessed = [json.loads(line) for line in (tmp_path / "audit-checkpoints.jsonl").read_text().splitlines()]
     assert [w["kind"] for w in witnessed] == ["commit", "checkpoint"] and witnessed[1]["seq"] == 1
+
+
+def test_an_evenings_out_of_hours_work_is_one_alert_and_typos_are_not_repeated_refusals(gateway):
+    c, root = gateway
+    store = c.app.state.services.audit
+    for minute in range(5):  # five look-ups one Saturday evening: one alert saying five
+        store.append(
+            new_event(
+                actor="cw.ben",
+                roles=["caseworker"],
+                action="flags.read",
+                subject_ids=[f"P{minute}"],
+                decision="allow",
+                reason="ok",
+                status=200,
+                time=f"2026-06-06T20:0{minute}:00.000000Z",
+            )
+        )
+    store.append(  # and the next evening, another
+        new_event(
+            actor="cw.ben",
+            subject_ids=["P9"],
+            decision="allow",
+            reason="ok",
+            status=200,
+            time="2026-06-07T21:00:00.000000Z",
+        )
+    )
+    ig = bearer(root, "ig.olu")
+    for _ in range(4):  # an IG officer's own malformed searches: refused, but they reached nobody
+        assert c.get("/v1/audit/events", params={"since": "yesterday"}, headers=ig).status_code in (400, 422)
+    for _ in range(3):  # an analyst refused the log three times: probing, as before
+        assert c.get("/v1/audit/events", headers=bearer(root, "an.priya")).status_code == 403
+    alerts = c.get("/v1/audit/alerts", params={"limit": 200}, headers=ig).json()["alerts"]
+    evenings = [a for a in alerts if a["kind"] == "out_of_hours" and a["actor"] == "cw.ben"]
+    assert len(evenings) == 2
+    first = next(a for a in evenings if a["time"].startswith("2026-06-06"))
+    assert first["time"].startswith("2026-06-06T20:00") and "4 more times" in first["detail"]
+    bursts = {a["actor"] for a in alerts if a["kind"] == "denied_burst"}
+    assert bursts == {"an.priya"}
