@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 
 from sqlalchemy import (
     Column,
@@ -18,8 +17,8 @@ from sqlalchemy import (
     select,
 )
 
-from gateway.departments.flags import FlagSpec, RawFlag, among, contact_of, latest
-from gateway.departments.model import Department, shared_tables
+from gateway.departments.flags import FlagSpec, RawFlag, among, contact_columns, contact_of, latest
+from gateway.departments.model import Department, Tables, shared_tables
 from gateway.stores.columns import key, staff_table, string
 from gateway.stores.identity import standard
 from gateway.synth.departments import adult_social_care as synthetic
@@ -56,7 +55,7 @@ def schema() -> MetaData:
     return md
 
 
-def identity(t: Mapping[str, Table]) -> Select:
+def identity(t: Tables) -> Select:
     p = t["asc_clients"]
     return select(
         *standard(
@@ -79,10 +78,7 @@ def adult_social_care(conn: Connection, ids: list[str] | None, as_of: dt.date) -
         select(
             pkg.c.pkg_client_id,
             pkg.c.pkg_start_date,
-            wkr.c.wkr_name,
-            wkr.c.wkr_role,
-            wkr.c.wkr_team,
-            wkr.c.wkr_phone,
+            *contact_columns(wkr, "wkr"),
         )
         .select_from(pkg.outerjoin(wkr, wkr.c.wkr_worker_id == pkg.c.pkg_worker_id))
         .where(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 
 from sqlalchemy import (
     Column,
@@ -19,8 +18,8 @@ from sqlalchemy import (
     select,
 )
 
-from gateway.departments.flags import FlagSpec, RawFlag, among, contact_of, latest
-from gateway.departments.model import Department, shared_tables
+from gateway.departments.flags import FlagSpec, RawFlag, among, contact_columns, contact_of, latest
+from gateway.departments.model import Department, Tables, shared_tables
 from gateway.stores.columns import key, staff_table, string
 from gateway.stores.identity import standard
 from gateway.stores.relations import FAMILY, HOUSEHOLD
@@ -80,7 +79,7 @@ def schema() -> MetaData:
     return md
 
 
-def identity(t: Mapping[str, Table]) -> Select:
+def identity(t: Tables) -> Select:
     p, c = t["rb_claim_persons"], t["rb_claims"]
     cols = standard(
         local_id=p.c.cp_person_ref,
@@ -95,7 +94,7 @@ def identity(t: Mapping[str, Table]) -> Select:
     return select(*cols).select_from(p.outerjoin(c, c.c.clm_claim_ref == p.c.cp_claim_ref))
 
 
-def relations(t: Mapping[str, Table]) -> list[Select]:
+def relations(t: Tables) -> list[Select]:
     p = t["rb_claim_persons"]
     return [
         select(p.c.cp_person_ref, p.c.cp_claim_ref, p.c.cp_role, literal(HOUSEHOLD)),
@@ -112,10 +111,7 @@ def benefits(conn: Connection, ids: list[str] | None, as_of: dt.date) -> list[Ra
         select(
             cp.c.cp_person_ref,
             hb.c.hb_from_date,
-            asr.c.asr_name,
-            asr.c.asr_role,
-            asr.c.asr_team,
-            asr.c.asr_phone,
+            *contact_columns(asr, "asr"),
         )
         .select_from(
             cp.join(hb, hb.c.hb_claim_ref == cp.c.cp_claim_ref)

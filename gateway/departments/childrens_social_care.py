@@ -4,8 +4,6 @@ are protected."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from sqlalchemy import (
     Column,
     Date,
@@ -20,7 +18,7 @@ from sqlalchemy import (
     select,
 )
 
-from gateway.departments.model import Casework, Department, NoteTable
+from gateway.departments.model import Casework, Department, NoteTable, Tables
 from gateway.stores.columns import key, string
 from gateway.stores.identity import standard
 from gateway.stores.relations import FAMILY
@@ -209,7 +207,7 @@ def schema() -> MetaData:
     return md
 
 
-def allocations(t: Mapping[str, Table], worker_id: str) -> Select:
+def allocations(t: Tables, worker_id: str) -> Select:
     """Children allocated to a social worker: open involvements."""
     inv = t["ssd_involvements"]
     return select(inv.c.invo_person_id).where(
@@ -217,7 +215,7 @@ def allocations(t: Mapping[str, Table], worker_id: str) -> Select:
     )
 
 
-def identity(t: Mapping[str, Table]) -> Select:
+def identity(t: Tables) -> Select:
     p, a = t["ssd_person"], t["ssd_address"]
     current = (a.c.addr_person_id == p.c.pers_person_id) & a.c.addr_address_end_date.is_(None)
     cols = standard(
@@ -235,7 +233,7 @@ def identity(t: Mapping[str, Table]) -> Select:
     return select(*cols).select_from(p.outerjoin(a, current))
 
 
-def relations(t: Mapping[str, Table]) -> list[Select]:
+def relations(t: Tables) -> list[Select]:
     f = t["ssd_family"]
     return [select(f.c.fami_person_id, f.c.fami_family_id, f.c.fami_relationship, literal(FAMILY))]
 

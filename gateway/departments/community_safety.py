@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 
 from sqlalchemy import (
     Column,
@@ -17,8 +16,8 @@ from sqlalchemy import (
     select,
 )
 
-from gateway.departments.flags import FlagSpec, RawFlag, among, contact_of, latest
-from gateway.departments.model import Department, shared_tables
+from gateway.departments.flags import FlagSpec, RawFlag, among, contact_columns, contact_of, latest
+from gateway.departments.model import Department, Tables, shared_tables
 from gateway.stores.columns import key, staff_table, string
 from gateway.stores.identity import standard
 from gateway.synth.departments import community_safety as synthetic
@@ -74,7 +73,7 @@ def schema() -> MetaData:
     return md
 
 
-def identity(t: Mapping[str, Table]) -> Select:
+def identity(t: Tables) -> Select:
     p = t["cs_nominals"]
     return select(
         *standard(
@@ -99,7 +98,7 @@ def community_safety(conn: Connection, ids: list[str] | None, as_of: dt.date) ->
     )
     year_ago = as_of - dt.timedelta(days=365)
     out = []
-    contact_cols = (off.c.off_name, off.c.off_role, off.c.off_team, off.c.off_phone)
+    contact_cols = contact_columns(off, "off")
     officer = off.c.off_officer_id == dan.c.dan_officer_id
     recent = dan.c.dan_notified_date >= year_ago
     # Victim, perpetrator, or a child present: each is a domestic-abuse notification about the person.

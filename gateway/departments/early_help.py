@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 
 from sqlalchemy import (
     Column,
@@ -19,8 +18,8 @@ from sqlalchemy import (
     select,
 )
 
-from gateway.departments.flags import FlagSpec, RawFlag, among, contact_of, latest
-from gateway.departments.model import Casework, Department, NoteTable, shared_tables
+from gateway.departments.flags import FlagSpec, RawFlag, among, contact_columns, contact_of, latest
+from gateway.departments.model import Casework, Department, NoteTable, Tables, shared_tables
 from gateway.stores.columns import key, staff_table, string
 from gateway.stores.identity import standard
 from gateway.stores.relations import FAMILY
@@ -89,7 +88,7 @@ def schema() -> MetaData:
     return md
 
 
-def allocations(t: Mapping[str, Table], worker_id: str) -> Select:
+def allocations(t: Tables, worker_id: str) -> Select:
     """Families' members allocated to a key worker: open early-help episodes."""
     ep = t["ssd_early_help_episodes"]
     return select(ep.c.earl_person_id).where(
@@ -97,7 +96,7 @@ def allocations(t: Mapping[str, Table], worker_id: str) -> Select:
     )
 
 
-def identity(t: Mapping[str, Table]) -> Select:
+def identity(t: Tables) -> Select:
     p = t["eh_person"]
     return select(
         *standard(
@@ -114,7 +113,7 @@ def identity(t: Mapping[str, Table]) -> Select:
     )
 
 
-def relations(t: Mapping[str, Table]) -> list[Select]:
+def relations(t: Tables) -> list[Select]:
     m = t["eh_family_member"]
     return [select(m.c.ehfm_person_id, m.c.ehfm_family_id, m.c.ehfm_relationship, literal(FAMILY))]
 
@@ -126,10 +125,7 @@ def early_help(conn: Connection, ids: list[str] | None, as_of: dt.date) -> list[
         select(
             ep.c.earl_person_id,
             ep.c.earl_episode_start_date,
-            kw.c.ehkw_name,
-            kw.c.ehkw_role,
-            kw.c.ehkw_team,
-            kw.c.ehkw_phone,
+            *contact_columns(kw, "ehkw"),
         )
         .select_from(ep.outerjoin(kw, kw.c.ehkw_worker_id == ep.c.earl_episode_worker_id))
         .where(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 
 from sqlalchemy import (
     Column,
@@ -19,7 +18,7 @@ from sqlalchemy import (
 )
 
 from gateway.departments.flags import FlagSpec, RawFlag, among, contact_of, latest
-from gateway.departments.model import Department, shared_tables
+from gateway.departments.model import Department, Tables, shared_tables
 from gateway.stores.columns import key, string
 from gateway.stores.identity import standard
 from gateway.synth.departments import education as synthetic
@@ -81,7 +80,7 @@ def schema() -> MetaData:
     return md
 
 
-def identity(t: Mapping[str, Table]) -> Select:
+def identity(t: Tables) -> Select:
     p = t["edu_pupils"]
     return select(
         *standard(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, true
+from sqlalchemy import ColumnElement, Connection, Table, true
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,11 @@ FlagQuery = Callable[[Connection, list[str] | None, dt.date], list[RawFlag]]
 def among(column: ColumnElement, ids: list[str] | None) -> ColumnElement[bool]:
     """`column IN ids`, or every record when `ids` is None (the analysis store reads whole services)."""
     return true() if ids is None else column.in_(ids)
+
+
+def contact_columns(staff: Table, prefix: str) -> list[ColumnElement]:
+    """The four columns a contact is read from, in `contact_of`'s order: name, role, team, phone."""
+    return [staff.c[f"{prefix}_{part}"] for part in ("name", "role", "team", "phone")]
 
 
 def contact_of(name: Any, role: Any, team: Any, phone: Any) -> dict[str, str | None] | None:

@@ -4,7 +4,6 @@ are protected."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 
 from sqlalchemy import (
     Column,
@@ -22,8 +21,8 @@ from sqlalchemy import (
     select,
 )
 
-from gateway.departments.flags import FlagSpec, RawFlag, among, contact_of, latest
-from gateway.departments.model import Department, shared_tables
+from gateway.departments.flags import FlagSpec, RawFlag, among, contact_columns, contact_of, latest
+from gateway.departments.model import Department, Tables, shared_tables
 from gateway.stores.columns import key, staff_table, string
 from gateway.stores.identity import standard
 from gateway.stores.relations import HOUSEHOLD
@@ -105,7 +104,7 @@ def schema() -> MetaData:
     return md
 
 
-def identity(t: Mapping[str, Table]) -> Select:
+def identity(t: Tables) -> Select:
     p, ten = t["hsg_tenancy_persons"], t["hsg_tenancies"]
     cols = standard(
         local_id=p.c.tp_person_ref,
@@ -120,7 +119,7 @@ def identity(t: Mapping[str, Table]) -> Select:
     return select(*cols).select_from(p.outerjoin(ten, ten.c.ten_tenancy_ref == p.c.tp_tenancy_ref))
 
 
-def relations(t: Mapping[str, Table]) -> list[Select]:
+def relations(t: Tables) -> list[Select]:
     p = t["hsg_tenancy_persons"]
     return [select(p.c.tp_person_ref, p.c.tp_tenancy_ref, p.c.tp_relationship, literal(HOUSEHOLD))]
 
@@ -143,10 +142,7 @@ def housing(conn: Connection, ids: list[str] | None, as_of: dt.date) -> list[Raw
             tp.c.tp_person_ref,
             ra.c.ra_arrears_band,
             ra.c.ra_arrears_since,
-            off.c.off_name,
-            off.c.off_role,
-            off.c.off_team,
-            off.c.off_phone,
+            *contact_columns(off, "off"),
         )
         .select_from(
             tp.join(ten, ten.c.ten_tenancy_ref == tp.c.tp_tenancy_ref)
@@ -163,10 +159,7 @@ def housing(conn: Connection, ids: list[str] | None, as_of: dt.date) -> list[Raw
         select(
             ta.c.ta_lead_person_ref,
             ta.c.ta_start_date,
-            off.c.off_name,
-            off.c.off_role,
-            off.c.off_team,
-            off.c.off_phone,
+            *contact_columns(off, "off"),
         )
         .select_from(ta.outerjoin(off, off.c.off_officer_id == ta.c.ta_officer_id))
         .where(

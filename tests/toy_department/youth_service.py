@@ -6,12 +6,11 @@ to the gateway (only the agreement lines that share it, as for any department)."
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 
 from sqlalchemy import Column, Connection, Date, MetaData, Select, Table, select
 
-from gateway.departments.flags import FlagSpec, RawFlag, among, contact_of, latest
-from gateway.departments.model import Department, shared_tables
+from gateway.departments.flags import FlagSpec, RawFlag, among, contact_columns, contact_of, latest
+from gateway.departments.model import Department, Tables, shared_tables
 from gateway.stores.columns import key, staff_table, string
 from gateway.stores.identity import standard
 from gateway.synth.departments.common import StoreBuilder, days_before
@@ -47,7 +46,7 @@ def schema() -> MetaData:
     return md
 
 
-def identity(t: Mapping[str, Table]) -> Select:
+def identity(t: Tables) -> Select:
     m = t["ys_members"]
     return select(
         *standard(
@@ -66,9 +65,7 @@ def youth_service(conn: Connection, ids: list[str] | None, as_of: dt.date) -> li
     t = shared_tables(schema)
     ms, w = t["ys_memberships"], t["ys_workers"]
     q = (
-        select(
-            ms.c.ysp_member_id, ms.c.ysp_start_date, w.c.ysw_name, w.c.ysw_role, w.c.ysw_team, w.c.ysw_phone
-        )
+        select(ms.c.ysp_member_id, ms.c.ysp_start_date, *contact_columns(w, "ysw"))
         .select_from(ms.outerjoin(w, w.c.ysw_worker_id == ms.c.ysp_worker_id))
         .where(among(ms.c.ysp_member_id, ids), ms.c.ysp_end_date.is_(None))
     )
