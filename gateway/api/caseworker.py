@@ -67,6 +67,16 @@ def _break_glass(request: Request, reason: str | None) -> str | None:
     return reason
 
 
+def _start(
+    request: Request, action: str, subject: str, pattern: re.Pattern[str], kind: str, glass: str | None
+) -> str | None:
+    """Every view of a person or family begins alike: name the action, check the id's shape, and read
+    the break-glass reason if one was given (a bad one is refused before anything is looked up)."""
+    _caseworker(request, action)
+    _check_id(subject, pattern, kind)
+    return _break_glass(request, glass)
+
+
 def _check_id(value: str, pattern: re.Pattern[str], kind: str) -> None:
     if not pattern.match(value):
         raise Refused(400, "bad_request", f"{value[:40]!r} is not a {kind} id")
@@ -150,9 +160,7 @@ def person_flags(
     purpose: Purpose,
     break_glass: BreakGlass = None,
 ) -> dict[str, Any]:
-    _caseworker(request, "flags.read")
-    _check_id(person_id, PERSON_ID, "person")
-    glass = _break_glass(request, break_glass)
+    glass = _start(request, "flags.read", person_id, PERSON_ID, "person", break_glass)
     audit_context(request).update(subject_ids=[person_id], purpose=purpose)
     index = gateway.casework.index()
     load = gateway.casework.caseload(principal)
@@ -189,9 +197,7 @@ def family_context(
     purpose: Purpose,
     break_glass: BreakGlass = None,
 ) -> dict[str, Any]:
-    _caseworker(request, "family.context")
-    _check_id(family_id, FAMILY_ID, "family")
-    glass = _break_glass(request, break_glass)
+    glass = _start(request, "family.context", family_id, FAMILY_ID, "family", break_glass)
     audit_context(request).update(purpose=purpose)
     index = gateway.casework.index()
     members = index.family_members([family_id])[family_id]

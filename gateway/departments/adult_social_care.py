@@ -11,16 +11,15 @@ from sqlalchemy import (
     Float,
     Index,
     MetaData,
-    Select,
     Table,
     or_,
     select,
 )
 
 from gateway.departments.flags import FlagSpec, RawFlag, among, contact_columns, contact_of, latest
-from gateway.departments.model import Department, Tables, shared_tables
+from gateway.departments.model import Department, shared_tables
 from gateway.stores.columns import key, staff_table, string
-from gateway.stores.identity import standard
+from gateway.stores.identity import from_table
 from gateway.synth.departments import adult_social_care as synthetic
 
 
@@ -55,20 +54,17 @@ def schema() -> MetaData:
     return md
 
 
-def identity(t: Tables) -> Select:
-    p = t["asc_clients"]
-    return select(
-        *standard(
-            local_id=p.c.cli_client_id,
-            first_name=p.c.cli_forename,
-            last_name=p.c.cli_surname,
-            dob=p.c.cli_dob,
-            sex=p.c.cli_sex,
-            address_line=p.c.cli_address_line,
-            postcode=p.c.cli_postcode,
-            nhs_number=p.c.cli_nhs_number,
-        )
-    )
+identity = from_table(
+    "asc_clients",
+    local_id="cli_client_id",
+    first_name="cli_forename",
+    last_name="cli_surname",
+    dob="cli_dob",
+    sex="cli_sex",
+    address_line="cli_address_line",
+    postcode="cli_postcode",
+    nhs_number="cli_nhs_number",
+)
 
 
 def adult_social_care(conn: Connection, ids: list[str] | None, as_of: dt.date) -> list[RawFlag]:

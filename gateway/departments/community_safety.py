@@ -10,16 +10,15 @@ from sqlalchemy import (
     Date,
     Index,
     MetaData,
-    Select,
     Table,
     or_,
     select,
 )
 
 from gateway.departments.flags import FlagSpec, RawFlag, among, contact_columns, contact_of, latest
-from gateway.departments.model import Department, Tables, shared_tables
+from gateway.departments.model import Department, shared_tables
 from gateway.stores.columns import key, staff_table, string
-from gateway.stores.identity import standard
+from gateway.stores.identity import from_table
 from gateway.synth.departments import community_safety as synthetic
 
 
@@ -73,19 +72,16 @@ def schema() -> MetaData:
     return md
 
 
-def identity(t: Tables) -> Select:
-    p = t["cs_nominals"]
-    return select(
-        *standard(
-            local_id=p.c.nom_nominal_id,
-            first_name=p.c.nom_forename,
-            last_name=p.c.nom_surname,
-            dob=p.c.nom_dob,
-            sex=p.c.nom_sex,
-            address_line=p.c.nom_address_line,
-            postcode=p.c.nom_postcode,
-        )
-    )
+identity = from_table(
+    "cs_nominals",
+    local_id="nom_nominal_id",
+    first_name="nom_forename",
+    last_name="nom_surname",
+    dob="nom_dob",
+    sex="nom_sex",
+    address_line="nom_address_line",
+    postcode="nom_postcode",
+)
 
 
 def community_safety(conn: Connection, ids: list[str] | None, as_of: dt.date) -> list[RawFlag]:

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from gateway.departments.flags import FlagSpec, RawFlag, among, contact_columns, contact_of, latest
 from gateway.departments.model import Casework, Department, NoteTable, Tables, shared_tables
 from gateway.stores.columns import key, staff_table, string
-from gateway.stores.identity import standard
+from gateway.stores.identity import from_table
 from gateway.stores.relations import FAMILY
 from gateway.synth.departments import early_help as synthetic
 
@@ -96,21 +96,18 @@ def allocations(t: Tables, worker_id: str) -> Select:
     )
 
 
-def identity(t: Tables) -> Select:
-    p = t["eh_person"]
-    return select(
-        *standard(
-            local_id=p.c.ehp_person_id,
-            first_name=p.c.ehp_forename,
-            last_name=p.c.ehp_surname,
-            dob=p.c.ehp_dob,
-            sex=p.c.ehp_sex,
-            address_line=p.c.ehp_address_line,
-            postcode=p.c.ehp_postcode,
-            uprn=p.c.ehp_uprn,
-            nhs_number=p.c.ehp_nhs_number,
-        )
-    )
+identity = from_table(
+    "eh_person",
+    local_id="ehp_person_id",
+    first_name="ehp_forename",
+    last_name="ehp_surname",
+    dob="ehp_dob",
+    sex="ehp_sex",
+    address_line="ehp_address_line",
+    postcode="ehp_postcode",
+    uprn="ehp_uprn",
+    nhs_number="ehp_nhs_number",
+)
 
 
 def relations(t: Tables) -> list[Select]:

@@ -11,16 +11,15 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    Select,
     String,
     Table,
     select,
 )
 
 from gateway.departments.flags import FlagSpec, RawFlag, among, contact_of, latest
-from gateway.departments.model import Department, Tables, shared_tables
+from gateway.departments.model import Department, shared_tables
 from gateway.stores.columns import key, string
-from gateway.stores.identity import standard
+from gateway.stores.identity import from_table
 from gateway.synth.departments import education as synthetic
 
 
@@ -80,20 +79,17 @@ def schema() -> MetaData:
     return md
 
 
-def identity(t: Tables) -> Select:
-    p = t["edu_pupils"]
-    return select(
-        *standard(
-            local_id=p.c.pup_pupil_id,
-            first_name=p.c.pup_forename,
-            middle_name=p.c.pup_middle_names,
-            last_name=p.c.pup_surname,
-            dob=p.c.pup_dob,
-            sex=p.c.pup_sex,
-            address_line=p.c.pup_address_line,
-            postcode=p.c.pup_postcode,
-        )
-    )
+identity = from_table(
+    "edu_pupils",
+    local_id="pup_pupil_id",
+    first_name="pup_forename",
+    middle_name="pup_middle_names",
+    last_name="pup_surname",
+    dob="pup_dob",
+    sex="pup_sex",
+    address_line="pup_address_line",
+    postcode="pup_postcode",
+)
 
 
 PERSISTENT_ABSENCE = 0.10  # DfE: missing 10% or more of possible sessions

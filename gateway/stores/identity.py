@@ -9,7 +9,9 @@ property on the tenancy, adult social care holds an NHS number). Each department
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, String, cast, null
+from collections.abc import Callable, Mapping
+
+from sqlalchemy import ColumnElement, Select, String, Table, cast, null, select
 
 STANDARD_COLUMNS = (
     "local_id",
@@ -31,3 +33,14 @@ def standard(**columns: ColumnElement) -> list[ColumnElement]:
     if unknown:
         raise ValueError(f"not standard identity columns: {sorted(unknown)}")
     return [columns.get(name, cast(null(), String)).label(name) for name in STANDARD_COLUMNS]
+
+
+def from_table(table: str, **columns: str) -> Callable[[Mapping[str, Table]], Select]:
+    """The identity query of a store that keeps a person's identity in one table, declared as
+    standard column -> the store's column (what it does not hold is NULL)."""
+
+    def identity(tables: Mapping[str, Table]) -> Select:
+        person = tables[table]
+        return select(*standard(**{name: person.c[column] for name, column in columns.items()}))
+
+    return identity

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, Connection, Date, MetaData, Select, Table, select
+from sqlalchemy import Column, Connection, Date, MetaData, Table, select
 
 from gateway.departments.flags import FlagSpec, RawFlag, among, contact_columns, contact_of, latest
-from gateway.departments.model import Department, Tables, shared_tables
+from gateway.departments.model import Department, shared_tables
 from gateway.stores.columns import key, staff_table, string
-from gateway.stores.identity import standard
+from gateway.stores.identity import from_table
 from gateway.synth.departments.common import StoreBuilder, days_before
 from gateway.synth.noise import Identity
 
@@ -46,19 +46,16 @@ def schema() -> MetaData:
     return md
 
 
-def identity(t: Tables) -> Select:
-    m = t["ys_members"]
-    return select(
-        *standard(
-            local_id=m.c.ysm_member_id,
-            first_name=m.c.ysm_forename,
-            last_name=m.c.ysm_surname,
-            dob=m.c.ysm_dob,
-            sex=m.c.ysm_sex,
-            address_line=m.c.ysm_address_line,
-            postcode=m.c.ysm_postcode,
-        )
-    )
+identity = from_table(
+    "ys_members",
+    local_id="ysm_member_id",
+    first_name="ysm_forename",
+    last_name="ysm_surname",
+    dob="ysm_dob",
+    sex="ysm_sex",
+    address_line="ysm_address_line",
+    postcode="ysm_postcode",
+)
 
 
 def youth_service(conn: Connection, ids: list[str] | None, as_of: dt.date) -> list[RawFlag]:
