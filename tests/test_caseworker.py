@@ -378,3 +378,38 @@ def test_break_glass_reasons_in_any_language_are_kept_exactly(client, linked_bor
     )
     assert raw.status_code == 200, raw.text
     assert f"break-glass: {reason}" in _last_event(client)["reason"]
+
+
+def test_permissions_are_decided_once_per_caller_purpose_and_policy(tmp_path, linked_borough):
+    """Cached per (caller, purpose, day, policy as loaded): the same object until a policy edit."""
+    import shutil
+
+    from gateway.caseworker.service import CaseworkService
+    from gateway.identity.principal import Principal
+    from gateway.identity.users import load_demo_users
+    from gateway.policy.decision import PolicyEngine
+
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies)
+    policy = PolicyEngine(policies, check_interval=0)
+    counted = []
+    policy.on_decision = counted.append
+    service = CaseworkService(
+        DataDir(linked_borough), {}, IndexStore(DataDir(linked_borough).index_url()), policy
+    )
+    user = load_demo_users(POLICIES).get("cw.alice")
+    alice = Principal(user.id, user.name, user.roles, user.department, user.team, user.worker_id)
+    first = service.permissions(alice, PURPOSE)
+    decisions = len(counted)
+    assert first.specs and decisions == len(first.decisions) > 0
+    assert service.permissions(alice, PURPOSE) is first
+    assert len(counted) == 2 * decisions, "metrics still see every decision handed out"
+    assert service.permissions(alice, "child_in_need_assessment") is not first
+    # End the agreement: the next request is decided under the edited policy, and refused.
+    path = policies / "agreements" / "AGR-CSC-001-safeguarding-flags.yaml"
+    terms = yaml.safe_load(path.read_text())
+    terms["end"], terms["review"] = "2025-01-31", "2024-12-31"
+    path.write_text(yaml.safe_dump(terms))
+    after = service.permissions(alice, PURPOSE)
+    assert after is not first and not after.specs and after.refusal is not None
+    service.close()

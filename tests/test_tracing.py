@@ -31,7 +31,8 @@ def spans() -> InMemorySpanExporter:
 
 @pytest.fixture(scope="module")
 def client(analysis_borough: Path, spans: InMemorySpanExporter) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(data_dir=analysis_borough))) as c:
+    """Statement spans on (`trace_sql`), as an operator diagnosing a slow query would run it."""
+    with TestClient(create_app(Settings(data_dir=analysis_borough, trace_sql=True))) as c:
         yield c
 
 
@@ -142,3 +143,18 @@ def test_a_callers_trace_id_or_traceparent_is_kept(client: TestClient, analysis_
     parent = {"traceparent": f"00-{other}-b7ad6b7169203331-01", "X-Trace-Id": wanted}
     by_w3c = client.get("/v1/me", headers={**bearer(analysis_borough, "an.priya"), **parent})
     assert by_w3c.headers["x-trace-id"] == other, "a W3C traceparent wins"
+
+
+def test_by_default_a_request_is_traced_by_step_not_by_statement(
+    analysis_borough: Path, spans: InMemorySpanExporter
+) -> None:
+    with TestClient(create_app(Settings(data_dir=analysis_borough))) as c:
+        alice = bearer(analysis_borough, "cw.alice")
+        person = c.get("/v1/caseload", headers=alice).json()[0]
+        reply = c.get(
+            f"/v1/persons/{person['person_id']}/flags?purpose=child_in_need_assessment", headers=alice
+        )
+    assert reply.status_code == 200
+    trace = _trace(spans, reply.headers["x-trace-id"])
+    assert {"decide", "fetch", "audit"} <= {s.name for s in trace}
+    assert not [s for s in trace if {"db.system", "db.system.name"} & set(s.attributes or {})]

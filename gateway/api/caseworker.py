@@ -17,7 +17,7 @@ from gateway.api.audit_trail import audit_context
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.services import Gateway, Services
 from gateway.caseworker.caseload import own_records
-from gateway.caseworker.views import FlagsResult, gather_flags, permissions
+from gateway.caseworker.views import FlagsResult, gather_flags
 from gateway.header_text import HeaderTextError, decode_header_text
 from gateway.identity.principal import Principal
 from gateway.policy.justification import (
@@ -109,7 +109,10 @@ def _refuse_outside_caseload(request: Request, subject: str, kind: str) -> None:
 
 
 def _permissions(request: Request, gateway: Services, principal: Principal, purpose: str) -> Any:
-    perms = permissions(gateway.policy, principal, purpose)
+    with step("decide", view="flags", purpose=purpose) as span:
+        perms = gateway.casework.permissions(principal, purpose)
+        span.set_attribute("decision", "deny" if perms.refusal is not None else "allow")
+        span.set_attribute("datasets", len(perms.decisions))
     if perms.refusal is not None:
         audit_context(request)["reason"] = perms.refusal.reason
         raise Refused(403, "forbidden", perms.refusal.reason)
@@ -173,7 +176,9 @@ def person_flags(
         raise Refused(404, "not_found", f"there is no person {person_id} in the index")
     perms = _permissions(request, gateway, principal, purpose)
     with step("fetch", view="flags", people=1):
-        result = gather_flags([person_id], perms, gateway.stores.engines, index, gateway.casework.as_of())
+        result = gather_flags(
+            [person_id], perms, gateway.stores.engines, index, gateway.casework.as_of(), gateway.casework.pool
+        )
     _record(request, result, purpose, glass)
     person = result.people[person_id]
     return {
@@ -210,7 +215,7 @@ def family_context(
     engines = gateway.stores.engines
     perms = _permissions(request, gateway, principal, purpose)
     with step("fetch", view="flags", people=len(members)):
-        result = gather_flags(members, perms, engines, index, gateway.casework.as_of())
+        result = gather_flags(members, perms, engines, index, gateway.casework.as_of(), gateway.casework.pool)
     _record(request, result, purpose, glass)
     own = own_records(principal, set(members), engines, index)
     professionals: dict[tuple, dict[str, Any]] = {}

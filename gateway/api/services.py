@@ -54,6 +54,7 @@ class Services:
 
     def close(self) -> None:
         self.extract_jobs.shutdown()
+        self.casework.close()
         self.extract_store.dispose()
         self.audit.close()  # seals the chain with a final signed checkpoint
         self.index.dispose()
@@ -103,9 +104,10 @@ def build_services(settings: Settings) -> Services:
         notes_model=resolve_model(settings.scrub_spacy_model) if settings.scrub_spacy_model else None,
     )
     analysis = AnalysisStore(settings.analysis_db_url())
-    for engine in (*stores.engines.values(), index.engine, extract_store.engine):
-        trace_sql(engine)
-    analysis.on_engine = trace_sql
+    if settings.trace_sql:
+        for engine in (*stores.engines.values(), index.engine, extract_store.engine):
+            trace_sql(engine)
+        analysis.on_engine = trace_sql
     return Services(
         settings=settings,
         catalogue=catalogue,
@@ -119,7 +121,7 @@ def build_services(settings: Settings) -> Services:
         audit=audit,
         limiter=Limiter(load_limits(settings.policies_dir, settings.limits_file)),
         metrics=metrics,
-        casework=CaseworkService(settings.datadir(), stores.engines, index),
+        casework=CaseworkService(settings.datadir(), stores.engines, index, policy),
         extract_store=extract_store,
         extracts=extracts,
         extract_jobs=ExtractJobs(extracts, settings.extract_workers),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,8 @@ class Permissions:
     refusal: Decision | None  # why nothing is permitted, when nothing is
     # The contact route for protected people, per service (policies/safeguarding-lines.yaml).
     safeguarding_lines: dict[str, dict[str, str]] = field(default_factory=dict)
+    decisions: list[Decision] = field(default_factory=list)  # every decision these rest on
+    policy: Any = None  # the loaded policy they were decided under (a cache's check)
 
 
 def permissions(policy: PolicyEngine, principal: Principal, purpose: str) -> Permissions:
@@ -72,6 +74,7 @@ def permissions(policy: PolicyEngine, principal: Principal, purpose: str) -> Per
         agreements - {""},
         None if allowed else first_refusal,
         safeguarding_lines(policy.policies_dir),
+        list(cache.values()),
     )
 
 
@@ -108,7 +111,10 @@ def gather_flags(
     engines: dict[str, Engine],
     index: IndexStore,
     as_of: dt.date,
+    pool: Executor | None = None,
 ) -> FlagsResult:
+    """Every permitted flag of these people, each store queried once, in parallel (on `pool`, the
+    service's shared one, or a pool of this call's own)."""
     records = index.records_of(person_ids)
     local: dict[str, dict[str, str]] = defaultdict(dict)  # store -> local id -> person id
     for pid, recs in records.items():
@@ -118,9 +124,14 @@ def gather_flags(
     to_query = [s for s in SERVICES if s in permitted_services and local.get(s) and s in engines]
     marker_stores = [s for s in PROTECTION_MARKERS if local.get(s) and s in engines]
 
-    with ThreadPoolExecutor(max_workers=max(1, len(to_query) + len(marker_stores))) as pool:
-        futures = {s: pool.submit(_query, engines[s], s, sorted(local[s]), as_of) for s in to_query}
-        markers = {s: pool.submit(_protected, engines[s], s, sorted(local[s])) for s in marker_stores}
+    own = pool is None
+    runner = pool or ThreadPoolExecutor(max_workers=max(1, len(to_query) + len(marker_stores)))
+    try:
+        futures = {s: runner.submit(_query, engines[s], s, sorted(local[s]), as_of) for s in to_query}
+        markers = {s: runner.submit(_protected, engines[s], s, sorted(local[s])) for s in marker_stores}
+    finally:
+        if own:
+            runner.shutdown()
     status: dict[str, str] = {}
     raw: list[RawFlag] = []
     for s, fut in futures.items():

@@ -92,7 +92,9 @@ def serve(
         _fail(str(exc), code=2)
     except Exception as exc:
         _fail(str(exc))
-    uvicorn.run(service, host=settings.host, port=settings.port, log_level="info")
+    # Production writes no access-log line per request: the audit log is the record of every request.
+    access_log = settings.mode != "production"
+    uvicorn.run(service, host=settings.host, port=settings.port, log_level="info", access_log=access_log)
 
 
 @app.command()
