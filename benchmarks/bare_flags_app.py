@@ -26,6 +26,9 @@ def create() -> FastAPI:
     index = IndexStore(dd.index_url())
     as_of = dt.date.fromisoformat(dd.read_manifest()["as_of"])
     app = FastAPI()
+    # One pool for the process, as the gateway's casework service keeps: the bare side must not pay for
+    # a pool per request that the gateway no longer pays for.
+    pool = ThreadPoolExecutor(max_workers=max(4, 2 * len(stores.engines)), thread_name_prefix="flags")
 
     def run(service: str, ids: list[str]) -> list[Any]:
         with stores.engines[service].connect() as conn:
@@ -37,8 +40,7 @@ def create() -> FastAPI:
         for source, local_id in index.records_of([person_id])[person_id]:
             local.setdefault(source, []).append(local_id)
         services = [s for s in SERVICE_QUERIES if s in local]
-        with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
-            results = dict(zip(services, pool.map(lambda s: run(s, local[s]), services), strict=True))
+        results = dict(zip(services, pool.map(lambda s: run(s, local[s]), services), strict=True))
         return {"person_id": person_id, "flags": results}
 
     return app

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # (decide, fetch, transform, audit) are traced either way, and statement spans cost about 0.65 ms
     # of CPU per flags request (issue 24's profile).
     trace_sql: bool = False
+    # uvicorn's line per request: on in the demo (a new user sees requests arrive), off in production
+    # unless asked for (the audit log is the record of every request).
+    access_log: bool | None = None
     # Review alerts: distinct subjects per user per hour, working hours (local time), denial bursts.
     alert_subjects_per_hour: int = Field(default=40, ge=1)
     alert_working_hours: tuple[int, int] = (7, 19)

@@ -93,7 +93,7 @@ def serve(
     except Exception as exc:
         _fail(str(exc))
     # Production writes no access-log line per request: the audit log is the record of every request.
-    access_log = settings.mode != "production"
+    access_log = settings.access_log if settings.access_log is not None else settings.mode != "production"
     uvicorn.run(service, host=settings.host, port=settings.port, log_level="info", access_log=access_log)
 
 
