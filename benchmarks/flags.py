@@ -111,9 +111,14 @@ def run_size(people: int, n: int, levels: list[int], rounds: int = 5) -> dict:
         build_index(DataDir(root))
         # Traces are made (spans, ids, propagation) but not exported, as in production without OTLP: the
         # demo's console export to traces.jsonl would measure file writing, not governance.
+        # The per-principal limits are checked (that cost stays in) but set high enough never to refuse:
+        # one benchmark user sends far more than any caseworker could.
+        limits = root / "bench-limits.yaml"
+        limits.write_text("default:\n  concurrent: 1000\n  cost_per_minute: 100000000\n")
         # No access-log line on either side (the bare app runs at warning level, which has none either).
         env = {
             **os.environ,
+            "GATEWAY_LIMITS_FILE": str(limits),
             "GATEWAY_DATA_DIR": str(root),
             "OTEL_TRACES_EXPORTER": "none",
             "GATEWAY_ACCESS_LOG": "false",
