@@ -101,6 +101,19 @@ def flags(r: dict) -> Iterator[Row]:
             value <= goal,
             r["cpus"],
         )
+        if "p99_ratio" in entry:  # alternating-rounds runs also record tails and server CPU
+            for what, key, bound in (
+                ("p99", "p99_ratio", 2.0),
+                ("server CPU per request", "server_cpu_ratio", 1.5),
+            ):
+                yield _row(
+                    "flags",
+                    f"gateway {what} / bare, {int(first):,} residents, {level} client(s)",
+                    entry[key],
+                    f"<= {bound}",
+                    entry[key] <= bound,
+                    r["cpus"],
+                )
 
 
 def aggregates(r: dict) -> Iterator[Row]:
