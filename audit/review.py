@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 
 from audit import schema
 from audit.chain import from_row
@@ -25,13 +25,18 @@ class EventFilter:
     decision: str | None = None
     since: str | None = None  # ISO time, inclusive
     until: str | None = None  # ISO time, exclusive
+    # With `subject`: events on these resources count as about the subject too (the extracts the person
+    # is in: a build or download names the extract, not each of its thousands of people).
+    resources: tuple[str, ...] = ()
 
 
 def _query(f: EventFilter, cursor: int | None = None) -> Any:
     q = select(E).order_by(E.c.seq.desc())
     if f.actor:
         q = q.where(E.c.actor == f.actor)
-    if f.subject:
+    if f.subject and f.resources:
+        q = q.where(or_(E.c.subject_ids.like(f'%"{f.subject}"%'), E.c.resource.in_(f.resources)))
+    elif f.subject:
         q = q.where(E.c.subject_ids.like(f'%"{f.subject}"%'))
     if f.purpose:
         q = q.where(E.c.purpose == f.purpose)
@@ -63,7 +68,19 @@ def stream(engine: Engine, f: EventFilter) -> Iterator[dict[str, Any]]:
             yield from_row(r._mapping)
 
 
-def subject_history(engine: Engine, person_id: str) -> list[dict[str, Any]]:
+# What an extract's events did with the data of the people in it: built it, handed it out.
+EXTRACT_DATA_ACTIONS = frozenset({"extracts.build", "extracts.download"})
+
+
+def subject_history(engine: Engine, person_id: str, extracts: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Every access to a person: events naming them, and the builds and downloads of the extracts
+    they are in (`extracts`: those extract ids), each saying which extract it came through."""
+    resources = tuple(f"extracts/{e}" for e in extracts)
+    events = [
+        e
+        for e in stream(engine, EventFilter(subject=person_id, resources=resources))
+        if person_id in e["subject_ids"] or e["action"] in EXTRACT_DATA_ACTIONS
+    ]
     return [
         {
             "who": e["actor"],
@@ -78,8 +95,9 @@ def subject_history(engine: Engine, person_id: str) -> list[dict[str, Any]]:
             "reason": e["reason"],
             "audit_id": e["id"],
             "seq": e["seq"],
+            "via": e["resource"] if person_id not in e["subject_ids"] else None,
         }
-        for e in stream(engine, EventFilter(subject=person_id))
+        for e in events
     ]
 
 

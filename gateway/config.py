@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     oidc_metadata_url: str | None = None
     oidc_scope: str = "openid profile"
     # Free-text scrubbing: a spaCy pipeline for names no list holds (an installed package such as
-    # en_core_web_lg, or a directory). Default: the model `gateway notes train-ner` trained into the
+    # en_core_web_lg, or a directory). Default: the model `gateway scrub train` trained into the
     # data dir, if there is one; else the lexicon and context rules alone. Never downloaded.
     scrub_spacy_model: str | None = None
     # Per-principal and per-role request limits (default: limits.yaml in the policies directory).

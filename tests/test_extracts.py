@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 import string
 import time
 from pathlib import Path
@@ -299,7 +300,7 @@ def test_reidentification_needs_two_distinct_approvers(gw, linked_borough) -> No
     event = next(e for e in _events(gw, actor="an.priya") if e["id"] == revealed.headers["x-audit-id"])
     assert event["action"] == "reidentifications.reveal" and event["subject_ids"] == [person]
     # the approvers oversee others, so alerts about their steps are the DPO's to review
-    alerts = gw.get("/v1/audit/alerts", headers=_as(gw, "dpo.sam")).json()["alerts"]
+    alerts = gw.get("/v1/audit/alerts", headers=_as(gw, "dpo.dana")).json()["alerts"]
     kinds = [a for a in alerts if a["kind"] == "reidentification"]
     assert len(kinds) >= 4  # asked, approved twice, revealed
     other = gw.post(
@@ -425,3 +426,28 @@ def test_reidentification_stops_when_the_extracts_agreement_ends(gw) -> None:
         event = next(e for e in _events(gw) if e["id"] == r.headers["x-audit-id"])
         assert event["decision"] == "deny" and event["status"] == 403 and event["subject_ids"] == []
     assert gw.get(f"/v1/reidentifications/{reid}", headers=_as(gw, "an.priya")).json()["person_id"]
+
+
+def test_a_persons_access_report_lists_the_extracts_built_with_them(
+    gw, linked_borough, persons_extract
+) -> None:
+    """Art 15: someone built into an extract sees its build and each download in their access report;
+    someone left out sees neither. Who is in it is read from the gateway database directly."""
+    extract_id, _ = persons_extract
+    assert gw.get(f"/v1/extracts/{extract_id}/data", headers=_as(gw, "an.priya")).status_code == 200
+    with sqlite3.connect(linked_borough / "gateway.db") as con:
+        inside = {
+            r[0]
+            for r in con.execute("SELECT person_id FROM extract_subjects WHERE extract_id = ?", (extract_id,))
+        }
+        everyone = {r[0] for r in con.execute("SELECT person_id FROM index_persons")}
+    assert inside and everyone - inside
+    olu = _as(gw, "ig.olu")
+    person = sorted(inside)[0]
+    report = gw.get(f"/v1/audit/subjects/{person}", headers=olu).json()["accesses"]
+    through = [a for a in report if a["via"] == f"extracts/{extract_id}"]
+    assert {a["action"] for a in through} == {"extracts.build", "extracts.download"}
+    assert any(a["who"] == "an.priya" and a["action"] == "extracts.download" for a in through)
+    outside = sorted(everyone - inside)[0]
+    report = gw.get(f"/v1/audit/subjects/{outside}", headers=olu).json()["accesses"]
+    assert not [a for a in report if a["via"] == f"extracts/{extract_id}"]

@@ -60,9 +60,9 @@ def test_an_ig_officer_cannot_review_an_alert_about_their_own_action(gateway):
     assert refused.status_code == 403 and "own action" in refused.json()["detail"]
     # nor can another IG officer's peer: alerts about overseers are the DPO's
     assert "self_approval" in {
-        a["kind"] for a in c.get("/v1/audit/alerts", headers=bearer(root, "dpo.sam")).json()["alerts"]
+        a["kind"] for a in c.get("/v1/audit/alerts", headers=bearer(root, "dpo.dana")).json()["alerts"]
     }
-    ok = _review(c, root, "dpo.sam", own["id"])
+    ok = _review(c, root, "dpo.dana", own["id"])
     assert ok.status_code == 200, ok.text
 
 
@@ -71,7 +71,7 @@ def test_overseer_alerts_are_visible_to_the_dpo_only(gateway):
     about_ig = _break_glass_event(c.app.state.services.audit, "ig.olu", ["ig_officer"])
     about_cw = _break_glass_event(c.app.state.services.audit, "cw.ben", ["caseworker"])
     ig_view = c.get("/v1/audit/alerts", headers=bearer(root, "ig.olu")).json()["alerts"]
-    dpo_view = c.get("/v1/audit/alerts", headers=bearer(root, "dpo.sam")).json()["alerts"]
+    dpo_view = c.get("/v1/audit/alerts", headers=bearer(root, "dpo.dana")).json()["alerts"]
     assert {a["audit_id"] for a in ig_view} == {about_cw["id"]}
     assert {about_ig["id"], about_cw["id"]} <= {a["audit_id"] for a in dpo_view}
     assert [a["overseer"] for a in dpo_view if a["audit_id"] == about_ig["id"]] == [True, True]
@@ -103,7 +103,7 @@ def test_an_ig_subject_search_out_of_hours_raises_an_alert_for_the_dpo(gateway):
     assert looked.status_code == 200
     event = next(
         e
-        for e in c.get("/v1/audit/events", headers=bearer(root, "dpo.sam")).json()["events"]
+        for e in c.get("/v1/audit/events", headers=bearer(root, "dpo.dana")).json()["events"]
         if e["id"] == looked.headers["x-audit-id"]
     )
     assert event["subject_ids"] == ["P123"]  # the look-up is an access to P123
@@ -113,7 +113,7 @@ def test_an_ig_subject_search_out_of_hours_raises_an_alert_for_the_dpo(gateway):
     early = store.append(
         new_event(**fields, decision="allow", status=200, time="2026-06-03T04:09:00.000000Z")
     )
-    alerts = c.get("/v1/audit/alerts", headers=bearer(root, "dpo.sam")).json()["alerts"]
+    alerts = c.get("/v1/audit/alerts", headers=bearer(root, "dpo.dana")).json()["alerts"]
     assert ("out_of_hours", early["id"]) in {(a["kind"], a["audit_id"]) for a in alerts}
 
 
@@ -144,7 +144,7 @@ def test_overseer_volume_and_self_approval_attempts_raise_alerts(tmp_path):
         )
         kinds = {
             (a["kind"], a["actor"])
-            for a in c.get("/v1/audit/alerts", headers=bearer(tmp_path, "dpo.sam")).json()["alerts"]
+            for a in c.get("/v1/audit/alerts", headers=bearer(tmp_path, "dpo.dana")).json()["alerts"]
         }
     assert ("overseer_volume", "ig.olu") in kinds and ("self_approval", "ig.olu") in kinds
 

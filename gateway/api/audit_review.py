@@ -129,7 +129,9 @@ def subject(
     person_id: Annotated[str, FastApiPath(pattern=PERSON)], request: Request, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     _authorise(request, principal, "audit.subject")
-    history = subject_history(services(request).audit.engine, person_id)
+    gateway = services(request)
+    extracts = tuple(gateway.extract_store.extracts_of(person_id))
+    history = subject_history(gateway.audit.engine, person_id, extracts)
     # A person's access history is about them: the look-up is an access to that person, and alerts
     # (out of hours, volume) apply to the IG officer who made it as to anyone.
     audit_context(request).update(rows_released=len(history), subject_ids=[person_id])

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -67,6 +68,7 @@ extract_subjects = Table(
     Column("extract_id", String(32), nullable=False),
     Column("person_id", String(32), nullable=False),
     PrimaryKeyConstraint("extract_id", "person_id"),
+    Index("ix_extract_subjects_person", "person_id"),  # a person's extracts (migration g0006)
 )
 
 projects = Table(
@@ -173,6 +175,12 @@ class ExtractStore:
         with self.engine.connect() as conn:
             q = select(extract_subjects.c.person_id).where(extract_subjects.c.extract_id == extract_id)
             return [r[0] for r in conn.execute(q.order_by(extract_subjects.c.person_id))]
+
+    def extracts_of(self, person_id: str) -> list[str]:
+        """The extracts a person was built into (for their subject access request)."""
+        with self.engine.connect() as conn:
+            q = select(extract_subjects.c.extract_id).where(extract_subjects.c.person_id == person_id)
+            return sorted(r[0] for r in conn.execute(q))
 
     def expired(self, at: dt.datetime) -> list[str]:
         with self.engine.connect() as conn:

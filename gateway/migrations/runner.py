@@ -125,6 +125,16 @@ def table_missing(table: str) -> bool:
     return not inspect(op.get_bind()).has_table(table)
 
 
+def index_missing(table: str, index: str) -> bool:
+    """For migrations that add an index: true if `table` has no index of that name yet."""
+    from alembic import context, op
+    from sqlalchemy import inspect
+
+    if context.is_offline_mode():
+        return True
+    return index not in {i["name"] for i in inspect(op.get_bind()).get_indexes(table)}
+
+
 def column_missing(table: str, column: str) -> bool:
     """For migrations that add a column: true if `table` lacks `column` on the database being upgraded."""
     from alembic import context, op

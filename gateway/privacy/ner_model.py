@@ -1,7 +1,7 @@
 """The notes NER model: a small spaCy pipeline the project trains itself, offline, from its own notes.
 
 No pretrained spaCy model can be installed here, and the scrubber must never download one. So
-`gateway notes train-ner` trains a pipeline (spaCy's default NER: a hash-embedding CNN and a
+`gateway scrub train` trains a pipeline (spaCy's default NER: a hash-embedding CNN and a
 transition-based parser, a few megabytes; `gateway/synth/ner_training.py`) on sentences from
 `gateway/synth/training_notes.py` and saves it under the data directory (`models/notes-ner`). The
 scrubber loads it when it is there, or any spaCy pipeline an operator names (an installed package such
@@ -30,7 +30,7 @@ def resolve_model(name: str | Path) -> str:
         return text
     raise ModelNotFound(
         f"spaCy model {text!r} is neither an installed package nor a directory; train one with "
-        "`gateway notes train-ner` or install the package yourself (the gateway never downloads models)"
+        "`gateway scrub train` or install the package yourself (the gateway never downloads models)"
     )
 
 

@@ -1,4 +1,4 @@
-"""Free text in extracts: training the notes NER model."""
+"""`gateway scrub`: free-text scrubbing in extracts, and training the NER model it can use."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from gateway.cli.common import (
 )
 from gateway.cli.main import app
 
-notes_app = typer.Typer(
-    help="Free text in extracts: the NER model the scrubber can use.", no_args_is_help=True
+scrub_app = typer.Typer(
+    help="Free-text scrubbing in extracts: the NER model the scrubber can use.", no_args_is_help=True
 )
-app.add_typer(notes_app, name="notes")
+app.add_typer(scrub_app, name="scrub")
 
 
-@notes_app.command("train-ner")
-def notes_train_ner(
+@scrub_app.command("train")
+def scrub_train(
     notes: Annotated[int, typer.Option(min=50, help="Generated training notes.")] = 3000,
     epochs: Annotated[int, typer.Option(min=1, help="Passes over the training notes.")] = 8,
     seed_value: Annotated[int, typer.Option("--seed", help="Same seed, same notes and model.")] = 7,
