@@ -252,7 +252,8 @@ def test_a_caseworker_cannot_reach_another_caseworkers_family_by_editing_the_url
     assert event["action"] == "family.context" and event["rows_released"] == 0
 
     # Break-glass: the reason is required, the family is shown with a warning, and IG sees an alert.
-    reason = "Police report a child at this address at immediate risk tonight"
+    # Typed as people type: an accent, a pound sign, a curly apostrophe and an emoji, all kept exactly.
+    reason = "Police report Zoë at this address at immediate risk tonight, owes £500, Mum’s partner back 🚨"
     page.fill("#reason", reason)
     page.get_by_test_id("break-glass-submit").click()
     banner = page.get_by_test_id("break-glass-banner")
