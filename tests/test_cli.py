@@ -50,9 +50,7 @@ def test_help_lists_the_commands() -> None:
 def test_scrub_train_keeps_a_model_the_extract_builds_find(tmp_path: Path) -> None:
     from gateway.privacy.ner_model import notes_model
 
-    r = runner.invoke(
-        app, ["scrub", "train", "--notes", "60", "--epochs", "1", "--data-dir", str(tmp_path)]
-    )
+    r = runner.invoke(app, ["scrub", "train", "--notes", "60", "--epochs", "1", "--data-dir", str(tmp_path)])
     assert r.exit_code == 0, r.output
     assert "trained on 60 notes" in r.output
     model = tmp_path / "models" / "notes-ner"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from collections import Counter
@@ -37,6 +38,8 @@ from gateway.api.auth import CurrentPrincipal
 from gateway.api.bodies import body_schema, parse_body
 from gateway.api.services import services
 from gateway.identity.principal import Principal
+from gateway.index.search import SearchInputError, SubjectQuery, find_candidates
+from gateway.index.store import IndexMissing
 from gateway.policy.justification import DECISION_NOTE_WORDS, justification_problem
 from gateway.refusal import Refused
 from gateway.spreadsheet import neutralise
@@ -59,8 +62,6 @@ def _authorise(request: Request, principal: Principal, action: str) -> None:
 
 
 def _iso(value: str | None, name: str) -> str | None:
-    import datetime as dt
-
     if value is None:
         return None
     try:
@@ -122,6 +123,34 @@ def events(
             }
         )
     return Response(buf.getvalue(), media_type="text/csv")
+
+
+@router.get("/subjects", response_model=answers.SubjectCandidates)
+def find_subject(
+    request: Request,
+    principal: CurrentPrincipal,
+    name: Annotated[str | None, Query(max_length=200, description="full name: first and last")] = None,
+    date_of_birth: Annotated[dt.date | None, Query(description="YYYY-MM-DD, with a name")] = None,
+    nhs_number: Annotated[str | None, Query(max_length=14, description="10 digits")] = None,
+) -> dict[str, Any]:
+    """Candidate people for a subject access request, best match first, scored as the linkage scores
+    records. Choose one, then `GET /v1/audit/subjects/{person_id}`. The audit event records which
+    details were given, never their values, and the candidates it returned."""
+    _authorise(request, principal, "audit.subject_search")
+    given = [
+        k for k, v in (("name", name), ("date_of_birth", date_of_birth), ("nhs_number", nhs_number)) if v
+    ]
+    audit_context(request).update(request={"by": given})
+    gateway = services(request)
+    try:
+        found = find_candidates(gateway.settings.datadir(), SubjectQuery(name, date_of_birth, nhs_number))
+    except SearchInputError as exc:
+        raise Refused(422, "invalid_request", str(exc)) from exc
+    except IndexMissing as exc:
+        raise Refused(503, "index_unavailable", str(exc)) from exc
+    candidates = [c.__dict__ for c in found]
+    audit_context(request).update(subject_ids=[c.person_id for c in found], rows_released=len(found))
+    return {"candidates": candidates}
 
 
 @router.get("/subjects/{person_id}", response_model=answers.SubjectAccesses)

@@ -88,6 +88,12 @@ class AuditEvents(Answer):
     next_cursor: int | None = None
 
 
+class SubjectCandidates(Answer):
+    candidates: list[Json] = Field(
+        description="person_id, match_probability and match_weight of each candidate, best first"
+    )
+
+
 class SubjectAccesses(Answer):
     person_id: str
     accesses: list[Json]

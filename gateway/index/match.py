@@ -66,6 +66,56 @@ class MatchSummary:
     out: Path
 
 
+Candidate = tuple[str, float, float]  # person id, match probability, match weight
+
+
+def score_against_index(
+    dd: DataDir,
+    store: IndexStore,
+    records: list[dict[str, Any]],
+    *,
+    progress: Callable[[str], None] = lambda _m: None,
+    every_candidate: bool = False,
+) -> dict[str, list[Candidate]]:
+    """Each outside record's candidate people, best first, scored with the last `gateway link` run's
+    model (its m/u parameters and term frequencies) down to the review band below its threshold, or
+    (`every_candidate`) every person the blocking rules pair it with, however weak: a search shows an
+    officer candidates to choose from, where a file match must not guess. Shared by partner-file
+    matching and the search for a subject access request."""
+    run = store.last_run()
+    threshold = float(run["match_threshold"])
+    floor = math.log2(threshold / (1 - threshold)) - float(run.get("review_band_weight") or 4.0)
+    person_of = store.person_of_record()
+    progress("reading the indexed records")
+    indexed_records, _ = read_stores(dd, progress)
+    indexed = [r for r in indexed_records if r["unique_id"] in person_of]
+    found: dict[str, dict[str, Candidate]] = {}
+    if records and indexed:
+        logging.getLogger("splink").setLevel(logging.ERROR)
+        engine = DuckDBEngine()
+        db_api = engine.db_api()
+        left = engine.register(db_api, to_arrow(indexed), "indexed")
+        right = engine.register(db_api, to_arrow(records), "partner_file")
+        linker = Linker(left, run["model"], log_level=None)
+        for column in ("first_name", "last_name"):
+            linker.table_management.compute_tf_table(column)
+        progress("scoring against the index")
+        scored = linker.inference.predict_between(
+            left, right, threshold_match_weight=None if every_candidate else floor
+        )
+        for r in rows(scored, ["unique_id_l", "unique_id_r", "match_probability", "match_weight"]):
+            ids = {r["unique_id_l"], r["unique_id_r"]}
+            outside = next(i for i in ids if i.startswith(f"{PARTNER}:"))
+            person = person_of[next(i for i in ids if not i.startswith(f"{PARTNER}:"))]
+            candidate = (person, float(r["match_probability"]), float(r["match_weight"]))
+            mine = found.setdefault(outside, {})
+            if person not in mine or candidate[1] > mine[person][1]:  # a person's best record counts
+                mine[person] = candidate
+    return {
+        outside: sorted(people.values(), key=lambda c: (-c[1], c[0])) for outside, people in found.items()
+    }
+
+
 def match_file(
     dd: DataDir,
     path: Path,
@@ -76,10 +126,7 @@ def match_file(
 ) -> MatchSummary:
     store = IndexStore(dd.index_url())
     store.require()
-    run = store.last_run()
-    threshold = float(run["match_threshold"])
-    floor = math.log2(threshold / (1 - threshold)) - float(run.get("review_band_weight") or 4.0)
-    person_of = store.person_of_record()
+    threshold = float(store.last_run()["match_threshold"])
 
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
@@ -96,29 +143,8 @@ def match_file(
         standardise_record(PARTNER, {"local_id": str(i), **{f: row.get(c) for f, c in mapping.items()}})
         for i, row in enumerate(partner_rows, start=1)
     ]
-    progress("reading the indexed records")
-    records, _ = read_stores(dd, progress)
-    indexed = [r for r in records if r["unique_id"] in person_of]
-
-    best: dict[str, tuple[str, float, float]] = {}
-    if partner and indexed:
-        logging.getLogger("splink").setLevel(logging.ERROR)
-        engine = DuckDBEngine()
-        db_api = engine.db_api()
-        left = engine.register(db_api, to_arrow(indexed), "indexed")
-        right = engine.register(db_api, to_arrow(partner), "partner_file")
-        linker = Linker(left, run["model"], log_level=None)
-        for column in ("first_name", "last_name"):
-            linker.table_management.compute_tf_table(column)
-        progress("scoring the partner file against the index")
-        scored = linker.inference.predict_between(left, right, threshold_match_weight=floor)
-        for r in rows(scored, ["unique_id_l", "unique_id_r", "match_probability", "match_weight"]):
-            ids = {r["unique_id_l"], r["unique_id_r"]}
-            partner_id = next(i for i in ids if i.startswith(f"{PARTNER}:"))
-            index_id = next(i for i in ids if not i.startswith(f"{PARTNER}:"))
-            candidate = (person_of[index_id], float(r["match_probability"]), float(r["match_weight"]))
-            if partner_id not in best or candidate[1] > best[partner_id][1]:
-                best[partner_id] = candidate
+    candidates = score_against_index(dd, store, partner, progress=progress)
+    best = {pid: found[0] for pid, found in candidates.items() if found}
 
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="", encoding="utf-8") as fh:
