@@ -81,3 +81,30 @@ def test_a_search_that_cannot_identify_anyone_or_is_not_yours_is_refused(
 ) -> None:
     reply = client.get("/v1/audit/subjects", params=params, headers=bearer(linked_borough, user))
     assert reply.status_code == status, reply.text
+
+
+def test_the_find_a_person_page_links_the_best_candidate_to_their_access_report(
+    client, linked_borough
+) -> None:
+    from gateway.identity.dev_issuer import sign_token
+    from gateway.identity.users import load_demo_users
+    from gateway.web.session import COOKIE
+
+    with sqlite3.connect(linked_borough / "stores" / "childrens_social_care.db") as con:
+        local_id, first, last, dob = con.execute(
+            "SELECT pers_person_id, pers_forename, pers_surname, pers_dob FROM ssd_person "
+            "WHERE pers_forename IS NOT NULL AND pers_surname IS NOT NULL AND pers_dob IS NOT NULL "
+            "ORDER BY pers_person_id DESC LIMIT 1"
+        ).fetchone()
+    expected = _person_of(linked_borough, "childrens_social_care")[local_id]
+    user = load_demo_users(Settings().policies_dir).get("ig.olu")
+    client.cookies.set(COOKIE, sign_token(linked_borough, user), path="/ui")
+    try:
+        page = client.get("/ui/audit/people", params={"name": f"{first} {last}", "date_of_birth": dob})
+        refused = client.get("/ui/audit/people", params={"name": last})
+    finally:
+        client.cookies.clear()
+    assert page.status_code == 200
+    first_link = page.text.split('data-testid="candidates"', 1)[1].split('href="', 1)[1].split('"', 1)[0]
+    assert first_link == f"/ui/audit/subjects/{expected}"
+    assert refused.status_code == 422 and 'data-testid="refusal"' in refused.text

@@ -96,6 +96,37 @@ async def audit_log(request: Request, user: User, need: str | None = None) -> Re
     )
 
 
+@router.get("/audit/people")
+async def find_person(
+    request: Request, user: User, name: str = "", date_of_birth: str = "", nhs_number: str = ""
+) -> Response:
+    """A subject access request starts from a name and date of birth, or an NHS number: the
+    candidates, best first, each linking to their access report."""
+    query = {
+        k: v.strip()
+        for k, v in (("name", name), ("date_of_birth", date_of_birth), ("nhs_number", nhs_number))
+        if v.strip()
+    }
+    candidates, refusal = None, None
+    if query:
+        try:
+            found = await web_services(request).api.for_page(request, user).get("/v1/audit/subjects", query)
+            candidates = found["candidates"]
+        except ApiRefused as refused:
+            if not refused.about_the_request:
+                raise
+            refusal = refused.detail
+    return render(
+        request,
+        "ig/find_person.html",
+        user,
+        status_code=422 if refusal else 200,
+        query=query,
+        candidates=candidates,
+        refusal=refusal,
+    )
+
+
 @router.get("/audit/subjects")
 async def find_subject(person_id: str = "") -> Response:
     if not person_id.strip():  # back to the form, saying what it needs (never a redirect to itself)
