@@ -28,16 +28,19 @@ class EventFilter:
     # With `subject`: events on these resources count as about the subject too (the extracts the person
     # is in: a build or download names the extract, not each of its thousands of people).
     resources: tuple[str, ...] = ()
+    # With `subject`: the ids the person had before the index merged or split them.
+    aliases: tuple[str, ...] = ()
 
 
 def _query(f: EventFilter, cursor: int | None = None) -> Any:
     q = select(E).order_by(E.c.seq.desc())
     if f.actor:
         q = q.where(E.c.actor == f.actor)
-    if f.subject and f.resources:
-        q = q.where(or_(E.c.subject_ids.like(f'%"{f.subject}"%'), E.c.resource.in_(f.resources)))
-    elif f.subject:
-        q = q.where(E.c.subject_ids.like(f'%"{f.subject}"%'))
+    if f.subject:
+        about = [E.c.subject_ids.like(f'%"{s}"%') for s in (f.subject, *f.aliases)]
+        if f.resources:
+            about.append(E.c.resource.in_(f.resources))
+        q = q.where(or_(*about))
     if f.purpose:
         q = q.where(E.c.purpose == f.purpose)
     if f.decision:
@@ -72,14 +75,18 @@ def stream(engine: Engine, f: EventFilter) -> Iterator[dict[str, Any]]:
 EXTRACT_DATA_ACTIONS = frozenset({"extracts.build", "extracts.download"})
 
 
-def subject_history(engine: Engine, person_id: str, extracts: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """Every access to a person: events naming them, and the builds and downloads of the extracts
-    they are in (`extracts`: those extract ids), each saying which extract it came through."""
+def subject_history(
+    engine: Engine, person_id: str, extracts: tuple[str, ...] = (), earlier_ids: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """Every access to a person: events naming them or an id they had before the index merged or
+    split them (`earlier_ids`, each entry saying `as_id`), and the builds and downloads of the extracts
+    they are in (`extracts`), each saying which extract it came through (`via`)."""
     resources = tuple(f"extracts/{e}" for e in extracts)
+    ids = {person_id, *earlier_ids}
     events = [
         e
-        for e in stream(engine, EventFilter(subject=person_id, resources=resources))
-        if person_id in e["subject_ids"] or e["action"] in EXTRACT_DATA_ACTIONS
+        for e in stream(engine, EventFilter(subject=person_id, resources=resources, aliases=earlier_ids))
+        if ids & set(e["subject_ids"]) or e["action"] in EXTRACT_DATA_ACTIONS
     ]
     return [
         {
@@ -95,7 +102,10 @@ def subject_history(engine: Engine, person_id: str, extracts: tuple[str, ...] = 
             "reason": e["reason"],
             "audit_id": e["id"],
             "seq": e["seq"],
-            "via": e["resource"] if person_id not in e["subject_ids"] else None,
+            "via": e["resource"] if not ids & set(e["subject_ids"]) else None,
+            "as_id": None
+            if person_id in e["subject_ids"]
+            else next((i for i in earlier_ids if i in e["subject_ids"]), None),
         }
         for e in events
     ]

@@ -108,3 +108,34 @@ def test_the_find_a_person_page_links_the_best_candidate_to_their_access_report(
     first_link = page.text.split('data-testid="candidates"', 1)[1].split('href="', 1)[1].split('"', 1)[0]
     assert first_link == f"/ui/audit/subjects/{expected}"
     assert refused.status_code == 422 and 'data-testid="refusal"' in refused.text
+
+
+def test_an_access_report_follows_the_person_through_merges(small_borough) -> None:
+    """An IG look-up recorded under a person's id before a relink merged them into someone else still
+    shows in the merged person's report, saying which id it was recorded under."""
+    from gateway.datadir import DataDir
+    from gateway.index.build import build_index
+    from gateway.index.store import IndexStore
+    from gateway.linkage.model import Profile
+
+    dd = DataDir(small_borough)
+    build_index(dd)
+    with sqlite3.connect(small_borough / "gateway.db") as con:
+        before = dict(con.execute("SELECT source || ':' || local_id, person_id FROM index_xref").fetchall())
+    ig = bearer(small_borough, "ig.olu")
+    with TestClient(create_app(Settings(data_dir=small_borough))) as c:
+        looked_up = sorted(set(before.values()))
+        for person in looked_up:  # every person is looked up once, under the id they have now
+            assert c.get(f"/v1/audit/subjects/{person}", headers=ig).status_code == 200
+        build_index(dd, profile=Profile(match_threshold=0.51, review_band_weight=0))
+        with sqlite3.connect(small_borough / "gateway.db") as con:
+            after = dict(
+                con.execute("SELECT source || ':' || local_id, person_id FROM index_xref").fetchall()
+            )
+        merged_away = {old for record, old in before.items() if after[record] != old}
+        assert merged_away, "the looser threshold merges someone"
+        old = sorted(merged_away)[0]
+        holder = next(after[r] for r, p in before.items() if p == old)
+        assert old in IndexStore(dd.index_url()).earlier_ids(holder)
+        report = c.get(f"/v1/audit/subjects/{holder}", headers=ig).json()["accesses"]
+    assert any(a["as_id"] == old and a["action"] == "audit.subject" for a in report)

@@ -159,8 +159,9 @@ def subject(
 ) -> dict[str, Any]:
     _authorise(request, principal, "audit.subject")
     gateway = services(request)
-    extracts = tuple(gateway.extract_store.extracts_of(person_id))
-    history = subject_history(gateway.audit.engine, person_id, extracts)
+    earlier = tuple(gateway.index.earlier_ids(person_id)) if gateway.index.exists() else ()
+    extracts = tuple(sorted({e for i in (person_id, *earlier) for e in gateway.extract_store.extracts_of(i)}))
+    history = subject_history(gateway.audit.engine, person_id, extracts, earlier)
     # A person's access history is about them: the look-up is an access to that person, and alerts
     # (out of hours, volume) apply to the IG officer who made it as to anyone.
     audit_context(request).update(rows_released=len(history), subject_ids=[person_id])

@@ -275,5 +275,24 @@ class IndexStore:
                 query = query.where(schema.lineage.c.entity == entity)
             return [dict(r._mapping) for r in conn.execute(query)]
 
+    def earlier_ids(self, person_id: str) -> list[str]:
+        """Every id this person was known by before merges and splits, following the lineage back
+        (a person merged from A and B, where A was split from C, was A, B and C)."""
+        found: set[str] = set()
+        todo = [person_id]
+        with self.engine.connect() as conn:
+            while todo:
+                current = todo.pop()
+                rows = conn.execute(
+                    select(schema.lineage.c.old_id).where(
+                        schema.lineage.c.entity == "person", schema.lineage.c.new_id == current
+                    )
+                )
+                for (old,) in rows:
+                    if old not in found and old != person_id:
+                        found.add(old)
+                        todo.append(old)
+        return sorted(found)
+
     def dispose(self) -> None:
         self.engine.dispose()
