@@ -60,7 +60,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     data = tmp_path_factory.mktemp("web") / "var"
     port = free_port()
     log = data.parent / "server.log"
-    env = {**os.environ, "GATEWAY_AUDIT_CHECKPOINT_EVERY": "25", "COLUMNS": "200"}
+    # Working hours of zero length: every access to personal data is out of hours, so the alerts page
+    # shows how a day's out-of-hours work is grouped, whatever time the suite runs.
+    env = {
+        **os.environ,
+        "GATEWAY_AUDIT_CHECKPOINT_EVERY": "25",
+        "COLUMNS": "200",
+        "GATEWAY_ALERT_WORKING_HOURS": "[0, 0]",
+    }
     with log.open("w") as out:
         proc = subprocess.Popen(
             [
@@ -512,8 +519,17 @@ def test_ig_officer_journey(live: Live, new_page: Any) -> None:
     page.get_by_test_id("search-audit").click()
     purposes = page.locator("[data-testid=events] tbody tr td:nth-child(5)").all_inner_texts()
     assert purposes and all(p.startswith("child protection enquiry") for p in purposes)
-    page.goto(f"{live.base}/ui/audit?actor=cw.alice&since=yesterday")
-    assert page.get_by_test_id("refusal").is_visible() and page.input_value("#actor") == "cw.alice"
+    for _ in range(6):  # an officer's own typos, more than the five refusals that raise an alert
+        page.goto(f"{live.base}/ui/audit?actor=cw.alice&since=yesterday")
+        assert page.get_by_test_id("refusal").is_visible() and page.input_value("#actor") == "cw.alice"
+    bursts = live.api("ig.olu", "/v1/audit/alerts", kind="denied_burst", limit=500)["alerts"]
+    assert not [a for a in bursts if a["actor"] == "ig.olu"], "search typos are not repeated refusals"
+
+    # Out-of-hours work (this server's working hours are empty): one alert per person per day.
+    page.goto(f"{live.base}/ui/alerts?status=all&kind=out_of_hours")
+    late = page.locator("[data-testid=alert][data-kind=out_of_hours]").filter(has_text="cw.alice")
+    days = late.all_inner_texts()  # two only if the journey ran across midnight
+    assert 1 <= len(days) <= 2 and any("more times that day" in d for d in days)
     page.goto(f"{live.base}/ui/audit/subjects?person_id=")
     assert page.get_by_test_id("need-person").is_visible() and "/ui/audit" in page.url
 
