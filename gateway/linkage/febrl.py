@@ -13,7 +13,17 @@ import importlib.util
 import re
 from pathlib import Path
 
-FILES = {"febrl3": ("dataset3.csv",), "febrl4": ("dataset4a.csv", "dataset4b.csv")}
+from gateway.linkage.evaluate import Scores, pairwise_scores
+from gateway.linkage.model import Profile
+
+FILES = {
+    "febrl1": ("dataset1.csv",),
+    "febrl2": ("dataset2.csv",),
+    "febrl3": ("dataset3.csv",),
+    "febrl4": ("dataset4a.csv", "dataset4b.csv"),
+}
+# FEBRL has no households, so nothing stops EM learning every m probability (see policies/linkage.yaml).
+PROFILE = Profile(dob_disagree_m=None, first_name_disagree_m=None)
 
 
 class FebrlUnavailable(FileNotFoundError):
@@ -32,6 +42,19 @@ def person_key(rec_id: str) -> str:
     if not match:
         raise ValueError(f"not a FEBRL record id: {rec_id!r}")
     return match.group(1)
+
+
+def evaluate(name: str) -> Scores:
+    """Link one FEBRL set with the gateway's own pipeline (no identifier) and score it against the
+    record ids' person keys: pairwise precision, recall and F1."""
+    from gateway.linkage.engines import engine_for
+    from gateway.linkage.pipeline import link_records
+    from gateway.linkage.standardise import standardise_record
+
+    data = load(name)
+    records = [standardise_record(source, row) for source, rows in data.items() for row in rows]
+    truth = {r["unique_id"]: person_key(r["local_id"]) for r in records}
+    return pairwise_scores(link_records(records, engine_for("duckdb"), profile=PROFILE).clusters, truth)
 
 
 def load(name: str) -> dict[str, list[dict[str, str | None]]]:
