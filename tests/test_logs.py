@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -47,6 +48,19 @@ def test_a_full_demo_run_logs_no_personal_data(tmp_path: Path) -> None:
                 ):
                     httpx.get(f"{base}{path}", headers=headers, timeout=30)
             httpx.get(f"{base}/v1/me", timeout=30)  # unauthenticated
+            # A subject access search carries a name, a date of birth and an NHS number in its query.
+            with (data / "truth" / "persons.csv").open() as fh:
+                searched = next(csv.DictReader(fh))
+            for params in (
+                {
+                    "name": f"{searched['first_name']} {searched['last_name']}",
+                    "date_of_birth": searched["date_of_birth"],
+                },
+                {"nhs_number": searched["nhs_number"]},
+            ):
+                httpx.get(
+                    f"{base}/v1/audit/subjects", params=params, headers=bearer(data, "ig.olu"), timeout=60
+                )
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -61,7 +75,12 @@ def test_a_full_demo_run_logs_no_personal_data(tmp_path: Path) -> None:
             f"{p['first_name']} {p['last_name']}",
             f"{p['last_name']}, {p['first_name']}",
             p["nhs_number"],
+            # as a query string spells them (the subject search's access-log line)
+            quote_plus(f"{p['first_name']} {p['last_name']}"),
+            quote(f"{p['first_name']} {p['last_name']}"),
         )
         if value.strip(" ,") and value in text
     ]
     assert leaks == []
+    assert "GET /v1/audit/subjects?" in text, "the search itself is logged, with its values redacted"
+    assert searched["date_of_birth"] not in text

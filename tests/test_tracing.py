@@ -158,3 +158,25 @@ def test_by_default_a_request_is_traced_by_step_not_by_statement(
     trace = _trace(spans, reply.headers["x-trace-id"])
     assert {"decide", "fetch", "audit"} <= {s.name for s in trace}
     assert not [s for s in trace if {"db.system", "db.system.name"} & set(s.attributes or {})]
+
+
+def test_a_subject_search_leaves_no_name_or_date_of_birth_in_its_trace(
+    client: TestClient, analysis_borough: Path, spans: InMemorySpanExporter
+) -> None:
+    """The search's query carries personal data; the server span keeps only the parameter names."""
+    import csv
+    from urllib.parse import quote, quote_plus
+
+    with (analysis_borough / "truth" / "persons.csv").open() as fh:
+        person = next(csv.DictReader(fh))
+    name = f"{person['first_name']} {person['last_name']}"
+    reply = client.get(
+        "/v1/audit/subjects",
+        params={"name": name, "date_of_birth": person["date_of_birth"]},
+        headers=bearer(analysis_borough, "ig.olu"),
+    )
+    assert reply.status_code == 200
+    text = _attribute_text(_trace(spans, reply.headers["x-trace-id"]))
+    assert "/v1/audit/subjects" in text
+    for value in (name, quote(name), quote_plus(name), person["last_name"], person["date_of_birth"]):
+        assert value not in text, f"{value!r} in a span attribute"

@@ -78,12 +78,15 @@ def serve(
     config: Annotated[Path | None, typer.Option("--config", help="YAML settings file.")] = None,
 ) -> None:
     """Run the HTTP service."""
+    import logging
+
     import uvicorn
 
     from gateway.api.app import create_app
     from gateway.config import load_settings
     from gateway.migrations.runner import SchemaOutOfDate
     from gateway.production import ProductionNotReady
+    from gateway.telemetry.tracing import RedactedAccessLog
 
     try:
         settings = load_settings(config, data_dir=data_dir, host=host, port=port)
@@ -94,6 +97,9 @@ def serve(
         _fail(str(exc))
     # Production writes no access-log line per request: the audit log is the record of every request.
     access_log = settings.access_log if settings.access_log is not None else settings.mode != "production"
+    # The line names the path with its ids and query values redacted, as spans do (a subject search's
+    # query holds a name and a date of birth).
+    logging.getLogger("uvicorn.access").addFilter(RedactedAccessLog())
     uvicorn.run(service, host=settings.host, port=settings.port, log_level="info", access_log=access_log)
 
 

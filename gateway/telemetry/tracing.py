@@ -14,6 +14,7 @@ and counts; the server span's URL attributes have person, family and extract ids
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -49,6 +50,31 @@ URL_ATTRIBUTES = ("http.target", "http.url", "url.path", "url.full", "http.route
 
 def redact_path(value: str) -> str:
     return ID_IN_PATH.sub("{id}", value)
+
+
+def redact_url(value: str) -> str:
+    """Ids become `{id}` and every query value `{value}` (a query value may be personal data: a
+    subject search's name, date of birth or NHS number). Spans and log lines keep the shape of a
+    request, never whom it was about."""
+    path, mark, query = value.partition("?")
+    return f"{redact_path(path)}?{redact_query(query)}" if mark else redact_path(path)
+
+
+def redact_query(query: str) -> str:
+    return "&".join(
+        f"{name}={{value}}" if sep else name
+        for name, sep, _ in (part.partition("=") for part in query.split("&"))
+    )
+
+
+class RedactedAccessLog(logging.Filter):
+    """uvicorn's access-log line with the path redacted as spans are (ids and query values)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact_url(args[2]), *args[3:])
+        return True
 
 
 class XTraceIdPropagator(TextMapPropagator):
@@ -136,7 +162,9 @@ def _redact_server_span(span: Any, _scope: dict[str, Any]) -> None:
     for name in URL_ATTRIBUTES:
         value = attributes.get(name)
         if isinstance(value, str):
-            span.set_attribute(name, redact_path(value))
+            span.set_attribute(name, redact_url(value))
+    if isinstance(attributes.get("url.query"), str):
+        span.set_attribute("url.query", redact_query(attributes["url.query"]))
 
 
 def instrument(app: FastAPI) -> None:
