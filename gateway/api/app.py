@@ -18,6 +18,7 @@ from gateway.api import (
     extracts,
     health,
     identity,
+    what_if,
 )
 from gateway.api.audit_trail import install_audit_trail
 from gateway.api.errors import document_errors, install_error_handlers
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(identity.router)
     app.include_router(catalogue.router)
     app.include_router(agreements.router)
+    app.include_router(what_if.router)
     app.include_router(audit_review.router)
     app.include_router(caseworker.router)
     app.include_router(aggregates.router)

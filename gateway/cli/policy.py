@@ -17,6 +17,7 @@ from gateway.cli.common import (
 from gateway.cli.common import fail as _fail
 from gateway.cli.main import app
 from gateway.datadir import DataDir
+from gateway.policy.whatif import Simulation
 
 policy_app = typer.Typer(
     help="Validate, test and report on the policies under policies/.", no_args_is_help=True
@@ -112,3 +113,106 @@ def policy_ropa(
     except RegistryError as exc:
         _fail(f"the agreement registry does not load: {exc}")
     sys.stdout.write(render_csv(rows) if fmt == "csv" else render_markdown(rows))
+
+
+@policy_app.command("what-if")
+def policy_what_if(
+    proposed: Annotated[
+        Path,
+        typer.Argument(
+            help="A proposed copy of policies/ (an agreement added, edited or ended, a rule changed). "
+            "It is read, never applied."
+        ),
+    ],
+    data_dir: DataDirOption = Path("var"),
+    days: Annotated[
+        int, typer.Option("--days", min=0, max=3660, help="Replay the audited requests of the last N days.")
+    ] = 30,
+    on: Annotated[
+        str | None, typer.Option("--on", help="Decide as on this day (YYYY-MM-DD; default today).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the difference as JSON.")] = False,
+    policies: PoliciesOption = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML settings file.")] = None,
+) -> None:
+    """Compare the live policies with a proposed copy: every (role, department, dataset, view, purpose)
+    gained or lost, or whose agreement or fields change, and the past requests of the last N days that
+    would now be decided differently. Never changes the live policy."""
+    import datetime as dt
+    import json
+
+    from audit.store import audit_engine
+    from gateway.config import load_settings
+    from gateway.datadir import DataDir
+    from gateway.policy.whatif import WhatIfError, simulate_live
+
+    try:
+        day = dt.date.fromisoformat(on) if on else dt.date.today()
+    except ValueError:
+        _fail(f"--on must be a date like 2026-12-02, not {on!r}")
+    if not proposed.is_dir():
+        _fail(f"{proposed} is not a directory: pass a proposed copy of policies/")
+    try:
+        settings = load_settings(config, data_dir=data_dir)
+    except Exception as exc:
+        _fail(" ".join(str(exc).split()))
+    live = policies or Path(settings.policies_dir)
+    # The audited history is read only where a gateway has run; with none, only access is compared.
+    audit = audit_engine(settings.audit_db_url()) if DataDir(settings.data_dir).exists() else None
+    try:
+        result = simulate_live(live, proposed, day, days, audit)
+    except WhatIfError as exc:
+        console.print(f"[red]error:[/red] the proposed policy {proposed} cannot be simulated:")
+        for problem in exc.problems:
+            console.print(f"  - {problem}")
+        raise typer.Exit(1) from None
+    if as_json:
+        print(json.dumps(result.as_dict(), indent=2))
+        return
+    _print_simulation(result)
+
+
+KIND_HEADINGS = {
+    "gained": "Gain access",
+    "lost": "Lose access",
+    "fields_changed": "Fields change",
+    "basis_changed": "Allowed under another agreement or rule",
+}
+
+
+def _print_simulation(result: Simulation) -> None:
+    """One line per change, grouped by kind, so that a long difference reads in a terminal or a log."""
+    out = Console(soft_wrap=True)
+    if not result.access:
+        out.print(f"On {result.day}: no role, department or purpose gains or loses access.")
+    for kind, heading in KIND_HEADINGS.items():
+        changes = [c for c in result.access if c.kind == kind]
+        if not changes:
+            continue
+        out.print(f"[bold]{heading} ({len(changes)})[/bold] on {result.day}:")
+        for c in changes:
+            q = c.question
+            line = f"  {q.role} in {q.department or 'no department'}: {q.dataset} ({q.view}) for {q.purpose}"
+            if kind == "gained":
+                line += f", under {c.after.basis}"
+            elif kind == "lost":
+                line += f", was {c.before.basis}: {c.after.reason}"
+            elif kind == "basis_changed":
+                line += f", {c.before.basis} -> {c.after.basis}"
+            fields = [*(f"+{f}" for f in c.fields_gained), *(f"-{f}" for f in c.fields_lost)]
+            if fields and kind != "lost":
+                line += f" [{' '.join(fields)}]"
+            out.print(line, markup=False, highlight=False)
+    past = f"{result.replayed} past requests replayed"
+    if result.not_replayable:
+        past += f" ({result.not_replayable} not decided by data-sharing policy, skipped)"
+    out.print(past + f": {len(result.requests)} would now be decided differently.")
+    for r in result.requests:
+        e = r.event
+        datasets = ", ".join(sorted({c.question.dataset for c in r.changes}))
+        out.print(
+            f"  {str(e.get('time', ''))[:16]} {e.get('actor')} {e.get('action')} ({e.get('purpose')}): "
+            f"{r.verdict.replace('_', ' ')} [{datasets}]",
+            markup=False,
+            highlight=False,
+        )
