@@ -226,7 +226,16 @@ def test_ropa_lists_every_agreement_with_its_basis_and_special_categories():
         "AGR-EH-2023",
         "AGR-ASC-004",
         "AGR-RES-005",
+        "PROC-INDEX",
+        "PROC-ANALYSIS",
     }
+    processing = yaml.safe_load((POLICIES / "processing.yaml").read_text())
+    assert all(processing["dpo"]["contact"] in r["dpo_contact"] for r in rows), "Art 30(1)(a)"
+    assert all(r["security_measures"].count("; ") == len(processing["security_measures"]) - 1 for r in rows)
+    research = yaml.safe_load(next((POLICIES / "agreements").glob("AGR-RES-005-*.yaml")).read_text())
+    assert by_id["AGR-RES-005"]["international_transfers"] == research["international_transfers"] != "none"
+    assert "RULE-INDEX-LINK" in by_id["PROC-INDEX"]["form_of_disclosure"]
+    assert "identity_resolution" in by_id["PROC-INDEX"]["purposes"]
     csc = by_id["AGR-CSC-001"]
     assert "Children Act 1989 s47" in csc["legal_basis"] and "dan_risk_level" in csc["special_category_data"]
     assert "ra_arrears_band" in csc["personal_data_categories"]

@@ -39,6 +39,14 @@ AnalysisUrlOption = Annotated[
         "dir; or a PostgreSQL URL) and remember it in stores.json.",
     ),
 ]
+OperatorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--operator",
+        envvar="GATEWAY_OPERATOR",
+        help="Who runs this, as the audit log names them (default: your login name).",
+    ),
+]
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML settings file.")]
 
 

@@ -3,8 +3,10 @@ partner file."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,12 +15,16 @@ from rich.table import Table
 from gateway.cli.common import (
     AnalysisUrlOption,
     DataDirOption,
+    OperatorOption,
     PoliciesOption,
     console,
 )
 from gateway.cli.common import fail as _fail
 from gateway.cli.main import app
 from gateway.datadir import DataDir, safe_url
+
+if TYPE_CHECKING:
+    from audit.record import AuditRecord
 
 link_app = typer.Typer(
     help="Build the person index (records -> people, households, families), evaluate it, review it.",
@@ -44,7 +50,26 @@ def _require_stores(dd: DataDir) -> None:
         _fail(f"no departmental stores in {dd.root}: run `gateway seed --data-dir {dd.root}` first")
 
 
-def run_link(data_dir: Path, engine: str = "duckdb", policies: Path | None = None) -> None:
+@contextmanager
+def _governed(data_dir: Path, action: str, who: str | None) -> Iterator[AuditRecord]:
+    """The job under its rule, audited before it starts and when it ends (gateway/processing.py)."""
+    from gateway.config import load_settings
+    from gateway.processing import ProcessingRefused, governed, operator
+
+    try:
+        settings = load_settings(None, data_dir=data_dir)
+    except Exception as exc:
+        _fail(" ".join(str(exc).split()))
+    try:
+        with governed(settings, action, operator(who)) as record:
+            yield record
+    except ProcessingRefused as exc:
+        _fail(str(exc))
+
+
+def run_link(
+    data_dir: Path, engine: str = "duckdb", policies: Path | None = None, who: str | None = None
+) -> None:
     from gateway.index.build import build_index
     from gateway.linkage.engines import EngineUnavailable
 
@@ -52,8 +77,22 @@ def run_link(data_dir: Path, engine: str = "duckdb", policies: Path | None = Non
     _require_stores(dd)
     profile = _profile(policies)
     try:
-        with console.status("linking", spinner="dots") as status:
+        with (
+            _governed(data_dir, "index.link", who) as record,
+            console.status("linking", spinner="dots") as status,
+        ):
             summary = build_index(dd, engine=engine, profile=profile, progress=lambda m: status.update(m))
+            record.update(
+                rows_released=summary.persons,
+                disclosure_applied={
+                    "run_id": summary.run_id,
+                    "records": summary.records,
+                    "persons": summary.persons,
+                    "merges": summary.merges,
+                    "splits": summary.splits,
+                    "review_pairs": summary.review_pairs,
+                },
+            )
     except EngineUnavailable as exc:
         _fail(str(exc))
     table = Table(title=f"Person index (run {summary.run_id}, {summary.engine}, {summary.seconds:.1f} s)")
@@ -72,18 +111,24 @@ def run_link(data_dir: Path, engine: str = "duckdb", policies: Path | None = Non
         table.add_row(label, f"{value:,}" if isinstance(value, int) else value)
     Console().print(table)
     console.print(f"index written to {safe_url(dd.index_url())} (threshold {profile.match_threshold})")
-    run_refresh(dd)
+    run_refresh(dd, who)
 
 
-def run_refresh(dd: DataDir) -> None:
+def run_refresh(dd: DataDir, who: str | None = None) -> None:
     """Rebuild the linked analysis store from the stores and the current index."""
     from gateway.analysis.build import build_analysis
     from gateway.index.store import IndexStore
 
     if not IndexStore(dd.index_url()).exists():
         _fail(f"no person index in {dd.root}: run `gateway link --data-dir {dd.root}` first")
-    with console.status("building the analysis store", spinner="dots") as status:
+    with (
+        _governed(dd.root, "analysis.refresh", who) as record,
+        console.status("building the analysis store", spinner="dots") as status,
+    ):
         summary = build_analysis(dd, progress=lambda m: status.update(m))
+        record.update(
+            rows_released=sum(summary.rows.values()), disclosure_applied={"rows": dict(summary.rows)}
+        )
     rows = ", ".join(f"{name} {n:,}" for name, n in summary.rows.items())
     console.print(f"analysis store written to {safe_url(summary.url)} in {summary.seconds:.1f} s: {rows}")
 
@@ -104,8 +149,10 @@ def link(
     ] = None,
     analysis_url: AnalysisUrlOption = None,
     policies: PoliciesOption = None,
+    who: OperatorOption = None,
 ) -> None:
-    """Build or rebuild the person index and households from all stores, then the analysis store."""
+    """Build or rebuild the person index and households from all stores, then the analysis store.
+    Runs under rule RULE-INDEX-LINK and is audited before it starts and when it ends."""
     if ctx.invoked_subcommand is not None:
         return
     from gateway.linkage.engines import ENGINES
@@ -119,18 +166,21 @@ def link(
         dd.set_index_url(index_url)
     if analysis_url:
         dd.set_analysis_url(analysis_url)
-    run_link(data_dir, engine, policies)
+    run_link(data_dir, engine, policies, who)
 
 
 @app.command()
-def refresh(data_dir: DataDirOption = Path("var"), analysis_url: AnalysisUrlOption = None) -> None:
+def refresh(
+    data_dir: DataDirOption = Path("var"), analysis_url: AnalysisUrlOption = None, who: OperatorOption = None
+) -> None:
     """Rebuild the linked analysis store (analyst tables) from the stores and the current person index,
-    without relinking. Record keys for perturbation are kept from the last build."""
+    without relinking. Record keys for perturbation are kept from the last build. Audited, under rule
+    RULE-ANALYSIS-REFRESH."""
     dd = DataDir(data_dir)
     _require_stores(dd)
     if analysis_url:
         dd.set_analysis_url(analysis_url)
-    run_refresh(dd)
+    run_refresh(dd, who)
 
 
 @link_app.command("evaluate")
@@ -267,24 +317,31 @@ def link_review(
 def index_export(
     data_dir: DataDirOption = Path("var"),
     out: Annotated[Path, typer.Option("--out", help="CSV file to write.")] = Path("index.csv"),
+    who: OperatorOption = None,
 ) -> None:
-    """Write source,local_id,person_id,household_id,family_id for every store record."""
+    """Write source,local_id,person_id,household_id,family_id for every store record. Audited, under
+    rule RULE-INDEX-EXPORT; the file is put in place only once the audit log has recorded it."""
     import csv
 
     from gateway.index.store import IndexMissing, IndexStore
+    from gateway.processing import released_after_audit
 
     store = IndexStore(DataDir(data_dir).index_url())
     fields = ["source", "local_id", "person_id", "household_id", "family_id"]
+    out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        rows = store.export_rows()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=fields)
-            writer.writeheader()
-            n = 0
-            for row in rows:
-                writer.writerow(row)
-                n += 1
+        with released_after_audit(out) as partial:
+            with _governed(data_dir, "index.export", who) as record:
+                rows = store.export_rows()
+                with partial.open("w", newline="", encoding="utf-8") as fh:
+                    writer = csv.DictWriter(fh, fieldnames=fields)
+                    writer.writeheader()
+                    n = 0
+                    for row in rows:
+                        writer.writerow(row)
+                        n += 1
+                record.update(rows_released=n, fields_released=fields, disclosure_applied={"file": out.name})
+            partial.replace(out)
     except IndexMissing as exc:
         _fail(str(exc))
     console.print(f"wrote {n:,} records to {out}")
@@ -307,19 +364,38 @@ def match(
     out: Annotated[Path, typer.Option("--out", help="Where to write the file with person ids added.")] = Path(
         "matched.csv"
     ),
+    who: OperatorOption = None,
 ) -> None:
     """Match a partner file to the index: adds person_id, match_probability, match_weight per row.
 
-    The partner's people are not added to the index.
+    The partner's people are not added to the index. Audited, under rule RULE-INDEX-MATCH: the event
+    names every person matched, and the file is put in place only once it is recorded.
     """
     from gateway.index.match import MatchInputError, match_file
     from gateway.index.store import IndexMissing
+    from gateway.processing import released_after_audit
 
     dd = DataDir(data_dir)
     _require_stores(dd)
+    out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with console.status("matching", spinner="dots") as status:
-            summary = match_file(dd, file, map_, out, progress=lambda m: status.update(m))
+        with released_after_audit(out) as partial:
+            with (
+                _governed(data_dir, "index.match", who) as record,
+                console.status("matching", spinner="dots") as status,
+            ):
+                summary = match_file(dd, file, map_, partial, progress=lambda m: status.update(m))
+                record.update(
+                    rows_released=summary.rows,
+                    subject_ids=sorted(summary.person_ids),
+                    fields_released=["person_id", "match_probability", "match_weight"],
+                    disclosure_applied={
+                        "file": file.name,
+                        "matched": summary.matched,
+                        "possible": summary.possible,
+                    },
+                )
+            partial.replace(out)
     except (MatchInputError, IndexMissing) as exc:
         _fail(str(exc))
     console.print(

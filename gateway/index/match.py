@@ -64,6 +64,9 @@ class MatchSummary:
     matched: int
     possible: int
     out: Path
+    # The people whose ids the file now carries (for the audit event: a subject access request lists
+    # the matches that named them).
+    person_ids: frozenset[str] = frozenset()
 
 
 Candidate = tuple[str, float, float]  # person id, match probability, match weight
@@ -168,5 +171,8 @@ def match_file(
                     "match_status": MATCHED if matched else POSSIBLE,
                 }
             writer.writerow({**row, **extra})
+    named = frozenset(hit[0] for hit in best.values() if hit[1] >= threshold)
     found = sum(1 for hit in best.values() if hit[1] >= threshold)
-    return MatchSummary(rows=len(partner), matched=found, possible=len(best) - found, out=out)
+    return MatchSummary(
+        rows=len(partner), matched=found, possible=len(best) - found, out=out, person_ids=named
+    )

@@ -74,6 +74,8 @@ class Agreement(BaseModel):
     # Extracts: one-way pseudonyms (HMAC) unless the agreement allows re-identification (AES-SIV).
     pseudonyms: Literal["one_way", "reversible"] = "one_way"
     extract_days: int = Field(default=30, ge=1, le=730, description="days a released extract is kept")
+    # Transfers to a third country or international organisation (Art 30(1)(e)), with the safeguard.
+    international_transfers: str = "none"
     retention: str
     start: dt.date
     end: dt.date

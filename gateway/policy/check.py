@@ -19,6 +19,7 @@ from gateway.linkage.profile import ProfileError, load_profile
 from gateway.policy.agreements import Agreement, RegistryError, load_registry
 from gateway.policy.cases import CaseFileError, load_cases
 from gateway.policy.enforcer import MODEL_FILE, RuleLine, RulesError, build_enforcer, read_rules
+from gateway.policy.processing_record import PROCESSING_FILE, ProcessingRecordError, load_processing_record
 from gateway.privacy.generalise import levels_of
 
 # Roles the gateway's endpoints know; anything else in a policy is a typo or an unbuilt feature.
@@ -82,6 +83,25 @@ def check_policies(policies_dir: Path, today: dt.date | None = None) -> list[Pro
         load_profile(policies_dir)
     except ProfileError as exc:
         problems.append(Problem("linkage.yaml", str(exc)))
+    try:
+        processing = load_processing_record(policies_dir)
+    except ProcessingRecordError as exc:
+        problems.append(Problem(PROCESSING_FILE, str(exc)))
+    else:
+        rule_ids = {r.values[5] for r in rules if r.kind == "p"}
+        for activity in processing.activities:
+            for rule_id in activity.rules:
+                if rule_id not in rule_ids:
+                    problems.append(
+                        Problem(
+                            PROCESSING_FILE, f"activity {activity.id} names rule {rule_id}, not in rules.csv"
+                        )
+                    )
+            for source in activity.sources:
+                if source not in STORE_NAMES:
+                    problems.append(
+                        Problem(PROCESSING_FILE, f"activity {activity.id}: unknown source {source!r}")
+                    )
     try:
         build_enforcer(policies_dir, registry, rules)
     except Exception as exc:
