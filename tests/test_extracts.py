@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sqlite3
 import string
 import time
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -451,3 +453,102 @@ def test_a_persons_access_report_lists_the_extracts_built_with_them(
     outside = sorted(everyone - inside)[0]
     report = gw.get(f"/v1/audit/subjects/{outside}", headers=olu).json()["accesses"]
     assert not [a for a in report if a["via"] == f"extracts/{extract_id}"]
+
+
+def test_a_subject_access_pack_holds_everything_about_the_person_and_no_one_else(
+    gw, linked_borough, persons_extract
+) -> None:
+    """Art 15: a person linked across stores, built into an extract and viewed under break-glass gets
+    one pack listing all three (records, the extract's build, the break-glass view) and a copy of every
+    store row about them; other people's names are nowhere in it. The truth is read with plain SQL."""
+    from gateway.departments import department
+    from gateway.departments.records import identity_select, subject_tables
+
+    extract_id, _ = persons_extract
+    with sqlite3.connect(linked_borough / "gateway.db") as con:
+        inside = {
+            r[0]
+            for r in con.execute("SELECT person_id FROM extract_subjects WHERE extract_id = ?", (extract_id,))
+        }
+        linked = con.execute(
+            "SELECT person_id, family_id FROM index_persons WHERE person_id IN "
+            "(SELECT person_id FROM index_xref GROUP BY person_id HAVING COUNT(DISTINCT source) >= 2 "
+            " AND SUM(source = 'childrens_social_care') >= 1) ORDER BY person_id"
+        ).fetchall()
+        person, family = next((p, f) for p, f in linked if p in inside)
+        records = con.execute(
+            "SELECT source, local_id FROM index_xref WHERE person_id = ?", (person,)
+        ).fetchall()
+        others = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT person_id FROM index_persons WHERE family_id = ? AND person_id != ?",
+                (family, person),
+            )
+        ]
+        other_records = (
+            con.execute(
+                f"SELECT source, local_id FROM index_xref WHERE person_id IN ({','.join('?' * len(others))})",
+                others,
+            ).fetchall()
+            if others
+            else []
+        )
+    glass = {"X-Break-Glass-Reason": "Police report of a child at risk tonight, allocated worker unreachable"}
+    viewed = gw.get(
+        f"/v1/persons/{person}/flags",
+        params={"purpose": "child_protection_enquiry"},
+        headers={**_as(gw, "cw.ben"), **glass},
+    )
+    assert viewed.status_code == 200, viewed.text
+
+    olu = _as(gw, "ig.olu")
+    reply = gw.get(f"/v1/audit/subjects/{person}/pack", headers=olu)
+    assert reply.status_code == 200, reply.text
+    pack = reply.json()
+    assert {(r["store"], r["local_id"]) for r in pack["records"]} == set(records)
+    actions = {(a["action"], a["via"], a["break_glass"]) for a in pack["accesses"]}
+    assert ("extracts.build", f"extracts/{extract_id}", False) in actions
+    assert ("flags.read", None, True) in actions
+
+    # Every row about them in every store, counted independently; no row of anyone else.
+    expected_rows = 0
+    for store, local_id in records:
+        with sqlite3.connect(linked_borough / "stores" / f"{store}.db") as con:
+            for table, column in subject_tables(store):
+                expected_rows += con.execute(
+                    f"SELECT COUNT(*) FROM {table} WHERE {column} = ?", (local_id,)
+                ).fetchone()[0]
+    held = pack["data_held"]
+    assert sum(len(t["rows"]) for t in held) == expected_rows
+    own_ids = {local for _, local in records}
+    for t in held:
+        column = dict(subject_tables(t["store"]))[t["table"]]
+        assert {str(r[column]) for r in t["rows"]} <= own_ids
+
+    # Other family members' names appear nowhere (free text is scrubbed; their rows are not copied).
+    text = json.dumps(pack)
+    for store, local_id in other_records:
+        engine = create_engine(f"sqlite:///{linked_borough / 'stores' / f'{store}.db'}")
+        q = identity_select(store).subquery()
+        with engine.connect() as conn:
+            row = conn.execute(select(q).where(q.c.local_id == local_id)).mappings().first()
+        engine.dispose()
+        full = f"{(row or {}).get('first_name') or ''} {(row or {}).get('last_name') or ''}".strip()
+        if " " in full:
+            assert full not in text, f"{department(store).label} names a family member in the pack"
+
+    html = gw.get(f"/v1/audit/subjects/{person}/pack", params={"format": "html"}, headers=olu)
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert "attachment" in html.headers["content-disposition"] and person in html.text
+    bundle = zipfile.ZipFile(
+        io.BytesIO(gw.get(f"/v1/audit/subjects/{person}/pack", params={"format": "zip"}, headers=olu).content)
+    )
+    assert sorted(n.rsplit(".", 1)[1] for n in bundle.namelist()) == ["html", "json"]
+    assert json.loads(bundle.read(f"subject-access-{person}.json"))["person_id"] == person
+
+    packs = [e for e in _events(gw, actor="ig.olu") if e["action"] == "audit.subject_pack"]
+    assert len(packs) == 3 and all(e["subject_ids"] == [person] for e in packs)
+    assert packs[0]["rows_released"] == expected_rows
+    assert gw.get("/v1/audit/subjects/PZZZZZZZZ/pack", headers=olu).status_code == 404
+    assert gw.get(f"/v1/audit/subjects/{person}/pack", headers=_as(gw, "cw.alice")).status_code == 403

@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -29,7 +30,6 @@ from audit.review import (
     page,
     reviews,
     stream,
-    subject_history,
 )
 from audit.verify import latest_checkpoint, verify_chain
 from gateway.api import responses as answers
@@ -37,12 +37,14 @@ from gateway.api.audit_trail import audit_context
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.bodies import body_schema, parse_body
 from gateway.api.services import services
+from gateway.departments import department
 from gateway.identity.principal import Principal
 from gateway.index.search import SearchInputError, SubjectQuery, find_candidates
 from gateway.index.store import IndexMissing
 from gateway.policy.justification import DECISION_NOTE_WORDS, justification_problem
 from gateway.refusal import Refused
 from gateway.spreadsheet import neutralise
+from gateway.subject_access.pack import Pack, access_history, copy_of_records, render_bundle, render_html
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 PURPOSE = "audit_oversight"
@@ -159,13 +161,79 @@ def subject(
 ) -> dict[str, Any]:
     _authorise(request, principal, "audit.subject")
     gateway = services(request)
-    earlier = tuple(gateway.index.earlier_ids(person_id)) if gateway.index.exists() else ()
-    extracts = tuple(sorted({e for i in (person_id, *earlier) for e in gateway.extract_store.extracts_of(i)}))
-    history = subject_history(gateway.audit.engine, person_id, extracts, earlier)
+    _, history = access_history(gateway.audit.engine, gateway.index, gateway.extract_store, person_id)
     # A person's access history is about them: the look-up is an access to that person, and alerts
     # (out of hours, volume) apply to the IG officer who made it as to anyone.
     audit_context(request).update(rows_released=len(history), subject_ids=[person_id])
     return {"person_id": person_id, "accesses": history}
+
+
+PACK_TYPES = {
+    "json": "application/json",
+    "html": "text/html; charset=utf-8",
+    "zip": "application/zip",
+}
+
+
+@router.get("/subjects/{person_id}/pack", response_model=None)
+async def subject_pack(
+    person_id: Annotated[str, FastApiPath(pattern=PERSON)],
+    request: Request,
+    principal: CurrentPrincipal,
+    format: Annotated[Literal["json", "html", "zip"], Query(description="json, html or zip (both)")] = "json",
+) -> Response:
+    """The subject access pack (Art 15): the person's records across the stores and their lineage,
+    every access, and a copy of the data held with other people's details scrubbed from free text.
+    Audited as an access to the person, with the rows copied."""
+    _authorise(request, principal, "audit.subject_pack")
+    ctx = audit_context(request)
+    ctx.update(subject_ids=[person_id], request={"format": format})
+    gateway = services(request)
+    if not gateway.index.exists():
+        raise Refused(503, "index_unavailable", "the person index has not been built: run `gateway link`")
+    records = gateway.index.records_of([person_id]).get(person_id, [])
+    if not records:
+        raise Refused(404, "not_found", f"there is no person {person_id} in the index (search by name first)")
+    pack = await run_in_threadpool(_build_pack, gateway, person_id, records)
+    ctx.update(
+        rows_released=pack.rows_copied,
+        fields_released=sorted({f"{c.store}.{c.table}" for c in pack.copies}),
+        disclosure_applied={"redactions": pack.redactions, "accesses": len(pack.accesses)},
+    )
+    if format == "json":
+        return Response(json.dumps(pack.as_dict(), default=str), media_type=PACK_TYPES["json"])
+    body = render_html(pack).encode() if format == "html" else render_bundle(pack)
+    name = f"subject-access-{person_id}.{format}"
+    return Response(
+        body, media_type=PACK_TYPES[format], headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+def _build_pack(gateway: Any, person_id: str, records: list[tuple[str, str]]) -> Pack:
+    from gateway.extracts.sources import read_names
+    from gateway.privacy.ner_model import notes_model
+
+    earlier, history = access_history(gateway.audit.engine, gateway.index, gateway.extract_store, person_id)
+    dd = gateway.settings.datadir()
+    names = read_names(dd)
+    copies, redacted = copy_of_records(
+        gateway.stores.engines,
+        gateway.catalogue,
+        records,
+        names.deny,
+        notes_model(Path(gateway.settings.data_dir), gateway.settings.scrub_spacy_model),
+    )
+    return Pack(
+        person_id=person_id,
+        generated=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        earlier_ids=earlier,
+        records=[
+            {"store": s, "service": department(s).label, "local_id": local} for s, local in sorted(records)
+        ],
+        accesses=history,
+        copies=copies,
+        redactions=dict(redacted),
+    )
 
 
 @router.get("/verify", response_model=answers.ChainStatus)

@@ -29,3 +29,19 @@ def read_relations(store: str, engine: Engine) -> list[Membership]:
                 if local_id is not None and group_id is not None:
                     out.append(Membership(str(local_id), f"{store}:{group_id}", relationship, kind))
     return out
+
+
+def subject_tables(store: str) -> list[tuple[str, str]]:
+    """(table, column) of every table that holds rows about one person of this store, by the stores'
+    naming convention: the column shares the person id column's name after its table prefix
+    (`pers_person_id` -> `cina_person_id`, `pup_pupil_id` -> `att_pupil_id`). Tables about a household
+    or a claim (a tenancy, a rent account) are reached through those, not listed here."""
+    d = department(store)
+    table, id_column = d.person_table
+    suffix = id_column.split("_", 1)[1]
+    out = [(table, id_column)]
+    for t in store_metadata(store).sorted_tables:
+        if t.name == table:
+            continue
+        out += [(t.name, c.name) for c in t.columns if c.name.split("_", 1)[-1] == suffix]
+    return out

@@ -135,6 +135,22 @@ async def find_subject(person_id: str = "") -> Response:
     return RedirectResponse(f"/ui/audit/subjects/{quote(person_id.strip(), safe='')}", status_code=303)
 
 
+@router.get("/audit/subjects/{person_id}/pack")
+async def subject_pack(request: Request, user: User, person_id: str, format: str = "html") -> Response:
+    """The subject access pack as a file; the API audits it as an access to the person."""
+    got = (
+        await web_services(request)
+        .api.for_page(request, user)
+        .download(f"/v1/audit/subjects/{quote(person_id, safe='')}/pack", {"format": format})
+    )
+    name = got.filename or f"subject-access-{person_id}.{format}"
+    return Response(
+        got.content,
+        media_type=got.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
 @router.get("/audit/subjects/{person_id}")
 async def subject_report(request: Request, user: User, person_id: str) -> Response:
     report = await web_services(request).api.for_page(request, user).get(f"/v1/audit/subjects/{person_id}")
