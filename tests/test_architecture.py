@@ -19,6 +19,7 @@ FEATURES = {
     "gateway.analysis",
     "gateway.index",
     "gateway.policy",
+    "gateway.subject_access",
 }
 FOUNDATIONS = {
     "gateway.departments",

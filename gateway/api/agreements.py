@@ -9,6 +9,8 @@ from fastapi import APIRouter, Request
 from gateway.api import responses as answers
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.services import services
+from gateway.policy.drafts import lifecycle_events
+from gateway.policy.lifecycle import lifecycle_of
 from gateway.policy.ropa import COLUMNS, ropa_rows
 from gateway.refusal import Refused
 
@@ -24,9 +26,26 @@ def _engine_or_503(request: Request) -> Any:
 
 @router.get("/agreements", response_model=answers.Agreements)
 def list_agreements(request: Request, _principal: CurrentPrincipal) -> dict[str, Any]:
+    """Each agreement with its status and where it stands in the lifecycle: adopted before it, signed
+    off (by whom, when, and how many days from draft to approval), or held back (and what is missing)."""
     engine = _engine_or_503(request)
     day = engine.today()
-    return {"agreements": [a.public(day) for a in sorted(engine.registry.values(), key=lambda a: a.id)]}
+    gateway = services(request)
+    blocked = engine.blocked()
+    drafted = {r["agreement_id"] for r in gateway.drafts.rows()}
+    events = lifecycle_events(gateway.audit.engine) if drafted & set(engine.registry) else []
+    out = []
+    for a in sorted(engine.registry.values(), key=lambda a: a.id):
+        public = a.public(day)
+        if a.id in blocked:
+            public["status"] = "held_back"
+            public["lifecycle"] = {"state": "held_back", "reason": blocked[a.id]}
+        elif a.id in drafted and (life := lifecycle_of(a, events)).state == "approved":
+            public["lifecycle"] = {**life.as_dict(), "state": "signed_off"}
+        else:
+            public["lifecycle"] = {"state": "adopted_before_lifecycle"}
+        out.append(public)
+    return {"agreements": out}
 
 
 @router.get("/agreements/{agreement_id}", response_model=answers.PublicAgreement)

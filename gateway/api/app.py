@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 from gateway import __version__
 from gateway.api import (
     aggregates,
+    agreement_lifecycle,
     agreements,
     audit_review,
     caseworker,
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(identity.router)
     app.include_router(catalogue.router)
+    app.include_router(agreement_lifecycle.router)  # before /agreements/{id}
     app.include_router(agreements.router)
     app.include_router(what_if.router)
     app.include_router(audit_review.router)

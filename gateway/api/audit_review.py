@@ -175,7 +175,20 @@ PACK_TYPES = {
 }
 
 
-@router.get("/subjects/{person_id}/pack", response_model=None)
+@router.get(
+    "/subjects/{person_id}/pack",
+    response_model=None,
+    responses={
+        200: {
+            "content": {
+                "application/json": {"schema": answers.SubjectPack.model_json_schema()},
+                "text/html": answers.TEXT,
+                "application/zip": {"schema": {"type": "string", "format": "binary"}},
+            },
+            "description": "the subject access pack (json), its readable form (html) or both (zip)",
+        }
+    },
+)
 async def subject_pack(
     person_id: Annotated[str, FastApiPath(pattern=PERSON)],
     request: Request,

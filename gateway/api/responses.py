@@ -56,11 +56,16 @@ class PublicAgreement(Answer):
     disclosure: Disclosure
     pseudonyms: Literal["one_way", "reversible"]
     extract_days: int
+    international_transfers: str = "none"
     retention: str
     start: dt.date
     end: dt.date
     review: dt.date
-    status: str = Field(description="in_force, ended, not_yet_in_force... as of today")
+    status: str = Field(description="in_force, expired, not_started or held_back (lifecycle not complete)")
+    lifecycle: dict[str, Any] | None = Field(
+        default=None,
+        description="adopted_before_lifecycle, signed_off (with each step) or held_back (with the reason)",
+    )
 
 
 class Agreements(Answer):
@@ -236,3 +241,39 @@ class ReidentificationAccepted(Accepted):
 
 FILE = {"schema": {"type": "string", "format": "binary"}}
 TEXT = {"schema": {"type": "string"}}
+
+
+class WhatIf(Answer):
+    day: dt.date
+    summary: dict[str, int] = Field(
+        description="changes by kind: gained, lost, fields_changed, basis_changed"
+    )
+    access: list[Json] = Field(description="each (role, department, dataset, view, purpose) that changes")
+    past_requests: Json = Field(description="replayed, not_replayable, decided_differently")
+
+
+class SubjectPack(Answer):
+    person_id: str
+    generated: str
+    earlier_ids: list[str]
+    records: list[Json]
+    accesses: list[Json]
+    data_held: list[Json]
+    redactions: dict[str, int]
+    notes: list[str]
+
+
+class Drafts(Answer):
+    drafts: list[Json] = Field(description="each draft with its state, steps taken and steps missing")
+    dpia_questions: list[Json]
+
+
+class DraftProposed(Answer):
+    agreement_id: str
+    digest: str
+    state: str
+    missing: list[str]
+
+
+class LifecycleStep(Answer):
+    agreement_id: str

@@ -25,6 +25,7 @@ from gateway.identity.revocation import Revocations
 from gateway.identity.tokens import Verifier, load_key_set
 from gateway.index.store import IndexStore
 from gateway.policy.decision import PolicyEngine
+from gateway.policy.drafts import DraftStore, lifecycle_gate
 from gateway.privacy.budget import Ledger
 from gateway.privacy.keys import choose_provider
 from gateway.privacy.ner_model import resolve_model
@@ -51,6 +52,7 @@ class Services:
     extract_store: ExtractStore
     extracts: ExtractService
     extract_jobs: ExtractJobs
+    drafts: DraftStore
 
     def close(self) -> None:
         self.extract_jobs.shutdown()
@@ -84,6 +86,9 @@ def build_services(settings: Settings) -> Services:
     stores = StoreRegistry.open(settings.datadir())
     index = IndexStore(settings.gateway_db_url())
     audit = open_audit(settings)
+    drafts = DraftStore(index.engine)
+    policy.gate = lifecycle_gate(drafts, audit.engine)
+    policy.invalidate()
     metrics = GatewayMetrics()
     policy.on_decision = metrics.decision
     audit.on_commit = metrics.audit_committed
@@ -125,6 +130,7 @@ def build_services(settings: Settings) -> Services:
         extract_store=extract_store,
         extracts=extracts,
         extract_jobs=ExtractJobs(extracts, settings.extract_workers),
+        drafts=drafts,
     )
 
 

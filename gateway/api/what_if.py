@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
+from gateway.api import responses as answers
 from gateway.api.audit_trail import audit_context
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.bodies import body_schema, parse_body
@@ -34,7 +35,7 @@ class WhatIfRequest(Proposal):
     on: dt.date | None = Field(default=None, description="decide as on this day (default today)")
 
 
-@router.post("/what-if", openapi_extra=body_schema(WhatIfRequest))
+@router.post("/what-if", response_model=answers.WhatIf, openapi_extra=body_schema(WhatIfRequest))
 async def what_if(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     """Who gains or loses access to what, and which recent requests would be decided differently."""
     ctx = audit_context(request)

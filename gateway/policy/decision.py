@@ -67,6 +67,8 @@ class _Loaded:
     registry: dict[str, Agreement]
     error: str | None
     signature: tuple
+    # Agreements in the registry whose grants do not apply, and why (an unfinished lifecycle).
+    blocked: dict[str, str] = field(default_factory=dict)
 
 
 def _signature(policies_dir: Path) -> tuple:
@@ -96,6 +98,10 @@ class PolicyEngine:
     today: Callable[[], dt.date] = dt.date.today
     # Told every decision handed out (cached or fresh): the service's metrics hook in here.
     on_decision: Callable[[Decision], None] | None = field(default=None, repr=False)
+    # Which agreements of the registry may not be in force yet, and why (the agreement lifecycle:
+    # `gateway/policy/lifecycle.py`). Asked on every load; if it fails, nothing is allowed and the
+    # load is tried again at the next check.
+    gate: Callable[[dict[str, Agreement]], dict[str, str]] | None = field(default=None, repr=False)
     _loaded: _Loaded | None = field(default=None, init=False, repr=False)
     _checked_at: float = field(default=0.0, init=False, repr=False)
     _cache: dict[tuple, Decision] = field(default_factory=dict, init=False, repr=False)
@@ -111,10 +117,29 @@ class PolicyEngine:
         try:
             registry = load_registry(self.policies_dir)
             rules = read_rules(self.policies_dir)
-            enforcer = build_enforcer(self.policies_dir, registry, rules)
         except (RegistryError, RulesError, OSError, ValueError, RuntimeError) as exc:
             return _Loaded(None, {}, " ".join(str(exc).split()), signature)
-        return _Loaded(enforcer, registry, None, signature)
+        try:
+            blocked = self.gate(registry) if self.gate else {}
+        except Exception as exc:  # fail closed, and load again at the next check
+            reason = f"the agreement lifecycle could not be read ({type(exc).__name__})"
+            return _Loaded(None, registry, reason, ())
+        try:
+            in_force = {k: a for k, a in registry.items() if k not in blocked}
+            enforcer = build_enforcer(self.policies_dir, in_force, rules)
+        except (RegistryError, RulesError, OSError, ValueError, RuntimeError) as exc:
+            return _Loaded(None, {}, " ".join(str(exc).split()), signature)
+        return _Loaded(enforcer, registry, None, signature, blocked)
+
+    def invalidate(self) -> None:
+        """Load again at the next decision (a lifecycle step changed what may be in force)."""
+        with self._lock:
+            self._checked_at = 0.0
+            if self._loaded is not None:
+                self._loaded.signature = ()
+
+    def blocked(self) -> dict[str, str]:
+        return dict(self.current().blocked)
 
     def current(self) -> _Loaded:
         now = time.monotonic()
@@ -266,6 +291,8 @@ class PolicyEngine:
             and a.view == view
         ]
         for a in candidates:
+            if purpose in a.purposes and a.id in loaded.blocked:
+                return loaded.blocked[a.id]
             if purpose in a.purposes and not a.in_force(day):
                 if day > a.end:
                     return f"agreement {a.id} ({a.title}) ended on {a.end.isoformat()}"
@@ -319,6 +346,8 @@ class PolicyEngine:
         roles = _roles(loaded, principal)
         out = []
         for a in sorted(loaded.registry.values(), key=lambda a: a.id):
+            if a.id in loaded.blocked:
+                continue
             if a.in_force(day) and any(
                 r.role in roles and r.department in {ANY, principal.department} for r in a.recipients
             ):
