@@ -570,6 +570,85 @@ def test_ig_officer_journey(live: Live, new_page: Any) -> None:
 # 5. Error pages -------------------------------------------------------------------------------------------
 
 
+def test_ig_governance_what_if_subject_access_pack_and_agreement_sign_off(live: Live, new_page: Any) -> None:
+    """An IG officer tries ending an agreement, downloads a person's subject access pack, and a draft
+    agreement goes through every sign-off in the browser, each person in their own session."""
+    import datetime as dt
+
+    olu = new_page()
+    sign_in(olu, live, "ig.olu", "/ui/what-if")
+    yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    olu.select_option("#end_id", "AGR-CSC-001")
+    olu.fill("#end_date", yesterday)
+    olu.get_by_test_id("run-what-if").click()
+    lost = olu.get_by_test_id("change-lost")
+    assert "housing.hsg_rent_accounts" in lost.inner_text() and "ended on" in lost.inner_text()
+    assert olu.get_by_test_id("replayed").is_visible()
+    shot(olu, "20-ig-what-if")
+    assert live.api("ig.olu", "/v1/agreements/AGR-CSC-001")["end"] == "2028-03-31", (
+        "the live policy is unchanged"
+    )
+
+    person = live.api("cw.alice", "/v1/caseload")[0]["person_id"]
+    olu.goto(f"{live.base}/ui/audit/subjects/{person}")
+    with olu.expect_download() as got:
+        olu.get_by_test_id("pack-html").click()
+    pack = Path(got.value.path()).read_text()
+    assert person in pack and "Who accessed your information" in pack and "Data held about you" in pack
+    assert any(
+        e["action"] == "audit.subject_pack" and e["subject_ids"] == [person]
+        for e in live.events(actor="ig.olu")
+    )
+
+    draft = {
+        "id": "AGR-EH-030",
+        "title": "Rent arrears flags for early help assessments",
+        "owner": {"name": "Early Help Service Manager", "contact": "earlyhelp@northbridge.gov.example"},
+        "providers": ["housing", "education"],
+        "recipients": [{"role": "caseworker", "department": "early_help"}],
+        "purposes": {"early_help_assessment": "Assessing a family's needs for early help"},
+        "legal_basis": ["Children Act 2004 s10", "UK GDPR Art 6(1)(e) (public task)"],
+        "data_subjects": "Families on the early help caseload",
+        "view": "flags",
+        "datasets": {
+            "housing.hsg_rent_accounts": ["ra_arrears_band"],
+            "education.edu_exclusions": ["exc_start_date"],
+        },
+        "retention": "Shown, never copied",
+        "start": "2027-01-01",
+        "end": "2029-12-31",
+        "review": "2028-06-30",
+    }
+    olu.goto(f"{live.base}/ui/agreements/drafts")
+    olu.fill("#text", yaml.safe_dump(draft, sort_keys=False))
+    olu.get_by_test_id("draft-submit").click()
+    card = olu.locator("#AGR-EH-030")
+    assert "awaiting sign off" in card.get_by_test_id("draft-state").inner_text()
+    for owner in ("iao.housing", "iao.education"):
+        page = new_page()
+        sign_in(page, live, owner, "/ui/agreements/drafts")
+        page.locator("#AGR-EH-030").get_by_test_id("sign-off").click()
+        assert "sign-off is recorded" in page.get_by_test_id("done").inner_text()
+    olu.goto(f"{live.base}/ui/agreements/drafts")
+    card.get_by_test_id("dpia-submit").click()
+    assert "DPIA checklist is recorded" in olu.get_by_test_id("done").inner_text()
+    dana = new_page()
+    sign_in(dana, live, "dpo.dana", "/ui/agreements/drafts")
+    dana.locator("#AGR-EH-030").get_by_test_id("dpo-approve").click()
+    assert "approved" in dana.locator("#AGR-EH-030").get_by_test_id("draft-state").inner_text()
+    shot(dana, "21-dpo-draft-approved")
+    steps = [
+        e for e in live.events() if e["resource"] == "agreements/AGR-EH-030" and e["decision"] == "allow"
+    ]
+    assert sorted(e["action"] for e in steps) == [
+        "agreement.dpia",
+        "agreement.dpo_review",
+        "agreement.draft",
+        "agreement.sign_off",
+        "agreement.sign_off",
+    ]
+
+
 def test_error_pages_say_what_to_do_next(live: Live, new_page: Any) -> None:
     page = new_page()
     sign_in(page, live, "an.priya")

@@ -39,6 +39,8 @@ NAV: tuple[tuple[tuple[str, ...], NavItem], ...] = (
     (("ig_officer",), NavItem("/ui/approvals", "Approvals")),
     (("ig_officer",), NavItem("/ui/chain", "Chain")),
     ((), NavItem("/ui/agreements", "Agreements")),
+    (("ig_officer", "dpo", "information_asset_owner"), NavItem("/ui/agreements/drafts", "Drafts")),
+    (("ig_officer", "dpo"), NavItem("/ui/what-if", "Try a change")),
     (("ig_officer",), NavItem("/ui/ropa", "Article 30")),
 )
 
