@@ -107,6 +107,9 @@ def test_every_v1_operation_describes_its_response(tmp_path) -> None:
     with TestClient(create_app(Settings(data_dir=tmp_path))) as client:
         spec = client.get("/openapi.json").json()
     components = spec["components"]["schemas"]
+    import json
+
+    assert "#/$defs/" not in json.dumps(spec), "a reference into $defs, which an OpenAPI file has not"
 
     def described(schema: dict) -> bool:
         if "$ref" in schema:

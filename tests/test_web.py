@@ -562,7 +562,9 @@ def test_ig_officer_journey(live: Live, new_page: Any) -> None:
         assert a["id"] in text and a["review"] in text
     shot(page, "14-ig-agreements")
     page.goto(f"{live.base}/ui/ropa")
-    assert page.get_by_test_id("ropa-row").count() == len(registry)
+    activities = yaml.safe_load((Path(__file__).parents[1] / "policies" / "processing.yaml").read_text())
+    assert page.get_by_test_id("ropa-row").count() == len(registry) + len(activities["activities"])
+    assert "dpo@northbridge.gov.example" in page.get_by_test_id("ropa-controller").inner_text()
     assert "Legal basis" in page.locator("main").inner_text()
     shot(page, "15-ig-ropa")
 

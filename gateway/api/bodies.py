@@ -82,10 +82,22 @@ async def parse_body(request: Request, model: type[M], ctx: AuditRecord) -> M:
 
 
 def body_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """OpenAPI for a body the route parses itself."""
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
-        }
-    }
+    """OpenAPI for a body the route parses itself. Nested models are written in place: pydantic's
+    `#/$defs/...` references point into a document root that an OpenAPI file does not have, and ReDoc
+    stops rendering at the first one."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(
+                    {**defs[ref.rsplit("/", 1)[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
+                )
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": inline(schema)}}}}
