@@ -7,6 +7,7 @@ DEMO_STAMP := $(VENV)/.installed-runtime
 PORT   ?= 8000
 
 .PHONY: demo test lint bench postgres browser clean
+OIDC_PROVIDER := tests/oidc_provider
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +27,7 @@ demo: $(DEMO_STAMP)
 	$(BIN)/gateway demo --port $(PORT)
 
 ## test: the whole suite, SQLite and PostgreSQL
-test: $(STAMP) postgres browser
+test: $(STAMP) postgres browser $(OIDC_PROVIDER)/node_modules/.package-lock.json
 	$(BIN)/ruff check gateway audit tests benchmarks
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile
@@ -51,6 +52,10 @@ browser:
 	    || { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium; }; \
 	fi
 
+## the certified OpenID provider the sign-in tests run (node-oidc-provider, from its lock file)
+$(OIDC_PROVIDER)/node_modules/.package-lock.json: $(OIDC_PROVIDER)/package-lock.json
+	npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund
+
 lint: $(STAMP)
 	$(BIN)/ruff check gateway audit tests benchmarks
 	$(BIN)/ruff format --check gateway audit tests benchmarks
@@ -66,4 +71,4 @@ bench: $(STAMP) postgres
 	if [ -n "$$failed" ]; then echo "benchmarks that failed:$$failed"; exit 1; fi
 
 clean:
-	rm -rf var .pytest_cache .ruff_cache
+	rm -rf var .pytest_cache .ruff_cache $(OIDC_PROVIDER)/node_modules

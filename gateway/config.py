@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     oidc_client_secret_file: Path | None = None
     oidc_metadata_url: str | None = None
     oidc_scope: str = "openid profile"
+    # Where a directory's token says who someone is (policies/identity-claims.yaml by default); read
+    # whenever tokens come from an identity provider rather than the development issuer.
+    claims_file: Path | None = None
     # Free-text scrubbing: a spaCy pipeline for names no list holds (an installed package such as
     # en_core_web_lg, or a directory). Default: the model `gateway scrub train` trained into the
     # data dir, if there is one; else the lexicon and context rules alone. Never downloaded.
@@ -101,6 +104,11 @@ class Settings(BaseSettings):
 
     def analysis_db_url(self) -> str:
         return self.datadir().analysis_url()
+
+    def claim_mapping_file(self) -> Path:
+        return (
+            Path(self.claims_file) if self.claims_file else Path(self.policies_dir) / "identity-claims.yaml"
+        )
 
     def oidc_client_secret(self) -> str | None:
         """Read when the client is made, so the secret lives in a mounted file, not the environment."""

@@ -137,9 +137,26 @@ class Production:
         from gateway.identity.users import load_demo_users
 
         user = load_demo_users(_default_policies_dir()).get(user_id)
-        claims = {"sub": user.id, "name": user.name, "roles": list(user.roles), "department": user.department}
-        claims |= {"team": user.team, "worker_id": user.worker_id}
+        claims = {"sub": user.id, "name": user.name, "groups": directory_groups(user.roles, user.department)}
+        claims |= {"team": user.team, "employee_id": user.worker_id}
         return {"Authorization": f"Bearer {self.token(**claims)}"}
+
+
+def directory_groups(roles: Any, department: str | None) -> list[str]:
+    """The directory groups that give these roles in this department (policies/identity-claims.yaml),
+    as the council's provider would list them in a token."""
+    import yaml
+
+    from gateway.config import _default_policies_dir
+
+    mapping = yaml.safe_load((_default_policies_dir() / "identity-claims.yaml").read_text())["groups"]
+    found = [
+        name
+        for name, grant in mapping.items()
+        if set(grant["roles"]) <= set(roles) and grant.get("department") in (None, department)
+    ]
+    assert found, f"no directory group gives {roles} in {department}"
+    return found
 
 
 def production_keys(where: Path) -> dict[str, Any]:

@@ -169,10 +169,9 @@ def test_db_upgrade_builds_an_empty_postgresql_database_and_the_service_runs_on_
     alice = {
         "sub": "cw.alice",
         "name": "Alice Okafor",
-        "roles": ["caseworker"],
-        "department": "childrens_social_care",
+        "groups": ["GW-CSC-Caseworkers"],
         "team": "CSC01",
-        "worker_id": "SW0001",
+        "employee_id": "SW0001",
     }
     headers = {"Authorization": f"Bearer {production.token(**alice)}"}
     app = create_app(settings)

@@ -190,10 +190,9 @@ class Provider:
                 **common,
                 "aud": self.audience,
                 "name": "Alice Okafor",
-                "roles": ["caseworker"],
-                "department": "childrens_social_care",
+                "groups": ["GW-CSC-Caseworkers"],
                 "team": "CSC01",
-                "worker_id": "SW0001",
+                "employee_id": "SW0001",
             }
             ident = {**common, "aud": "gateway-web", "nonce": grant["nonce"], "auth_time": now}
             header = {"alg": "RS256", "kid": self.key.kid}

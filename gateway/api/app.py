@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -86,7 +87,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         verifier=gateway.verifier,
         revocations=gateway.revocations,
     )
-    app.add_middleware(SecurityHeaders)
+    # Signing out continues at the identity provider (RP-initiated logout): its origin may be a form's end.
+    provider = urlsplit(settings.issuer)
+    oidc = settings.oidc_client_id and not settings.uses_dev_issuer and provider.scheme in ("http", "https")
+    app.add_middleware(
+        SecurityHeaders, form_targets=(f"{provider.scheme}://{provider.netloc}",) if oidc else ()
+    )
     app.add_middleware(RequestMetrics, metrics=gateway.metrics)  # outermost: sees the status the caller got
     instrument(app)  # the server span wraps everything, so the audit trail runs inside the trace
     return app

@@ -21,6 +21,7 @@ from gateway.extracts.jobs import ExtractJobs
 from gateway.extracts.service import ExtractService
 from gateway.extracts.store import ExtractStore
 from gateway.identity import dev_issuer
+from gateway.identity.claims import load_claim_mapping
 from gateway.identity.revocation import Revocations
 from gateway.identity.tokens import Verifier, load_key_set
 from gateway.index.store import IndexStore
@@ -74,7 +75,10 @@ def _verifier(settings: Settings) -> Verifier:
         if settings.jwks_url and not settings.jwks_file
         else None
     )
-    return Verifier(issuer=settings.issuer, audience=settings.audience, keys=keys, refresh=refresh)
+    mapping = None if settings.uses_dev_issuer else load_claim_mapping(settings.claim_mapping_file())
+    return Verifier(
+        issuer=settings.issuer, audience=settings.audience, keys=keys, refresh=refresh, mapping=mapping
+    )
 
 
 def build_services(settings: Settings) -> Services:

@@ -21,6 +21,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from gateway.identity.claims import NO_ROLE_CLAIM, ClaimMapping
 from gateway.identity.principal import Principal
 
 ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
@@ -45,6 +46,9 @@ class Verifier:
     # signing key); at most once per `refresh_every` seconds, so unknown ids cannot flood the provider.
     refresh: Callable[[], KeySet] | None = None
     refresh_every: float = 60.0
+    # A directory's tokens: roles and department from its groups (policies/identity-claims.yaml).
+    # Without one, the token names them itself (the development issuer's tokens).
+    mapping: ClaimMapping | None = None
     _options: dict[str, Any] = field(init=False, repr=False)
     _refreshed_at: float = field(default=float("-inf"), init=False, repr=False)
 
@@ -81,6 +85,14 @@ class Verifier:
         except JoseError as exc:
             raise InvalidToken(f"token rejected: {exc.description or exc.error}") from exc
         self._check_lifetime(claims, int(now if now is not None else time.time()))
+        if self.mapping is not None:
+            found = self.mapping.identity(claims)
+            why = found.pop("why_no_role")
+            return Principal(
+                sub=str(claims["sub"]),
+                **found,
+                claims={**claims, NO_ROLE_CLAIM: why} if why else dict(claims),
+            )
         roles = claims.get("roles", [])
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise InvalidToken("token rejected: 'roles' must be a list of strings")

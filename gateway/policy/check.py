@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gateway.catalogue import load_catalogue
 from gateway.departments import STORE_NAMES
+from gateway.identity.claims import CLAIMS_FILE, load_claim_mapping
 from gateway.identity.users import load_demo_users
 from gateway.linkage.profile import ProfileError, load_profile
 from gateway.policy.agreements import Agreement, RegistryError, load_registry
@@ -54,6 +55,14 @@ def _overlaps(rule: RuleLine, a: Agreement, roles_of: dict[str, set[str]]) -> st
     return None
 
 
+def roles_named(rules: list[RuleLine], registry: dict[str, Agreement]) -> set[str]:
+    """Every role a rule or an agreement names (and every role that inherits one)."""
+    named = {r.values[0] for r in rules if r.kind == "p"} | {
+        v for r in rules if r.kind == "g" for v in r.values
+    }
+    return named | {rec.role for a in registry.values() for rec in a.recipients}
+
+
 def check_policies(policies_dir: Path, today: dt.date | None = None) -> list[Problem]:
     policies_dir = Path(policies_dir)
     today = today or dt.date.today()
@@ -83,6 +92,33 @@ def check_policies(policies_dir: Path, today: dt.date | None = None) -> list[Pro
         load_profile(policies_dir)
     except ProfileError as exc:
         problems.append(Problem("linkage.yaml", str(exc)))
+    claims_file = policies_dir / CLAIMS_FILE
+    if claims_file.is_file():
+        try:
+            mapping = load_claim_mapping(claims_file)
+        except Exception as exc:
+            problems.append(Problem(CLAIMS_FILE, " ".join(str(exc).split())[:400]))
+        else:
+            policy_roles = roles_named(rules, registry)
+            for group, grant in mapping.groups.items():
+                for role in grant.roles:
+                    if role not in policy_roles:
+                        problems.append(
+                            Problem(
+                                CLAIMS_FILE,
+                                f"group {group!r} grants {role!r}, a role no rule or agreement names",
+                            )
+                        )
+                if (
+                    grant.department
+                    and grant.department not in STORE_NAMES
+                    and grant.department
+                    not in {r.department for a in registry.values() for r in a.recipients}
+                    | {u.department for u in (users.users if users else [])}
+                ):
+                    problems.append(
+                        Problem(CLAIMS_FILE, f"group {group!r} names unknown department {grant.department!r}")
+                    )
     try:
         processing = load_processing_record(policies_dir)
     except ProcessingRecordError as exc:

@@ -21,6 +21,7 @@ from typing import Any
 
 import casbin
 
+from gateway.identity.claims import NO_ROLE_CLAIM
 from gateway.identity.principal import Principal
 from gateway.policy.agreements import Agreement, Disclosure, RegistryError, load_registry
 from gateway.policy.enforcer import RulesError, build_enforcer, read_rules
@@ -221,7 +222,7 @@ class PolicyEngine:
                 f"policy could not be loaded, so nothing is allowed: {loaded.error}", "policy_unavailable"
             )
         if not principal.roles:
-            return deny("the caller holds no role", "no_role")
+            return deny(principal.claims.get(NO_ROLE_CLAIM) or "the caller holds no role", "no_role")
         if agreement_id is not None and agreement_id not in loaded.registry:
             return deny(f"there is no agreement {agreement_id} in the registry", "unknown_agreement")
         dept = principal.department or ""

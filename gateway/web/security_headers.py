@@ -21,7 +21,10 @@ ALWAYS = (
 NO_STORE = ((b"cache-control", b"no-store"), (b"pragma", b"no-cache"))
 
 
-def content_security_policy(nonce: str) -> bytes:
+def content_security_policy(nonce: str, form_targets: tuple[str, ...] = ()) -> bytes:
+    """`form_targets`: other origins a form may lead to (the identity provider, where signing out
+    continues: CSP's form-action also governs the redirect a form's answer makes)."""
+    targets = " ".join(("'self'", *form_targets))
     return (
         "default-src 'self'; "
         f"script-src 'self' 'nonce-{nonce}'; "
@@ -29,14 +32,15 @@ def content_security_policy(nonce: str) -> bytes:
         "img-src 'self' data:; "
         "object-src 'none'; "
         "base-uri 'none'; "
-        "form-action 'self'; "
+        f"form-action {targets}; "
         "frame-ancestors 'none'"
     ).encode()
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, form_targets: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.form_targets = form_targets
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -55,7 +59,9 @@ class SecurityHeaders:
                 if personal and not path.startswith(PAGE_PREFIX + "/static/"):
                     extra += [h for h in NO_STORE if h[0] not in present]
                 if page:
-                    extra.append((b"content-security-policy", content_security_policy(nonce)))
+                    extra.append(
+                        (b"content-security-policy", content_security_policy(nonce, self.form_targets))
+                    )
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 

@@ -12,6 +12,7 @@ import datetime as dt
 import hmac
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from authlib.integrations.starlette_client import OAuth, OAuthError
 from fastapi import APIRouter, Form, Request
@@ -155,6 +156,8 @@ async def oidc_callback(request: Request) -> Response:
             "needs a JWT for its audience from the configured issuer: ask your identity team.",
         )
     response = RedirectResponse(safe_next(request.session.pop("next", None)), status_code=303)
+    if token.get("id_token"):  # for RP-initiated logout: the provider ends its session too
+        request.session["id_token"] = token["id_token"]
     start_session(response, access, _secure(request))
     return response
 
@@ -178,6 +181,38 @@ async def sign_out(request: Request, user: User) -> Response:
     await checked_form(request, user)
     expires = dt.datetime.fromtimestamp(int(user.principal.claims.get("exp", 0)), dt.UTC)
     await run_in_threadpool(web_services(request).revocations.revoke, user.token, expires)
-    response = RedirectResponse("/ui/sign-in?message=You+have+signed+out.", status_code=303)
+    target = "/ui/sign-in?message=You+have+signed+out."
+    oauth: OAuth | None = web_services(request).oidc
+    if oauth is not None:
+        target = await _provider_logout(request, oauth, target)
+    response = RedirectResponse(target, status_code=303)
     end_session(response, _secure(request))
     return response
+
+
+async def _provider_logout(request: Request, oauth: OAuth, back: str) -> str:
+    """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): the provider's end-session endpoint,
+    so that signing out of the gateway also ends the directory session (a shared PC stays signed out).
+    Without the endpoint in the provider's metadata, the gateway's own session ends alone."""
+    client: Any = oauth.create_client(PROVIDER)
+    try:
+        metadata = await client.load_server_metadata()
+    except Exception:  # the provider is unreachable: the gateway's session still ends
+        return back
+    endpoint = metadata.get("end_session_endpoint")
+    if not endpoint:
+        return back
+    params = {
+        "client_id": client.client_id,
+        "post_logout_redirect_uri": str(request.url_for("signed_out")),
+    }
+    id_token = request.session.pop("id_token", None)
+    if id_token:
+        params["id_token_hint"] = id_token
+    return f"{endpoint}?{urlencode(params)}"
+
+
+@router.get("/signed-out", name="signed_out")
+async def signed_out() -> Response:
+    """Where the provider sends the browser back after ending its session."""
+    return RedirectResponse("/ui/sign-in?message=You+have+signed+out.", status_code=303)
