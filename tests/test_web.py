@@ -237,6 +237,37 @@ def test_caseworker_journey_caseload_and_family_context(live: Live, new_page: An
     assert event["purpose"] == "child_in_need_assessment" and not event["break_glass"]
 
 
+def test_a_caseworker_finds_a_person_by_name_and_date_of_birth(live: Live, new_page: Any) -> None:
+    """From the caseload, "Find a person": a child on the caseload is found by name and date of birth
+    and their family opens; someone else is not found without break-glass."""
+    mine = live.api("cw.alice", "/v1/caseload")
+    ben = live.api("cw.ben", "/v1/caseload")
+    child = next(p for p in mine if p["relationship"] == "allocated" and p["name"] and p["date_of_birth"])
+    theirs = next(
+        p
+        for p in ben
+        if p["name"] and p["date_of_birth"] and p["person_id"] not in {m["person_id"] for m in mine}
+    )
+    page = new_page()
+    sign_in(page, live, "cw.alice", "/ui/caseload")
+    page.get_by_test_id("find-people-link").click()
+    page.fill("#name", child["name"])
+    page.fill("#date_of_birth", child["date_of_birth"])
+    page.get_by_test_id("find-people").click()
+    results = page.get_by_test_id("people-results")
+    assert child["name"] in results.inner_text()
+    shot(page, "22-caseworker-find-person")
+    page.get_by_test_id("open-family").first.click()
+    assert f"/ui/families/{child['family_id']}" in page.url
+    page.goto(f"{live.base}/ui/people")
+    page.fill("#name", theirs["name"])
+    page.fill("#date_of_birth", theirs["date_of_birth"])
+    page.get_by_test_id("find-people").click()
+    assert page.get_by_test_id("no-people").is_visible(), "another worker's family is not found"
+    search = live.events(actor="cw.alice")[0]
+    assert search["action"] == "persons.search" and search["subject_ids"] == []
+
+
 def test_a_caseworker_cannot_reach_another_caseworkers_family_by_editing_the_url(
     live: Live, new_page: Any
 ) -> None:

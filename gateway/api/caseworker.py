@@ -7,6 +7,7 @@ carry and IG alerts surface. Which flags are released, for which purpose, comes 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Annotated, Any
 
@@ -20,6 +21,8 @@ from gateway.caseworker.caseload import own_records
 from gateway.caseworker.views import FlagsResult, gather_flags
 from gateway.header_text import HeaderTextError, decode_header_text
 from gateway.identity.principal import Principal
+from gateway.index.search import SearchInputError, SubjectQuery, find_candidates
+from gateway.index.store import IndexMissing
 from gateway.policy.justification import (
     BREAK_GLASS_MAX,
     BREAK_GLASS_MIN,
@@ -152,6 +155,90 @@ def caseload(request: Request, principal: CurrentPrincipal, gateway: Gateway) ->
         rows_released=len(items),
     )
     return items
+
+
+SEARCH_POOL = 200  # candidates scored before the caller's own are picked: theirs may not be the best
+SEARCH_RESULTS = 10
+# Below this the index's model says "probably not them": such candidates would name strangers (under
+# break-glass) without helping to find the person asked for.
+SEARCH_FLOOR = 0.5
+
+
+@router.get("/persons/search", response_model=answers.PersonSearch)
+def search_persons(
+    request: Request,
+    principal: CurrentPrincipal,
+    gateway: Gateway,
+    purpose: Purpose,
+    name: Annotated[str, Query(max_length=200)] = "",
+    date_of_birth: Annotated[str, Query(max_length=10)] = "",
+    nhs_number: Annotated[str, Query(max_length=20)] = "",
+    break_glass: BreakGlass = None,
+) -> dict[str, Any]:
+    """People the caller may see who match a name and date of birth, or an NHS number, best first,
+    scored with the index's standardisation and model. Without break-glass only the caller's caseload
+    (allocated people and their families) is searched, and nothing says whether anyone else matched;
+    with `X-Break-Glass-Reason` anyone may be found (audited and alerted, as a break-glass view is).
+    The audit event names which details were given, never their values, and the people returned."""
+    _caseworker(request, "persons.search")
+    glass = _break_glass(request, break_glass)
+    given = [
+        k for k, v in (("name", name), ("date_of_birth", date_of_birth), ("nhs_number", nhs_number)) if v
+    ]
+    audit_context(request).update(purpose=purpose, request={"by": given})
+    _permissions(request, gateway, principal, purpose)
+    try:
+        born = dt.date.fromisoformat(date_of_birth) if date_of_birth else None
+    except ValueError as exc:
+        raise Refused(
+            422, "invalid_request", f"date_of_birth must be a date like 2015-03-01, not {date_of_birth!r}"
+        ) from exc
+    query = SubjectQuery(name.strip() or None, born, nhs_number.strip() or None)
+    load = gateway.casework.caseload(principal)
+    gateway.casework.index()
+    try:
+        found = find_candidates(gateway.settings.datadir(), query, limit=SEARCH_POOL)
+    except SearchInputError as exc:
+        raise Refused(422, "invalid_request", str(exc)) from exc
+    except IndexMissing as exc:
+        raise Refused(503, "index_unavailable", str(exc)) from exc
+    visible = [
+        c
+        for c in found
+        if c.match_probability >= SEARCH_FLOOR and (glass or load.relationship(c.person_id) is not None)
+    ][:SEARCH_RESULTS]
+    outside = [c.person_id for c in visible if load.relationship(c.person_id) is None]
+    families = (
+        {p: row.family_id for p, row in gateway.casework.index().people(outside).items()} if outside else {}
+    )
+    own = own_records(
+        principal,
+        {c.person_id for c in visible if load.relationship(c.person_id)},
+        gateway.stores.engines,
+        gateway.casework.index(),
+    )
+    results = []
+    for c in visible:
+        relationship = load.relationship(c.person_id)
+        rec = own.get(c.person_id, {}) if relationship else {}
+        dob = rec.get("date_of_birth")
+        results.append(
+            {
+                "person_id": c.person_id,
+                "match_probability": c.match_probability,
+                "relationship": relationship or "break_glass",
+                # Under break-glass the family id too: the family page is where the flags are shown.
+                "family_id": load.family_of.get(c.person_id) if relationship else families.get(c.person_id),
+                "name": rec.get("name"),
+                "date_of_birth": dob.isoformat() if dob else None,
+            }
+        )
+    audit_context(request).update(
+        subject_ids=[r["person_id"] for r in results],
+        rows_released=len(results),
+        reason=f"person search ({', '.join(given)})" + (f"; break-glass: {glass}" if glass else ""),
+    )
+    return {"candidates": results, "searched": "everyone (break-glass)" if glass else "your caseload"}
 
 
 @router.get("/persons/{person_id}/flags", response_model=answers.PersonFlags)

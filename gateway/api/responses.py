@@ -137,6 +137,20 @@ class CaseloadEntry(Answer):
     relationship: str
 
 
+class PersonCandidate(Answer):
+    person_id: str
+    match_probability: float
+    relationship: str = Field(description="allocated, family member, or break_glass (outside the caseload)")
+    family_id: str | None = None
+    name: str | None = None
+    date_of_birth: str | None = None
+
+
+class PersonSearch(Answer):
+    candidates: list[PersonCandidate]
+    searched: str
+
+
 class PersonFlags(Answer):
     person_id: str
     relationship: str

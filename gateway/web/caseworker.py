@@ -144,3 +144,68 @@ async def break_glass(request: Request, user: User, family_id: str) -> Response:
     form = await checked_form(request, user)
     reason = str(form.get("reason") or "")
     return await _context(request, user, family_id, str(form.get("purpose") or ""), reason)
+
+
+@router.get("/people")
+async def find_people(
+    request: Request,
+    user: User,
+    name: str = "",
+    date_of_birth: str = "",
+    nhs_number: str = "",
+    purpose: str = "",
+) -> Response:
+    """Find a person by name and date of birth, or NHS number, among the caller's caseload and families
+    (`GET /v1/persons/search`); with a break-glass reason (the form below, a POST), among everyone."""
+    return await _search(
+        request, user, {"name": name, "date_of_birth": date_of_birth, "nhs_number": nhs_number}, purpose, None
+    )
+
+
+@router.post("/people")
+async def find_people_break_glass(request: Request, user: User) -> Response:
+    form = await checked_form(request, user)
+    query = {k: str(form.get(k) or "") for k in ("name", "date_of_birth", "nhs_number")}
+    return await _search(request, user, query, str(form.get("purpose") or ""), str(form.get("reason") or ""))
+
+
+async def _search(
+    request: Request, user: User, query: dict[str, str], purpose: str, reason: str | None
+) -> Response:
+    options = purposes(request, user, "flags")
+    picked = chosen(options, purpose)
+    given = {k: v.strip() for k, v in query.items() if v.strip()}
+    candidates, refusal, searched = None, None, None
+    if given:
+        headers = None
+        if reason is not None:
+            headers = {"X-Break-Glass-Reason": encode_header_text(" ".join(reason.split()))}
+        try:
+            found = (
+                await web_services(request)
+                .api.for_page(request, user)
+                .get(
+                    "/v1/persons/search",
+                    {**given, "purpose": picked.name if picked else purpose},
+                    headers=headers,
+                )
+            )
+            candidates, searched = found["candidates"], found["searched"]
+        except ApiRefused as refused:
+            if not refused.about_the_request:
+                raise
+            refusal = refused.detail
+    return render(
+        request,
+        "caseworker/find_people.html",
+        user,
+        status_code=422 if refusal else 200,
+        query=query,
+        candidates=candidates,
+        searched=searched,
+        refusal=refusal,
+        purposes=options,
+        purpose=picked,
+        reason=reason or "",
+        minimum=BREAK_GLASS_MIN,
+    )
