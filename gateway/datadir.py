@@ -14,6 +14,7 @@ Layout (all under `--data-dir`, default `var/`, or `GATEWAY_DATA_DIR`):
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ DEFAULT_ANALYSIS_URL = "duckdb:///analysis.duckdb"
 POSTCODE_DIRECTORY = "reference/postcode_directory.csv"
 AUDIT_ANCHOR = "audit-checkpoints.jsonl"
 AUDIT_KEY = "keys/audit-checkpoint.pem"
+# Synthetic stores describe the borough as extracted at this time on their `as_of` date (stores.json):
+# the time-limited views (front-door contacts) count from it, as real stores count from now.
+AS_OF_TIME = dt.time(17, 0)
 
 
 @dataclass(frozen=True)

@@ -226,6 +226,7 @@ def test_ropa_lists_every_agreement_with_its_basis_and_special_categories():
         "AGR-EH-2023",
         "AGR-ASC-004",
         "AGR-RES-005",
+        "AGR-CSC-006",
         "PROC-INDEX",
         "PROC-ANALYSIS",
     }

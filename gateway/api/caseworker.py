@@ -144,8 +144,8 @@ def caseload(request: Request, principal: CurrentPrincipal, gateway: Gateway) ->
                 "family_id": load.family_of.get(pid),
                 "name": rec.get("name"),
                 "date_of_birth": dob.isoformat() if dob else None,
-                "relationship": "allocated"
-                if pid in load.allocated
+                "relationship": load.relationship(pid)
+                if pid in load.allocated | load.triage
                 else (rec.get("role") or "family member"),
             }
         )

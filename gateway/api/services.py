@@ -130,7 +130,7 @@ def build_services(settings: Settings) -> Services:
         audit=audit,
         limiter=Limiter(load_limits(settings.policies_dir, settings.limits_file)),
         metrics=metrics,
-        casework=CaseworkService(settings.datadir(), stores.engines, index, policy),
+        casework=CaseworkService(settings.datadir(), stores.engines, index, policy, settings.triage_hours),
         extract_store=extract_store,
         extracts=extracts,
         extract_jobs=ExtractJobs(extracts, settings.extract_workers),

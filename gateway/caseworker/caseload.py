@@ -28,11 +28,15 @@ def casework(department: str | None) -> Casework | None:
 class Caseload:
     allocated: frozenset[str]  # person ids allocated to the caller
     family_of: dict[str, str]  # person id -> family id, for everyone on the caseload
-    members: frozenset[str]  # allocated people and their family members
+    members: frozenset[str]  # allocated and triaged people and their family members
+    # People with an open front-door contact the caller screens, within the window (not allocated).
+    triage: frozenset[str] = frozenset()
 
     def relationship(self, person_id: str) -> str | None:
         if person_id in self.allocated:
             return "allocated"
+        if person_id in self.triage:
+            return "triage"
         return "family" if person_id in self.members else None
 
 
@@ -45,16 +49,32 @@ def _allocated_local_ids(engine: Engine, department: str, worker_id: str) -> set
         }
 
 
-def load_caseload(principal: Principal, engines: dict[str, Engine], index: IndexStore) -> Caseload:
+def _triaged_local_ids(engine: Engine, department: str, worker_id: str, since: str) -> set[str]:
+    work = casework(department)
+    if work is None or work.triage is None:
+        return set()
+    with engine.connect() as conn:
+        query = work.triage(store_tables(department), worker_id, since)
+        return {str(row[0]) for row in conn.execute(query) if row[0]}
+
+
+def load_caseload(
+    principal: Principal, engines: dict[str, Engine], index: IndexStore, triage_since: str | None = None
+) -> Caseload:
+    """`triage_since`: the ISO time from which open front-door contacts count (None: no triage)."""
     department = principal.department
     if casework(department) is None or not principal.worker_id or department not in engines:
         return Caseload(frozenset(), {}, frozenset())
     local = _allocated_local_ids(engines[department], department, principal.worker_id)
     allocated = set(index.persons_of(department, local).values())
-    families = {p: row.family_id for p, row in index.people(allocated).items()}
-    members = {m for ms in index.family_members(families.values()).values() for m in ms} | allocated
+    triaged: set[str] = set()
+    if triage_since is not None:
+        contacts = _triaged_local_ids(engines[department], department, principal.worker_id, triage_since)
+        triaged = set(index.persons_of(department, contacts).values()) - allocated
+    families = {p: row.family_id for p, row in index.people(allocated | triaged).items()}
+    members = {m for ms in index.family_members(families.values()).values() for m in ms} | allocated | triaged
     family_of = {p: row.family_id for p, row in index.people(members).items()}
-    return Caseload(frozenset(allocated), family_of, frozenset(members))
+    return Caseload(frozenset(allocated), family_of, frozenset(members), frozenset(triaged))
 
 
 def own_records(

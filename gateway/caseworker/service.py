@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from gateway.caseworker.caseload import Caseload, load_caseload
 from gateway.caseworker.views import Permissions, permissions
-from gateway.datadir import DataDir
+from gateway.datadir import AS_OF_TIME, DataDir
 from gateway.identity.principal import Principal
 from gateway.index.store import IndexStore
 from gateway.policy.decision import PolicyEngine
@@ -29,9 +29,15 @@ CASELOAD_TTL_SECONDS = 10.0
 
 class CaseworkService:
     def __init__(
-        self, data_dir: DataDir, engines: dict[str, Engine], index: IndexStore, policy: PolicyEngine
+        self,
+        data_dir: DataDir,
+        engines: dict[str, Engine],
+        index: IndexStore,
+        policy: PolicyEngine,
+        triage_hours: float = 72.0,
     ) -> None:
         self.data_dir = data_dir
+        self.triage_hours = triage_hours
         self.engines = engines
         self.policy = policy
         # Flag and protection-marker queries, two per store at most, for several requests at once.
@@ -60,7 +66,8 @@ class CaseworkService:
         hit = self._caseloads.get(key)
         if hit and hit[0] > now:
             return hit[1]
-        load = load_caseload(principal, self.engines, self.index())
+        since = (self.now() - dt.timedelta(hours=self.triage_hours)).isoformat(timespec="seconds")
+        load = load_caseload(principal, self.engines, self.index(), since)
         with self._lock:
             self._caseloads[key] = (now + CASELOAD_TTL_SECONDS, load)
         return load
@@ -85,6 +92,17 @@ class CaseworkService:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def now(self) -> dt.datetime:
+        """The stores' "now": their extraction time on the as-of date of synthetic stores, else the
+        clock (local time, as the stores record contacts)."""
+        if self._manifest_as_of() is not None:
+            return dt.datetime.combine(self.as_of(), AS_OF_TIME)
+        return dt.datetime.now()
+
+    def _manifest_as_of(self) -> dt.date | None:
+        self.as_of()
+        return self._as_of
 
     def as_of(self) -> dt.date:
         """The date flags are computed at: the stores' own as-of date (read once), else today."""

@@ -204,7 +204,30 @@ def schema() -> MetaData:
         string("cano_worker_id"),
         Index("ix_cano_person", "cano_person_id"),
     )
+    # Contacts at the front door (MASH): received, screened by a worker, decided. Open ones (no decision)
+    # give the screening worker time-limited access to the family's flags (see `triage` below).
+    Table(
+        "ssd_contacts",
+        md,
+        key("cont_contact_id"),
+        string("cont_person_id"),
+        string("cont_received_at", 19),  # ISO date and time, local
+        string("cont_source", 64),
+        string("cont_team"),
+        string("cont_worker_id"),
+        string("cont_decision", 16),  # nfa | referral | early_help; empty while open
+        string("cont_decided_at", 19),
+        Index("ix_cont_worker", "cont_worker_id"),
+    )
     return md
+
+
+def open_contacts(t: Tables, worker_id: str, since: str) -> Select:
+    """Children with an open contact screened by this worker, received at or after `since`."""
+    c = t["ssd_contacts"]
+    return select(c.c.cont_person_id).where(
+        c.c.cont_worker_id == worker_id, c.c.cont_decision.is_(None), c.c.cont_received_at >= since
+    )
 
 
 def allocations(t: Tables, worker_id: str) -> Select:
@@ -249,6 +272,7 @@ DEPARTMENT = Department(
         allocations,
         ("ssd_person", "pers_person_id", "pers_forename", "pers_surname", "pers_dob"),
         ("ssd_family", "fami_person_id", "fami_relationship"),
+        triage=open_contacts,
     ),
     notes=(
         NoteTable("ssd_case_notes", "cano_person_id", "cano_note_date", "cano_note_type", "cano_note_text"),

@@ -24,7 +24,14 @@ from gateway.policy.processing_record import PROCESSING_FILE, ProcessingRecordEr
 from gateway.privacy.generalise import levels_of
 
 # Roles the gateway's endpoints know; anything else in a policy is a typo or an unbuilt feature.
-KNOWN_ROLES = {"caseworker", "senior_practitioner", "analyst", "ig_officer", "reidentification_approver"}
+KNOWN_ROLES = {
+    "caseworker",
+    "senior_practitioner",
+    "front_door_screener",
+    "analyst",
+    "ig_officer",
+    "reidentification_approver",
+}
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ WORDS = {
     "sen": "special educational needs",
     "asc_client": "adult social care client",
     "childrens_social_care": "children's social care",
+    "triage": "open contact at the front door",
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from gateway.datadir import AS_OF_TIME
 from gateway.synth.casenotes import write_note
 from gateway.synth.departments.common import (
     Professional,
@@ -298,6 +299,7 @@ def build(b: StoreBuilder) -> None:
                 "prof_professional_phone": p.phone,
             }
         )
+    _front_door(b, as_of)  # last: the draws before it are as they were without contacts
 
 
 def _register(b: StoreBuilder, i: int) -> str:
@@ -412,3 +414,66 @@ def _note(b: StoreBuilder, note_id: str, kid: int, pid: str, worker: Professiona
     )
     for p in planted:
         b.planted.append((STORE, note_id, p.kind, p.value, p.start, p.end))
+
+
+FRONT_DOOR_TEAM = ("CSC06", "Front Door (MASH)")
+CONTACT_SOURCES = ("Police", "School", "Health visitor", "GP", "Family member", "Anonymous", "Housing")
+CONTACT_DECISIONS = ("nfa", "referral", "early_help")
+
+
+def _front_door(b: StoreBuilder, as_of: dt.date) -> None:
+    """Contacts received at the front door over the last eight days, screened by its workers in turn:
+    the newest mostly open, older ones mostly decided. Drawn last from this store's own random stream,
+    so the rest of the store is as it was without them."""
+    rnd = b.rnd
+    team_id, team_name = FRONT_DOOR_TEAM
+    b.rows["ssd_teams"].append(
+        {
+            "team_id": team_id,
+            "team_name": team_name,
+            "team_phone": phone_number(LANDLINE, rnd.randrange(1000)),
+            "team_service": "Children's Social Care",
+        }
+    )
+    screeners = b.professionals("FD", 3, "Screening Social Worker", [team_name])
+    children = sorted(i for i in b.local if int(b.ages[i]) < 18)
+    extracted = dt.datetime.combine(as_of, AS_OF_TIME)
+    for n, i in enumerate(rnd.sample(children, min(len(children), max(15, len(children) // 6)))):
+        # Two in five arrived within the last three days, mostly still open; the rest earlier in the
+        # week, mostly decided. Screeners take them in turn.
+        if n % 5 < 2:
+            received = extracted - dt.timedelta(minutes=rnd.randrange(30, 70 * 60))
+            decided = rnd.random() < 0.25
+        else:
+            received = extracted - dt.timedelta(minutes=rnd.randrange(73 * 60, 8 * 24 * 60))
+            decided = rnd.random() < 0.7
+        hours_ago = (extracted - received).total_seconds() / 3600
+        decided_at = received + dt.timedelta(hours=rnd.uniform(0.25, min(hours_ago, 72))) if decided else None
+        b.rows["ssd_contacts"].append(
+            {
+                "cont_contact_id": f"C{n + 1:06d}",
+                "cont_person_id": b.local[i],
+                "cont_received_at": received.isoformat(timespec="seconds"),
+                "cont_source": rnd.choice(CONTACT_SOURCES),
+                "cont_team": team_id,
+                "cont_worker_id": screeners[n % len(screeners)].id,
+                "cont_decision": rnd.choice(CONTACT_DECISIONS) if decided else None,
+                "cont_decided_at": decided_at.isoformat(timespec="seconds") if decided_at else None,
+            }
+        )
+    for p in screeners:
+        b.rows["ssd_professionals"].append(
+            {
+                "prof_professional_id": p.id,
+                "prof_staff_id": f"STF{p.id}",
+                "prof_professional_name": p.name,
+                "prof_social_worker_registration_no": f"SW{200000 + int(p.id[2:]) * 37}",
+                "prof_agency_worker_flag": "N",
+                "prof_professional_job_title": p.role,
+                "prof_professional_caseload": 0,
+                "prof_professional_department": "Children's Social Care",
+                "prof_full_time_equivalency": 1.0,
+                "prof_professional_team": team_id,
+                "prof_professional_phone": p.phone,
+            }
+        )
