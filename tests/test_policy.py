@@ -227,6 +227,9 @@ def test_ropa_lists_every_agreement_with_its_basis_and_special_categories():
         "AGR-ASC-004",
         "AGR-RES-005",
         "AGR-CSC-006",
+        "AGR-HSG-007",
+        "AGR-YJS-008",
+        "AGR-ASC-009",
         "PROC-INDEX",
         "PROC-ANALYSIS",
     }

@@ -102,6 +102,11 @@ def _record(request: Request, result: FlagsResult, purpose: str, glass: str | No
     ctx["reason"] = "; ".join(reasons)
 
 
+def _others(services: dict[str, str], principal: Principal) -> dict[str, str]:
+    """Other services only: the caller's own service is the record they work in, not a flag."""
+    return {s: state for s, state in services.items() if s != principal.department}
+
+
 def _refuse_outside_caseload(request: Request, subject: str, kind: str) -> None:
     reason = (
         f"{kind} {subject} is not on your caseload or in the family of a child on it; "
@@ -272,7 +277,7 @@ def person_flags(
         "person_id": person_id,
         "relationship": relationship or "break_glass",
         "flags": person.flags,
-        "services": person.services,
+        "services": _others(person.services, principal),
         "protected": person.protected,
         "break_glass": glass is not None,
         "agreements": result.agreements,
@@ -325,7 +330,7 @@ def family_context(
                 or rec.get("role")
                 or "family member",
                 "flags": person.flags,
-                "services": person.services,
+                "services": _others(person.services, principal),
                 "protected": person.protected,
             }
         )

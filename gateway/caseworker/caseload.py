@@ -91,9 +91,8 @@ def own_records(
             if source == department:
                 local_of.setdefault(local_id, pid)
     person_table, id_col, first_col, last_col, dob_col = work.person
-    family_table, member_col, role_col = work.family
     t = store_tables(department)
-    p, fam = t[person_table], t[family_table]
+    p = t[person_table]
     out: dict[str, dict[str, Any]] = {}
     roles: dict[str, str] = {}
     with engines[department].connect() as conn:
@@ -102,10 +101,14 @@ def own_records(
                 p.c[id_col].in_(list(local_of))
             )
         )
-        for lid, rel in conn.execute(
-            select(fam.c[member_col], fam.c[role_col]).where(fam.c[member_col].in_(list(local_of)))
-        ):
-            roles[local_of[lid]] = rel
+        if work.family is not None:
+            family_table, member_col, role_col = work.family
+            fam = t[family_table]
+            for lid, rel in conn.execute(
+                select(fam.c[member_col], fam.c[role_col]).where(fam.c[member_col].in_(list(local_of)))
+            ):
+                if rel:
+                    roles[local_of[lid]] = rel
         for lid, first, last, dob in rows:
             pid = local_of[lid]
             if pid not in out:

@@ -11,13 +11,14 @@ from sqlalchemy import (
     Float,
     Index,
     MetaData,
+    Select,
     Table,
     or_,
     select,
 )
 
 from gateway.departments.flags import FlagSpec, RawFlag, among, contact_columns, contact_of, latest
-from gateway.departments.model import Department, shared_tables
+from gateway.departments.model import Casework, Department, Tables, shared_tables
 from gateway.stores.columns import key, staff_table, string
 from gateway.stores.identity import from_table
 from gateway.synth.departments import adult_social_care as synthetic
@@ -87,7 +88,16 @@ def adult_social_care(conn: Connection, ids: list[str] | None, as_of: dt.date) -
     )
 
 
+def allocations(t: Tables, worker_id: str) -> Select:
+    """Clients with an open care package the worker is responsible for."""
+    pkg = t["asc_care_packages"]
+    return select(pkg.c.pkg_client_id).where(pkg.c.pkg_worker_id == worker_id, pkg.c.pkg_end_date.is_(None))
+
+
 DEPARTMENT = Department(
+    casework=Casework(
+        allocations, ("asc_clients", "cli_client_id", "cli_forename", "cli_surname", "cli_dob")
+    ),
     name="adult_social_care",
     label="Adult social care",
     schema=schema,

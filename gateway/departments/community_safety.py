@@ -10,13 +10,14 @@ from sqlalchemy import (
     Date,
     Index,
     MetaData,
+    Select,
     Table,
     or_,
     select,
 )
 
 from gateway.departments.flags import FlagSpec, RawFlag, among, contact_columns, contact_of, latest
-from gateway.departments.model import Department, shared_tables
+from gateway.departments.model import Casework, Department, Tables, shared_tables
 from gateway.stores.columns import key, staff_table, string
 from gateway.stores.identity import from_table
 from gateway.synth.departments import community_safety as synthetic
@@ -129,7 +130,16 @@ def community_safety(conn: Connection, ids: list[str] | None, as_of: dt.date) ->
     return latest(out)
 
 
+def allocations(t: Tables, worker_id: str) -> Select:
+    """Young people with an open youth justice case held by the officer."""
+    yot = t["cs_yot_involvements"]
+    return select(yot.c.yot_nominal_id).where(yot.c.yot_officer_id == worker_id, yot.c.yot_end_date.is_(None))
+
+
 DEPARTMENT = Department(
+    casework=Casework(
+        allocations, ("cs_nominals", "nom_nominal_id", "nom_forename", "nom_surname", "nom_dob")
+    ),
     name="community_safety",
     label="Police and community safety",
     schema=schema,

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 
 from gateway.departments.flags import FlagSpec, RawFlag, among, contact_columns, contact_of, latest
-from gateway.departments.model import Department, Tables, shared_tables
+from gateway.departments.model import Casework, Department, Tables, shared_tables
 from gateway.stores.columns import key, staff_table, string
 from gateway.stores.identity import standard
 from gateway.stores.relations import HOUSEHOLD
@@ -172,7 +172,22 @@ def housing(conn: Connection, ids: list[str] | None, as_of: dt.date) -> list[Raw
     return latest(out)
 
 
+def allocations(t: Tables, worker_id: str) -> Select:
+    """Everyone on the current tenancies a housing officer manages (their patch)."""
+    ten, tp = t["hsg_tenancies"], t["hsg_tenancy_persons"]
+    return (
+        select(tp.c.tp_person_ref)
+        .join(ten, ten.c.ten_tenancy_ref == tp.c.tp_tenancy_ref)
+        .where(ten.c.ten_officer_id == worker_id, ten.c.ten_end_date.is_(None))
+    )
+
+
 DEPARTMENT = Department(
+    casework=Casework(
+        allocations,
+        ("hsg_tenancy_persons", "tp_person_ref", "tp_forename", "tp_surname", "tp_dob"),
+        ("hsg_tenancy_persons", "tp_person_ref", "tp_relationship"),
+    ),
     name="housing",
     label="Housing",
     schema=schema,

@@ -32,7 +32,7 @@ class Casework:
 
     allocations: Callable[[Tables, str], Select]
     person: tuple[str, str, str, str, str]
-    family: tuple[str, str, str]
+    family: tuple[str, str, str] | None = None  # None: the service records no family relationships
     # Front-door screening: `triage(tables, worker_id, since)` selects the local ids of people with an
     # open contact the worker screens, received since an ISO time (the window is a setting). Such a
     # person and their family are open to the worker until the contact is decided or the window ends.
