@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     limits_file: Path | None = None
     # How often the policy files are checked for changes (seconds).
     policy_check_interval: float = Field(default=1.0, ge=0)
+    # Views and tables flag their data stale once the index or analysis store is older than this (the
+    # nightly link and refresh have not run).
+    stale_after_hours: float = Field(default=36.0, gt=0)
     # How long an open front-door contact gives its screening worker access to the family's flags.
     triage_hours: float = Field(default=72.0, gt=0, le=24 * 31)
     # The gateway's own database (person index, extract requests, re-identifications) and the analysis

@@ -20,6 +20,7 @@ from gateway.api.audit_trail import audit_context
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.bodies import body_schema, parse_body
 from gateway.api.services import services
+from gateway.freshness import Freshness, parse_time
 from gateway.refusal import Refused
 
 router = APIRouter(prefix="/v1", tags=["analyst"])
@@ -48,7 +49,15 @@ async def aggregates(request: Request, principal: CurrentPrincipal) -> dict[str,
         disclosure_applied={**reply.disclosure, "cells": reply.cells},
     )
     state.metrics.cells_suppressed(req.dataset, sum(1 for r in reply.rows if r["status"] == "suppressed"))
-    return {"rows": reply.rows, "disclosure": reply.disclosure, "audit_id": request.state.audit_id}
+    built = Freshness(
+        parse_time(state.analysis.last_build().get("built_at")), state.settings.stale_after_hours
+    )
+    return {
+        "rows": reply.rows,
+        "disclosure": reply.disclosure,
+        "data": built.as_dict(),
+        "audit_id": request.state.audit_id,
+    }
 
 
 @router.get("/budgets", response_model=answers.Budgets)

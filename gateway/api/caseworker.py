@@ -281,6 +281,7 @@ def person_flags(
         "protected": person.protected,
         "break_glass": glass is not None,
         "agreements": result.agreements,
+        "linked": gateway.casework.linked().as_dict(),
         "audit_id": request.state.audit_id,
     }
 
@@ -345,5 +346,6 @@ def family_context(
         "professionals": list(professionals.values()),
         "break_glass": glass is not None,
         "agreements": result.agreements,
+        "linked": gateway.casework.linked().as_dict(),
         "audit_id": request.state.audit_id,
     }

@@ -80,6 +80,7 @@ class ArticleThirty(Answer):
 class AggregateTable(Answer):
     rows: list[Json] = Field(description="one per cell: the group-by values, value, status")
     disclosure: Json = Field(description="noise, thresholds, rounding and budget spent (see docs)")
+    data: Json | None = Field(default=None, description="when the analysis store was built; stale if old")
     audit_id: str | None = None
 
 
@@ -159,6 +160,7 @@ class PersonFlags(Answer):
     protected: bool
     break_glass: bool
     agreements: list[Any]
+    linked: Json | None = Field(default=None, description="when the person index was built; stale if old")
     audit_id: str | None = None
 
 
@@ -178,6 +180,7 @@ class FamilyContext(Answer):
     professionals: list[Json] = Field(description="each involved professional once, with their service")
     break_glass: bool
     agreements: list[Any]
+    linked: Json | None = Field(default=None, description="when the person index was built; stale if old")
     audit_id: str | None = None
 
 

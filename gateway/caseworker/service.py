@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from gateway.caseworker.caseload import Caseload, load_caseload
 from gateway.caseworker.views import Permissions, permissions
 from gateway.datadir import AS_OF_TIME, DataDir
+from gateway.freshness import Freshness, parse_time
 from gateway.identity.principal import Principal
 from gateway.index.store import IndexStore
 from gateway.policy.decision import PolicyEngine
@@ -35,9 +36,12 @@ class CaseworkService:
         index: IndexStore,
         policy: PolicyEngine,
         triage_hours: float = 72.0,
+        stale_after_hours: float = 36.0,
     ) -> None:
         self.data_dir = data_dir
         self.triage_hours = triage_hours
+        self.stale_after_hours = stale_after_hours
+        self._linked: tuple[float, Freshness] | None = None
         self.engines = engines
         self.policy = policy
         # Flag and protection-marker queries, two per store at most, for several requests at once.
@@ -92,6 +96,15 @@ class CaseworkService:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def linked(self) -> Freshness:
+        """When the person index the views join through was built (re-read every few seconds)."""
+        now = time.monotonic()
+        if self._linked is None or self._linked[0] <= now:
+            run = self.index().last_run()
+            found = Freshness(parse_time(run.get("finished_at")), self.stale_after_hours)
+            self._linked = (now + CASELOAD_TTL_SECONDS, found)
+        return self._linked[1]
 
     def now(self) -> dt.datetime:
         """The stores' "now": their extraction time on the as-of date of synthetic stores, else the

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from gateway.cli.common import (
     AnalysisUrlOption,
+    ConfigOption,
     DataDirOption,
     OperatorOption,
     PoliciesOption,
@@ -51,13 +52,15 @@ def _require_stores(dd: DataDir) -> None:
 
 
 @contextmanager
-def _governed(data_dir: Path, action: str, who: str | None) -> Iterator[AuditRecord]:
+def _governed(
+    data_dir: Path, action: str, who: str | None, config: Path | None = None
+) -> Iterator[AuditRecord]:
     """The job under its rule, audited before it starts and when it ends (gateway/processing.py)."""
     from gateway.config import load_settings
     from gateway.processing import ProcessingRefused, governed, operator
 
     try:
-        settings = load_settings(None, data_dir=data_dir)
+        settings = load_settings(config, data_dir=data_dir)
     except Exception as exc:
         _fail(" ".join(str(exc).split()))
     try:
@@ -67,13 +70,29 @@ def _governed(data_dir: Path, action: str, who: str | None) -> Iterator[AuditRec
         _fail(str(exc))
 
 
+def _datadir(data_dir: Path, config: Path | None) -> DataDir:
+    """The data dir as the service sees it: the settings (file, GATEWAY_* variables) may put the
+    gateway database, the audit store or the analysis store elsewhere (production: PostgreSQL)."""
+    from gateway.config import load_settings
+
+    try:
+        return load_settings(config, data_dir=data_dir).datadir()
+    except Exception as exc:
+        _fail(" ".join(str(exc).split()))
+        raise
+
+
 def run_link(
-    data_dir: Path, engine: str = "duckdb", policies: Path | None = None, who: str | None = None
+    data_dir: Path,
+    engine: str = "duckdb",
+    policies: Path | None = None,
+    who: str | None = None,
+    config: Path | None = None,
 ) -> None:
     from gateway.index.build import build_index
     from gateway.linkage.engines import EngineUnavailable
 
-    dd = DataDir(data_dir)
+    dd = _datadir(data_dir, config)
     _require_stores(dd)
     profile = _profile(policies)
     try:
@@ -111,10 +130,10 @@ def run_link(
         table.add_row(label, f"{value:,}" if isinstance(value, int) else value)
     Console().print(table)
     console.print(f"index written to {safe_url(dd.index_url())} (threshold {profile.match_threshold})")
-    run_refresh(dd, who)
+    run_refresh(dd, who, config)
 
 
-def run_refresh(dd: DataDir, who: str | None = None) -> None:
+def run_refresh(dd: DataDir, who: str | None = None, config: Path | None = None) -> None:
     """Rebuild the linked analysis store from the stores and the current index."""
     from gateway.analysis.build import build_analysis
     from gateway.index.store import IndexStore
@@ -122,7 +141,7 @@ def run_refresh(dd: DataDir, who: str | None = None) -> None:
     if not IndexStore(dd.index_url()).exists():
         _fail(f"no person index in {dd.root}: run `gateway link --data-dir {dd.root}` first")
     with (
-        _governed(dd.root, "analysis.refresh", who) as record,
+        _governed(dd.root, "analysis.refresh", who, config) as record,
         console.status("building the analysis store", spinner="dots") as status,
     ):
         summary = build_analysis(dd, progress=lambda m: status.update(m))
@@ -150,6 +169,7 @@ def link(
     analysis_url: AnalysisUrlOption = None,
     policies: PoliciesOption = None,
     who: OperatorOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Build or rebuild the person index and households from all stores, then the analysis store.
     Runs under rule RULE-INDEX-LINK and is audited before it starts and when it ends."""
@@ -166,21 +186,24 @@ def link(
         dd.set_index_url(index_url)
     if analysis_url:
         dd.set_analysis_url(analysis_url)
-    run_link(data_dir, engine, policies, who)
+    run_link(data_dir, engine, policies, who, config)
 
 
 @app.command()
 def refresh(
-    data_dir: DataDirOption = Path("var"), analysis_url: AnalysisUrlOption = None, who: OperatorOption = None
+    data_dir: DataDirOption = Path("var"),
+    analysis_url: AnalysisUrlOption = None,
+    who: OperatorOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Rebuild the linked analysis store (analyst tables) from the stores and the current person index,
     without relinking. Record keys for perturbation are kept from the last build. Audited, under rule
     RULE-ANALYSIS-REFRESH."""
-    dd = DataDir(data_dir)
+    dd = _datadir(data_dir, config)
     _require_stores(dd)
     if analysis_url:
         dd.set_analysis_url(analysis_url)
-    run_refresh(dd, who)
+    run_refresh(dd, who, config)
 
 
 @link_app.command("evaluate")
