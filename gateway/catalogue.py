@@ -27,7 +27,7 @@ class Dataset(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    kind: Literal["source", "analysis", "extract"]
+    kind: Literal["source", "analysis", "extract", "exchange"]
     store: str | None = None
     table: str | None = None
     description: str

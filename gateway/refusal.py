@@ -8,7 +8,7 @@ agreement on the request's audit record, so every refusal is logged with its rea
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gateway.policy.decision import Decision
@@ -22,7 +22,10 @@ class Refused(Exception):
         detail: str,
         decision: Decision | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail, self.decision = status, code, detail, decision
         self.headers = headers
+        # More of the answer beside error and detail (a partner file's line-by-line `errors`).
+        self.extra = extra or {}

@@ -230,6 +230,7 @@ def test_ropa_lists_every_agreement_with_its_basis_and_special_categories():
         "AGR-HSG-007",
         "AGR-YJS-008",
         "AGR-ASC-009",
+        "AGR-POL-010",
         "PROC-INDEX",
         "PROC-ANALYSIS",
     }

@@ -682,6 +682,39 @@ def test_ig_governance_what_if_subject_access_pack_and_agreement_sign_off(live: 
     ]
 
 
+def test_a_partner_sends_a_file_and_sees_what_was_wrong_line_by_line(
+    live: Live, new_page: Any, tmp_path: Path
+) -> None:
+    """The police's exchange account sends a file with a bad date (refused, the line and field shown,
+    nothing kept), then the corrected file (received, counts only)."""
+    import sqlite3
+
+    with sqlite3.connect(live.data / "stores" / "education.db") as con:
+        pupils = con.execute(
+            "SELECT pup_forename, pup_surname, pup_dob FROM edu_pupils WHERE pup_forename IS NOT NULL "
+            "AND pup_dob IS NOT NULL LIMIT 5"
+        ).fetchall()
+    header = "schema_version,reference,incident_date,category,forename,surname,date_of_birth\n"
+    lines = [
+        f"1.0,NB/26/{n:04d},2026-03-30,domestic_abuse,{f},{s},{d}\n" for n, (f, s, d) in enumerate(pupils)
+    ]
+    bad = tmp_path / "notifications-bad.csv"
+    bad.write_text(header + "".join(lines).replace("2026-03-30", "2026-02-31", 1))
+    good = tmp_path / "notifications.csv"
+    good.write_text(header + "".join(lines))
+    page = new_page()
+    sign_in(page, live, "pt.police", "/ui/exchanges")
+    page.set_input_files("#file", str(bad))
+    page.get_by_test_id("send-file").click()
+    errors = page.get_by_test_id("file-errors").inner_text()
+    assert "incident_date" in errors and "2" in errors
+    shot(page, "23-partner-file-errors")
+    page.set_input_files("#file", str(good))
+    page.get_by_test_id("send-file").click()
+    received = page.get_by_test_id("received").inner_text()
+    assert "5 records" in received and " P" not in received
+
+
 def test_error_pages_say_what_to_do_next(live: Live, new_page: Any) -> None:
     page = new_page()
     sign_in(page, live, "an.priya")

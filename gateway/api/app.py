@@ -17,6 +17,7 @@ from gateway.api import (
     audit_review,
     caseworker,
     catalogue,
+    exchanges,
     extracts,
     health,
     identity,
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(caseworker.router)
     app.include_router(aggregates.router)
     app.include_router(extracts.router)
+    app.include_router(exchanges.router)
     install_web(
         app,
         settings,

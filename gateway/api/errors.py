@@ -53,7 +53,8 @@ def install_error_handlers(app: FastAPI, html: HtmlErrorPage | None = None, html
         if _page(req):
             return html(req, exc.status, exc.code, exc.detail)  # type: ignore[misc]
         headers = getattr(exc, "headers", None)
-        return JSONResponse(error_body(exc.code, exc.detail), status_code=exc.status, headers=headers)
+        body = {**exc.extra, **error_body(exc.code, exc.detail)}
+        return JSONResponse(body, status_code=exc.status, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(req: Request, exc: StarletteHTTPException) -> Response:

@@ -19,6 +19,8 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 1_048_576
+# Partner files arrive as multipart uploads, larger than any JSON request (exchanges.py checks them).
+UPLOAD_PATHS = {"/v1/exchanges": 8 * 1_048_576}
 JSON_TYPES = ("application/json",)
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 MAX_DEPTH = 32  # the deepest legitimate body (an aggregate's filters) nests four levels
@@ -93,13 +95,15 @@ class RequestLimits:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        upload = scope["path"] in UPLOAD_PATHS and scope["method"] == "POST"
+        limit = UPLOAD_PATHS[scope["path"]] if upload else self.max_body
         declared = headers.get("content-length")
         if declared is not None:
             if not declared.strip().isdigit():
                 await _refuse(send, 400, "bad_request", "the Content-Length header is not a number")
                 return
-            if int(declared) > self.max_body:
-                await _refuse(send, 413, "payload_too_large", self._too_large())
+            if int(declared) > limit:
+                await _refuse(send, 413, "payload_too_large", self._too_large(limit))
                 return
         body = bytearray()
         while True:
@@ -107,8 +111,8 @@ class RequestLimits:
             if message["type"] == "http.disconnect":
                 return
             body += message.get("body", b"")
-            if len(body) > self.max_body:
-                await _refuse(send, 413, "payload_too_large", self._too_large())
+            if len(body) > limit:
+                await _refuse(send, 413, "payload_too_large", self._too_large(limit))
                 return
             if not message.get("more_body", False):
                 break
@@ -117,6 +121,7 @@ class RequestLimits:
             and scope["path"].startswith("/v1/")
             and scope["method"] in BODY_METHODS
             and not is_json(headers.get("content-type"))
+            and not (upload and (headers.get("content-type") or "").startswith("multipart/form-data"))
         ):
             sent = headers.get("content-type") or "unlabelled"
             detail = f"the body must be JSON (Content-Type: application/json), not {sent}"
@@ -138,5 +143,5 @@ class RequestLimits:
 
         await self.app(scope, replay, send)
 
-    def _too_large(self) -> str:
-        return f"the request body is larger than {self.max_body:,} bytes"
+    def _too_large(self, limit: int | None = None) -> str:
+        return f"the request body is larger than {limit or self.max_body:,} bytes"

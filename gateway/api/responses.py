@@ -294,3 +294,30 @@ class DraftProposed(Answer):
 
 class LifecycleStep(Answer):
     agreement_id: str
+
+
+class ExchangeSchemas(Answer):
+    schemas: list[Json]
+
+
+class ExchangeAccepted(Answer):
+    exchange_id: str
+    status: str
+    rows: int
+    matched: int
+    possible_matches: int
+    unmatched: int
+
+
+class ExchangeStatus(Answer):
+    exchange_id: str
+    agreement_id: str
+    schema_name: str
+    schema_version: str
+    uploader: str
+    received_at: str
+    filename: str
+    rows: int
+    matched: int
+    possible: int
+    status: str

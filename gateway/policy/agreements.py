@@ -15,7 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-View = Literal["flags", "records", "aggregate", "extract"]
+View = Literal["flags", "records", "aggregate", "extract", "exchange"]
 AGREEMENTS_DIR = "agreements"
 
 

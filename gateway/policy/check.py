@@ -31,6 +31,7 @@ KNOWN_ROLES = {
     "analyst",
     "ig_officer",
     "reidentification_approver",
+    "partner",
 }
 
 
@@ -188,6 +189,11 @@ def check_policies(policies_dir: Path, today: dt.date | None = None) -> list[Pro
                         continue
                     if level not in levels_of(dataset.hierarchies[f]):
                         problems.append(Problem(where, f"{name}.{f} cannot be generalised to {level!r}"))
+                if a.view == "exchange" and (
+                    dataset.kind != "exchange"
+                    or not (policies_dir / "exchanges" / f"{name.split('.', 1)[-1]}.schema.json").is_file()
+                ):
+                    problems.append(Problem(where, f"dataset {name!r} is not a published exchange schema"))
                 if a.view == "extract" and dataset.kind != "extract":
                     problems.append(Problem(where, f"dataset {name!r} is not an extract dataset"))
                 if dataset.store and dataset.store not in a.providers:

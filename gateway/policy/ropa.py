@@ -40,6 +40,8 @@ VIEW_FORMS = {
     "records": "records of the requester's own service",
     "aggregate": "aggregate tables with small-number suppression and rounding",
     "extract": "pseudonymised, de-identified extract after IG approval",
+    "exchange": "files the partner sends in, validated against the published schema and matched to the "
+    "person index",
 }
 
 

@@ -22,9 +22,10 @@ INTERNAL_BASE = "http://gateway.internal"
 
 
 class ApiRefused(Exception):
-    def __init__(self, status: int, code: str, detail: str) -> None:
+    def __init__(self, status: int, code: str, detail: str, extra: dict[str, Any] | None = None) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, detail
+        self.extra = extra or {}  # the rest of the refusal (a partner file's line-by-line errors)
 
     @property
     def about_the_request(self) -> bool:
@@ -51,6 +52,7 @@ def _refusal(reply: httpx.Response) -> ApiRefused:
         reply.status_code,
         str(body.get("error") or "error"),
         str(body.get("detail") or "the gateway refused this request"),
+        {k: v for k, v in body.items() if k not in ("error", "detail")},
     )
 
 
@@ -92,11 +94,22 @@ class PageCalls:
         params: dict[str, Any] | None,
         body: Any,
         headers: dict[str, str] | None,
+        form: tuple[dict[str, str], tuple[str, str, bytes, str | None]] | None = None,
     ) -> httpx.Response:
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
-        reply = await self.client.request(
-            method, path, params=clean, json=body, headers=self._headers(headers)
-        )
+        if form is not None:
+            fields, (name, filename, content, kind) = form
+            reply = await self.client.request(
+                method,
+                path,
+                data=fields,
+                files={name: (filename, content, kind or "application/octet-stream")},
+                headers=self._headers(headers),
+            )
+        else:
+            reply = await self.client.request(
+                method, path, params=clean, json=body, headers=self._headers(headers)
+            )
         if "x-audit-id" in reply.headers:
             self.audit_ids.append(reply.headers["x-audit-id"])
         if reply.status_code >= 400:
@@ -110,6 +123,12 @@ class PageCalls:
 
     async def post(self, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
         return (await self._send("POST", path, None, body if body is not None else {}, headers)).json()
+
+    async def upload(
+        self, path: str, fields: dict[str, str], file: tuple[str, str, bytes, str | None]
+    ) -> Any:
+        """A multipart POST: form fields and one file (name, filename, content, content type)."""
+        return (await self._send("POST", path, None, None, None, form=(fields, file))).json()
 
     async def download(self, path: str, params: dict[str, Any] | None = None) -> Download:
         reply = await self._send("GET", path, params, None, None)

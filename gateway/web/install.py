@@ -15,7 +15,15 @@ from gateway.config import Settings
 from gateway.identity.revocation import Revocations
 from gateway.identity.tokens import Verifier
 from gateway.policy.decision import PolicyEngine
-from gateway.web import analyst, caseworker, governance, policy_change, reidentification, signin
+from gateway.web import (
+    analyst,
+    caseworker,
+    exchanges,
+    governance,
+    policy_change,
+    reidentification,
+    signin,
+)
 from gateway.web.api_client import ApiRefused, GatewayApi
 from gateway.web.pages import error_page, render, to_sign_in
 from gateway.web.services import WebServices, web_services
@@ -87,5 +95,5 @@ def install_web(
     def home(request: Request, user: User) -> Response:
         return render(request, "home.html", user)
 
-    for module in (signin, caseworker, analyst, governance, policy_change, reidentification):
+    for module in (signin, caseworker, analyst, governance, policy_change, reidentification, exchanges):
         app.include_router(module.router)

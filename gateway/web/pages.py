@@ -42,6 +42,7 @@ NAV: tuple[tuple[tuple[str, ...], NavItem], ...] = (
     (("ig_officer", "dpo", "information_asset_owner"), NavItem("/ui/agreements/drafts", "Drafts")),
     (("ig_officer", "dpo"), NavItem("/ui/what-if", "Try a change")),
     (("ig_officer",), NavItem("/ui/ropa", "Article 30")),
+    (("partner",), NavItem("/ui/exchanges", "Send a file")),
 )
 
 

@@ -1,0 +1,1 @@
+"""Partner exchanges: files sent in under an agreement, validated against published schemas."""
