@@ -36,6 +36,14 @@ SERVICES = [
         "care_act_assessment",
     ),
     (
+        "ew.ellis",
+        "education",
+        "SELECT ewc_pupil_id FROM edu_welfare_cases WHERE ewc_officer_id = ? AND ewc_closed IS NULL",
+        "EWO0001",
+        "AGR-EDU-011",
+        "attendance_support",
+    ),
+    (
         "yo.yusuf",
         "community_safety",
         "SELECT yot_nominal_id FROM cs_yot_involvements WHERE yot_officer_id = ? AND yot_end_date IS NULL",

@@ -231,6 +231,7 @@ def test_ropa_lists_every_agreement_with_its_basis_and_special_categories():
         "AGR-YJS-008",
         "AGR-ASC-009",
         "AGR-POL-010",
+        "AGR-EDU-011",
         "PROC-INDEX",
         "PROC-ANALYSIS",
     }

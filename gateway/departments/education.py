@@ -11,13 +11,14 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     select,
 )
 
 from gateway.departments.flags import FlagSpec, RawFlag, among, contact_of, latest
-from gateway.departments.model import Department, shared_tables
+from gateway.departments.model import Casework, Department, Tables, shared_tables
 from gateway.stores.columns import key, string
 from gateway.stores.identity import from_table
 from gateway.synth.departments import education as synthetic
@@ -75,6 +76,25 @@ def schema() -> MetaData:
         string("exc_reason", 3),
         Column("exc_sessions", Integer),
         Index("ix_exc_pupil", "exc_pupil_id"),
+    )
+    # Education welfare: pupils whose attendance an education welfare officer is working on.
+    Table(
+        "edu_welfare_officers",
+        md,
+        key("ewo_officer_id"),
+        string("ewo_name", 100),
+        string("ewo_phone", 20),
+    )
+    Table(
+        "edu_welfare_cases",
+        md,
+        key("ewc_case_id"),
+        string("ewc_pupil_id"),
+        string("ewc_officer_id"),
+        Column("ewc_opened", Date),
+        Column("ewc_closed", Date),
+        string("ewc_reason", 40),
+        Index("ix_ewc_officer", "ewc_officer_id"),
     )
     return md
 
@@ -139,13 +159,20 @@ def education(conn: Connection, ids: list[str] | None, as_of: dt.date) -> list[R
     return latest(out)
 
 
+def allocations(t: Tables, worker_id: str) -> Select:
+    """Pupils with an open education welfare case held by the officer."""
+    ewc = t["edu_welfare_cases"]
+    return select(ewc.c.ewc_pupil_id).where(ewc.c.ewc_officer_id == worker_id, ewc.c.ewc_closed.is_(None))
+
+
 DEPARTMENT = Department(
     name="education",
     label="Education",
     schema=schema,
     person_table=("edu_pupils", "pup_pupil_id"),
     identity=identity,
-    staff_names=(("edu_schools", "sch_dsl_name"),),
+    casework=Casework(allocations, ("edu_pupils", "pup_pupil_id", "pup_forename", "pup_surname", "pup_dob")),
+    staff_names=(("edu_schools", "sch_dsl_name"), ("edu_welfare_officers", "ewo_name")),
     organisations=(("edu_schools", "sch_name"),),
     address_rank=2,
     synthesise=synthetic.build,

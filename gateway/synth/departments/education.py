@@ -144,3 +144,44 @@ def build(b: StoreBuilder) -> None:
                         "exc_sessions": 0 if permanent else rnd.randint(1, 10),
                     }
                 )
+    _welfare(b, as_of)  # last: the draws before it are as they were without welfare cases
+
+
+WELFARE_REASONS = ("persistent_absence", "severe_absence", "children_missing_education", "attendance_concern")
+
+
+def _welfare(b: StoreBuilder, as_of: dt.date) -> None:
+    """Education welfare cases for about two in five pupils whose latest attendance is below 90%, most
+    still open, held by a few officers. Drawn last from this store's random stream."""
+    rnd = b.rnd
+    latest: dict[str, tuple[str, int, int]] = {}
+    for row in b.rows["edu_attendance"]:
+        pid, year = str(row["att_pupil_id"]), str(row["att_academic_year"])
+        if pid not in latest or year > latest[pid][0]:
+            possible, attended = row["att_sessions_possible"], row["att_sessions_attended"]
+            assert isinstance(possible, int) and isinstance(attended, int)
+            latest[pid] = (year, possible, attended)
+    absent = sorted(
+        p for p, (_, possible, attended) in latest.items() if possible and attended / possible < 0.9
+    )
+    cases = [p for p in absent if rnd.random() < 0.4]
+    officers = b.professionals(
+        "EWO", max(2, len(cases) // 25 + 1), "Education Welfare Officer", ["Education Welfare"]
+    )
+    for o in officers:
+        b.rows["edu_welfare_officers"].append(
+            {"ewo_officer_id": o.id, "ewo_name": o.name, "ewo_phone": o.phone}
+        )
+    for n, pid in enumerate(cases):
+        opened = days_before(as_of, rnd, 1, 200)
+        closed = None if rnd.random() < 0.7 else min(as_of, opened + dt.timedelta(days=rnd.randint(20, 120)))
+        b.rows["edu_welfare_cases"].append(
+            {
+                "ewc_case_id": f"EWC{n + 1:06d}",
+                "ewc_pupil_id": pid,
+                "ewc_officer_id": officers[n % len(officers)].id,
+                "ewc_opened": opened,
+                "ewc_closed": closed,
+                "ewc_reason": rnd.choice(WELFARE_REASONS),
+            }
+        )
