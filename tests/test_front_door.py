@@ -16,6 +16,7 @@ from gateway.api.app import create_app
 from gateway.config import Settings
 from gateway.datadir import DataDir
 from gateway.index.build import build_index
+from tests.caseload_truth import persons_and_families
 from tests.conftest import bearer
 
 PURPOSE = "front_door_screening"
@@ -51,31 +52,7 @@ def _expected(root: Path, hours: float) -> tuple[set[str], set[str]]:
                 (WORKER, since),
             )
         ]
-    with sqlite3.connect(root / "gateway.db") as con:
-        marks = ",".join("?" * len(local))
-        children = {
-            r[0]
-            for r in con.execute(
-                "SELECT person_id FROM index_xref WHERE source = 'childrens_social_care' "
-                f"AND local_id IN ({marks})",
-                local,
-            )
-        }
-        marks = ",".join("?" * len(children))
-        families = [
-            r[0]
-            for r in con.execute(
-                f"SELECT family_id FROM index_persons WHERE person_id IN ({marks})", list(children)
-            )
-        ]
-        marks = ",".join("?" * len(families))
-        members = {
-            r[0]
-            for r in con.execute(
-                f"SELECT person_id FROM index_persons WHERE family_id IN ({marks})", families
-            )
-        }
-    return children, children | members
+    return persons_and_families(root, "childrens_social_care", local)
 
 
 def test_the_triage_window_is_a_setting(borough: Path) -> None:

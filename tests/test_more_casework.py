@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from gateway.api.app import create_app
 from gateway.config import Settings, _default_policies_dir
+from tests.caseload_truth import persons_and_families
 from tests.conftest import bearer
 
 # user, store, SQL of the local ids allocated to worker ?, agreement, purpose
@@ -63,30 +64,7 @@ def client(linked_borough: Path):
 def _visible(root: Path, store: str, sql: str, worker: str) -> tuple[set[str], set[str]]:
     with sqlite3.connect(root / "stores" / f"{store}.db") as con:
         local = [str(r[0]) for r in con.execute(sql, (worker,))]
-    with sqlite3.connect(root / "gateway.db") as con:
-        marks = ",".join("?" * len(local))
-        allocated = {
-            r[0]
-            for r in con.execute(
-                f"SELECT person_id FROM index_xref WHERE source = ? AND local_id IN ({marks})",
-                [store, *local],
-            )
-        }
-        marks = ",".join("?" * len(allocated))
-        families = [
-            r[0]
-            for r in con.execute(
-                f"SELECT family_id FROM index_persons WHERE person_id IN ({marks})", list(allocated)
-            )
-        ]
-        marks = ",".join("?" * len(families))
-        members = {
-            r[0]
-            for r in con.execute(
-                f"SELECT person_id FROM index_persons WHERE family_id IN ({marks})", families
-            )
-        }
-    return allocated, allocated | members
+    return persons_and_families(root, store, local)
 
 
 @pytest.mark.parametrize(

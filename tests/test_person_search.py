@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from gateway.api.app import create_app
 from gateway.config import Settings
+from tests.caseload_truth import persons_and_families
 from tests.conftest import bearer
 
 PURPOSE = "child_protection_enquiry"
@@ -37,31 +38,7 @@ def _visible_to(root: Path, worker_id: str) -> set[str]:
                 (worker_id,),
             )
         ]
-    with sqlite3.connect(root / "gateway.db") as con:
-        marks = ",".join("?" * len(local))
-        allocated = {
-            r[0]
-            for r in con.execute(
-                "SELECT person_id FROM index_xref WHERE source = 'childrens_social_care' "
-                f"AND local_id IN ({marks})",
-                local,
-            )
-        }
-        marks = ",".join("?" * len(allocated))
-        families = [
-            r[0]
-            for r in con.execute(
-                f"SELECT family_id FROM index_persons WHERE person_id IN ({marks})", list(allocated)
-            )
-        ]
-        marks = ",".join("?" * len(families))
-        members = {
-            r[0]
-            for r in con.execute(
-                f"SELECT person_id FROM index_persons WHERE family_id IN ({marks})", families
-            )
-        }
-    return allocated | members
+    return persons_and_families(root, "childrens_social_care", local)[1]
 
 
 def _people(root: Path) -> list[tuple[str, str, str, str]]:
