@@ -268,6 +268,21 @@ def test_a_caseworker_finds_a_person_by_name_and_date_of_birth(live: Live, new_p
     assert search["action"] == "persons.search" and search["subject_ids"] == []
 
 
+def test_a_front_door_screener_sees_the_family_of_an_open_contact(live: Live, new_page: Any) -> None:
+    """fd.fatima's caseload is the children with an open contact she screens and their families; the
+    family page shows flags under the screening agreement, without break-glass."""
+    caseload = live.api("fd.fatima", "/v1/caseload")
+    triage = [p for p in caseload if p["relationship"] == "triage"]
+    assert triage, "the demo front door has an open contact for FD0001"
+    page = new_page()
+    sign_in(page, live, "fd.fatima", "/ui/caseload")
+    assert "open contact at the front door" in page.locator("main").inner_text()
+    page.goto(f"{live.base}/ui/families/{triage[0]['family_id']}?purpose=front_door_screening")
+    main = page.locator("main").inner_text()
+    assert "AGR-CSC-006" in main and "break-glass" not in main.lower().split("audit reference")[0]
+    shot(page, "24-front-door-family")
+
+
 def test_a_caseworker_cannot_reach_another_caseworkers_family_by_editing_the_url(
     live: Live, new_page: Any
 ) -> None:
