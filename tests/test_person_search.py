@@ -129,3 +129,35 @@ def test_bad_searches_are_refused_with_a_reason(client, linked_borough) -> None:
         headers={**alice, "X-Break-Glass-Reason": "urgent"},
     )
     assert short.status_code == 400
+
+
+def test_a_name_with_an_address_finds_someone_whose_birthday_is_not_known(client, linked_borough) -> None:
+    visible = _visible_to(linked_borough, "SW0001")
+    with sqlite3.connect(linked_borough / "stores" / "childrens_social_care.db") as con:
+        rows = con.execute(
+            "SELECT p.pers_person_id, p.pers_forename, p.pers_surname, a.addr_address_line, "
+            "a.addr_address_postcode FROM ssd_person p JOIN ssd_address a ON a.addr_person_id = p.pers_person_id "
+            "WHERE a.addr_address_end_date IS NULL AND a.addr_address_line IS NOT NULL "
+            "AND a.addr_address_postcode IS NOT NULL AND p.pers_forename IS NOT NULL "
+            "ORDER BY p.pers_person_id"
+        ).fetchall()
+    with sqlite3.connect(linked_borough / "gateway.db") as con:
+        person_of = dict(
+            con.execute(
+                "SELECT local_id, person_id FROM index_xref WHERE source = 'childrens_social_care'"
+            ).fetchall()
+        )
+    local, first, last, line, postcode = next(r for r in rows if person_of.get(str(r[0])) in visible)
+    reply = client.get(
+        "/v1/persons/search",
+        params={"name": f"{first} {last}", "address_line": line, "postcode": postcode, "purpose": PURPOSE},
+        headers=bearer(linked_borough, "cw.alice"),
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["candidates"][0]["person_id"] == person_of[str(local)]
+    no_postcode = client.get(
+        "/v1/persons/search",
+        params={"name": f"{first} {last}", "address_line": line, "purpose": PURPOSE},
+        headers=bearer(linked_borough, "cw.alice"),
+    )
+    assert no_postcode.status_code == 422 and "postcode" in no_postcode.json()["detail"]

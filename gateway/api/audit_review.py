@@ -134,18 +134,28 @@ def find_subject(
     name: Annotated[str | None, Query(max_length=200, description="full name: first and last")] = None,
     date_of_birth: Annotated[dt.date | None, Query(description="YYYY-MM-DD, with a name")] = None,
     nhs_number: Annotated[str | None, Query(max_length=14, description="10 digits")] = None,
+    address_line: Annotated[str | None, Query(max_length=200, description="with postcode and a name")] = None,
+    postcode: Annotated[str | None, Query(max_length=10, description="with address_line and a name")] = None,
 ) -> dict[str, Any]:
     """Candidate people for a subject access request, best match first, scored as the linkage scores
-    records. Choose one, then `GET /v1/audit/subjects/{person_id}`. The audit event records which
+    records (a full name with a date of birth or an address, or an NHS number). Choose one, then
+    `GET /v1/audit/subjects/{person_id}`. The audit event records which
     details were given, never their values, and the candidates it returned."""
     _authorise(request, principal, "audit.subject_search")
-    given = [
-        k for k, v in (("name", name), ("date_of_birth", date_of_birth), ("nhs_number", nhs_number)) if v
-    ]
+    asked = (
+        ("name", name),
+        ("date_of_birth", date_of_birth),
+        ("nhs_number", nhs_number),
+        ("address_line", address_line),
+        ("postcode", postcode),
+    )
+    given = [k for k, v in asked if v]
     audit_context(request).update(request={"by": given})
     gateway = services(request)
     try:
-        found = find_candidates(gateway.settings.datadir(), SubjectQuery(name, date_of_birth, nhs_number))
+        found = find_candidates(
+            gateway.settings.datadir(), SubjectQuery(name, date_of_birth, nhs_number, address_line, postcode)
+        )
     except SearchInputError as exc:
         raise Refused(422, "invalid_request", str(exc)) from exc
     except IndexMissing as exc:

@@ -178,18 +178,26 @@ def search_persons(
     name: Annotated[str, Query(max_length=200)] = "",
     date_of_birth: Annotated[str, Query(max_length=10)] = "",
     nhs_number: Annotated[str, Query(max_length=20)] = "",
+    address_line: Annotated[str, Query(max_length=200)] = "",
+    postcode: Annotated[str, Query(max_length=10)] = "",
     break_glass: BreakGlass = None,
 ) -> dict[str, Any]:
-    """People the caller may see who match a name and date of birth, or an NHS number, best first,
+    """People the caller may see who match a name with a date of birth or an address, or an NHS
+    number, best first,
     scored with the index's standardisation and model. Without break-glass only the caller's caseload
     (allocated people and their families) is searched, and nothing says whether anyone else matched;
     with `X-Break-Glass-Reason` anyone may be found (audited and alerted, as a break-glass view is).
     The audit event names which details were given, never their values, and the people returned."""
     _caseworker(request, "persons.search")
     glass = _break_glass(request, break_glass)
-    given = [
-        k for k, v in (("name", name), ("date_of_birth", date_of_birth), ("nhs_number", nhs_number)) if v
-    ]
+    asked = (
+        ("name", name),
+        ("date_of_birth", date_of_birth),
+        ("nhs_number", nhs_number),
+        ("address_line", address_line),
+        ("postcode", postcode),
+    )
+    given = [k for k, v in asked if v]
     audit_context(request).update(purpose=purpose, request={"by": given})
     _permissions(request, gateway, principal, purpose)
     try:
@@ -198,7 +206,13 @@ def search_persons(
         raise Refused(
             422, "invalid_request", f"date_of_birth must be a date like 2015-03-01, not {date_of_birth!r}"
         ) from exc
-    query = SubjectQuery(name.strip() or None, born, nhs_number.strip() or None)
+    query = SubjectQuery(
+        name.strip() or None,
+        born,
+        nhs_number.strip() or None,
+        address_line.strip() or None,
+        postcode.strip() or None,
+    )
     load = gateway.casework.caseload(principal)
     gateway.casework.index()
     try:

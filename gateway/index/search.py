@@ -26,15 +26,27 @@ class SubjectQuery:
     name: str | None = None
     date_of_birth: dt.date | None = None
     nhs_number: str | None = None
+    # An address: the first line and the postcode, standardised as the stores' addresses are.
+    address_line: str | None = None
+    postcode: str | None = None
 
     def record(self) -> dict[str, object]:
-        """The query as a record of an outside source, standardised as the stores' records are."""
+        """The query as a record of an outside source, standardised as the stores' records are.
+
+        Enough to identify someone: an NHS number; or a full name with a date of birth, or with an
+        address (first line and postcode, for someone whose birthday the requester does not know)."""
         words = (self.name or "").split()
         nhs = (self.nhs_number or "").replace(" ", "") or None
         if nhs is not None and not NHS_NUMBER.match(nhs):
             raise SearchInputError("nhs_number must be 10 digits")
-        if not nhs and (len(words) < 2 or self.date_of_birth is None):
-            raise SearchInputError("give a full name (first and last) with date_of_birth, or an nhs_number")
+        address = bool(
+            self.address_line and self.address_line.strip() and self.postcode and self.postcode.strip()
+        )
+        if not nhs and (len(words) < 2 or (self.date_of_birth is None and not address)):
+            raise SearchInputError(
+                "give a full name (first and last) with date_of_birth or with an address (address_line "
+                "and postcode), or an nhs_number"
+            )
         return standardise_record(
             PARTNER,
             {
@@ -43,6 +55,8 @@ class SubjectQuery:
                 "last_name": words[-1] if len(words) > 1 else None,
                 "dob": self.date_of_birth.isoformat() if self.date_of_birth else None,
                 "nhs_number": nhs,
+                "address_line": self.address_line or None,
+                "postcode": self.postcode or None,
             },
         )
 

@@ -165,7 +165,9 @@ async def find_people(
 @router.post("/people")
 async def find_people_break_glass(request: Request, user: User) -> Response:
     form = await checked_form(request, user)
-    query = {k: str(form.get(k) or "") for k in ("name", "date_of_birth", "nhs_number")}
+    query = {
+        k: str(form.get(k) or "") for k in ("name", "date_of_birth", "nhs_number", "address_line", "postcode")
+    }
     return await _search(request, user, query, str(form.get("purpose") or ""), str(form.get("reason") or ""))
 
 
