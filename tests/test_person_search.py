@@ -136,7 +136,8 @@ def test_a_name_with_an_address_finds_someone_whose_birthday_is_not_known(client
     with sqlite3.connect(linked_borough / "stores" / "childrens_social_care.db") as con:
         rows = con.execute(
             "SELECT p.pers_person_id, p.pers_forename, p.pers_surname, a.addr_address_line, "
-            "a.addr_address_postcode FROM ssd_person p JOIN ssd_address a ON a.addr_person_id = p.pers_person_id "
+            "a.addr_address_postcode FROM ssd_person p "
+            "JOIN ssd_address a ON a.addr_person_id = p.pers_person_id "
             "WHERE a.addr_address_end_date IS NULL AND a.addr_address_line IS NOT NULL "
             "AND a.addr_address_postcode IS NOT NULL AND p.pers_forename IS NOT NULL "
             "ORDER BY p.pers_person_id"
