@@ -173,3 +173,40 @@ class CertifiedProvider:
         )
         assert token.status_code == 200, token.text
         return token.json()
+
+
+def main() -> None:
+    """Run the provider for a gateway started by hand (`make demo` with the settings this prints), so
+    the demo signs in through a certified provider as production does."""
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=9000, help="the provider's port")
+    parser.add_argument("--gateway", default="http://127.0.0.1:8000", help="where the gateway serves")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="oidc-provider-"))
+    secret = work / "client-secret"
+    secret.write_text(CLIENT_SECRET)
+    provider = CertifiedProvider(
+        args.port,
+        work,
+        redirect_uris=[f"{args.gateway}/ui/oidc/callback"],
+        post_logout_redirect_uris=[f"{args.gateway}/ui/signed-out"],
+    ).start()
+    print(f"provider at {provider.issuer}; users: {', '.join(provider.users)} (any password)")
+    print("start the gateway with:")
+    print(
+        f"  GATEWAY_ISSUER={provider.issuer} GATEWAY_JWKS_URL={provider.metadata()['jwks_uri']} "
+        f"GATEWAY_AUDIENCE={AUDIENCE} GATEWAY_OIDC_CLIENT_ID={CLIENT_ID} "
+        f"GATEWAY_OIDC_CLIENT_SECRET_FILE={secret} GATEWAY_OIDC_SCOPE='openid profile {SCOPE}' make demo"
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        provider.stop()
+
+
+if __name__ == "__main__":
+    main()
