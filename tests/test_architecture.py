@@ -20,6 +20,7 @@ FEATURES = {
     "gateway.index",
     "gateway.policy",
     "gateway.subject_access",
+    "gateway.exchanges",
 }
 FOUNDATIONS = {
     "gateway.departments",

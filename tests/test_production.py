@@ -115,10 +115,13 @@ def _schema_drift(url: str, metadata: sa.MetaData) -> list[object]:
 
 def _gateway_metadata() -> sa.MetaData:
     combined = sa.MetaData()
+    from gateway.exchanges import store as exchanges
     from gateway.identity import revocation
+    from gateway.policy import drafts
     from gateway.privacy import budget
 
-    for metadata in (index_schema.metadata, extract_schema.metadata, revocation.metadata, budget.metadata):
+    every = (index_schema.metadata, extract_schema.metadata, revocation.metadata, budget.metadata)
+    for metadata in (*every, drafts.metadata, exchanges.metadata):
         for table in metadata.tables.values():
             table.to_metadata(combined)
     return combined

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, Text, insert, select
+from sqlalchemy import Column, Engine, Float, Index, Integer, MetaData, String, Table, Text, insert, select
 
 metadata = MetaData()
 exchanges = Table(
@@ -32,6 +32,7 @@ exchange_records = Table(
     Column("person_id", String(16)),
     Column("match_probability", Float),
     Column("record_json", Text, nullable=False),
+    Index("ix_exchange_records_person", "person_id"),
 )
 
 
