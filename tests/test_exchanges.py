@@ -208,3 +208,36 @@ def test_a_file_for_an_agreement_that_has_ended_is_refused(linked_borough: Path,
             _csv([["1.0", "NB/26/1", "2026-03-30", "other", "Ann", "Lee", "2015-02-03", ""]]),
         )
     assert reply.status_code == 403 and "ended on 2025-12-31" in reply.json()["detail"]
+
+
+def test_a_hostile_xml_file_reads_no_local_file_and_echoes_no_value(client, linked_borough, tmp_path) -> None:
+    """XML external entities are not resolved, and errors never repeat the offending value (a name or
+    a date of birth sent by mistake stays out of the reply)."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENTS")
+    xxe = (
+        f'<?xml version="1.0"?><!DOCTYPE n [<!ENTITY e SYSTEM "file://{secret}">]>\n'
+        '<notifications xmlns="urn:northbridge:gateway:exchange:police_notifications" schema_version="1.0">\n'
+        "<notification><reference>NB/26/1</reference><incident_date>2026-03-30</incident_date>"
+        "<category>other</category><forename>&e;</forename><surname>Lee</surname>"
+        "<date_of_birth>2015-02-03</date_of_birth></notification>\n</notifications>\n"
+    ).encode()
+    before = _count(linked_borough)
+    reply = _send(client, linked_borough, "n.xml", xxe, "application/xml")
+    assert reply.status_code in (202, 422), reply.text
+    assert "TOP-SECRET-CONTENTS" not in reply.text
+    assert _count(linked_borough) == before + (1 if reply.status_code == 202 else 0)
+    with sqlite3.connect(linked_borough / "gateway.db") as con:
+        stored = " ".join(r[0] for r in con.execute("SELECT record_json FROM exchange_records"))
+    assert "TOP-SECRET-CONTENTS" not in stored
+
+    wrong_name = _csv(
+        [["1.0", "NB/26/2", "2026-03-30", "other", "Zara" * 30, "Mistyped-Surname", "2015-02-31", ""]]
+    )
+    refused = _send(client, linked_borough, "n.csv", wrong_name)
+    assert refused.status_code == 422
+    assert "ZaraZara" not in refused.text and "2015-02-31" not in refused.text
+    assert {(e["line"], e["field"]) for e in refused.json()["errors"]} == {
+        (2, "forename"),
+        (2, "date_of_birth"),
+    }

@@ -87,6 +87,12 @@ def _step(request: Request, principal: Principal, action: str, agreement_id: str
     return gateway
 
 
+def _may_read(gateway: Services, principal: Principal) -> None:
+    """Drafts are for those who take a step of the lifecycle (any of its rules)."""
+    if not any(gateway.policy.decide(principal, v, "agreements", PURPOSE).allow for v in VIEWS.values()):
+        raise Refused(403, "forbidden", "only those who take a step of the agreement lifecycle see drafts")
+
+
 def _draft(gateway: Services, agreement_id: str) -> tuple[Agreement, Lifecycle]:
     draft = gateway.drafts.drafts().get(agreement_id)
     if draft is None:
@@ -105,8 +111,7 @@ def list_drafts(request: Request, principal: CurrentPrincipal) -> dict[str, Any]
     gateway = services(request)
     ctx = audit_context(request)
     ctx.update(action="agreement.drafts", purpose=PURPOSE, resource="agreements")
-    if not any(gateway.policy.decide(principal, v, "agreements", PURPOSE).allow for v in VIEWS.values()):
-        raise Refused(403, "forbidden", "only those who take a step of the agreement lifecycle see drafts")
+    _may_read(gateway, principal)
     events = lifecycle_events(gateway.audit.engine)
     rows = {r["agreement_id"]: r for r in gateway.drafts.rows()}
     out = []
@@ -247,8 +252,7 @@ def draft_file(
     audit_context(request).update(
         action="agreement.draft_file", purpose=PURPOSE, resource=resource(agreement_id)
     )
-    if not any(gateway.policy.decide(principal, v, "agreements", PURPOSE).allow for v in VIEWS.values()):
-        raise Refused(403, "forbidden", "only those who take a step of the agreement lifecycle see drafts")
+    _may_read(gateway, principal)
     row = next((r for r in gateway.drafts.rows() if r["agreement_id"] == agreement_id), None)
     if row is None:
         raise Refused(404, "not_found", f"there is no draft of agreement {agreement_id}")

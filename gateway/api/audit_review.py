@@ -142,20 +142,11 @@ def find_subject(
     `GET /v1/audit/subjects/{person_id}`. The audit event records which
     details were given, never their values, and the candidates it returned."""
     _authorise(request, principal, "audit.subject_search")
-    asked = (
-        ("name", name),
-        ("date_of_birth", date_of_birth),
-        ("nhs_number", nhs_number),
-        ("address_line", address_line),
-        ("postcode", postcode),
-    )
-    given = [k for k, v in asked if v]
-    audit_context(request).update(request={"by": given})
+    query = SubjectQuery(name, date_of_birth, nhs_number, address_line, postcode)
+    audit_context(request).update(request={"by": query.given()})
     gateway = services(request)
     try:
-        found = find_candidates(
-            gateway.settings.datadir(), SubjectQuery(name, date_of_birth, nhs_number, address_line, postcode)
-        )
+        found = find_candidates(gateway.settings.datadir(), query)
     except SearchInputError as exc:
         raise Refused(422, "invalid_request", str(exc)) from exc
     except IndexMissing as exc:

@@ -190,15 +190,7 @@ def search_persons(
     The audit event names which details were given, never their values, and the people returned."""
     _caseworker(request, "persons.search")
     glass = _break_glass(request, break_glass)
-    asked = (
-        ("name", name),
-        ("date_of_birth", date_of_birth),
-        ("nhs_number", nhs_number),
-        ("address_line", address_line),
-        ("postcode", postcode),
-    )
-    given = [k for k, v in asked if v]
-    audit_context(request).update(purpose=purpose, request={"by": given})
+    audit_context(request).update(purpose=purpose)
     _permissions(request, gateway, principal, purpose)
     try:
         born = dt.date.fromisoformat(date_of_birth) if date_of_birth else None
@@ -213,6 +205,8 @@ def search_persons(
         address_line.strip() or None,
         postcode.strip() or None,
     )
+    given = query.given()
+    audit_context(request)["request"] = {"by": given}
     load = gateway.casework.caseload(principal)
     gateway.casework.index()
     try:

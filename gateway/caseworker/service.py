@@ -109,13 +109,8 @@ class CaseworkService:
     def now(self) -> dt.datetime:
         """The stores' "now": their extraction time on the as-of date of synthetic stores, else the
         clock (local time, as the stores record contacts)."""
-        if self._manifest_as_of() is not None:
-            return dt.datetime.combine(self.as_of(), AS_OF_TIME)
-        return dt.datetime.now()
-
-    def _manifest_as_of(self) -> dt.date | None:
-        self.as_of()
-        return self._as_of
+        as_of = self.as_of()
+        return dt.datetime.combine(as_of, AS_OF_TIME) if self._as_of is not None else dt.datetime.now()
 
     def as_of(self) -> dt.date:
         """The date flags are computed at: the stores' own as-of date (read once), else today."""

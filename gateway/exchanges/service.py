@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from gateway.datadir import DataDir
 from gateway.exchanges.store import ExchangeStore
@@ -24,9 +23,8 @@ from gateway.exchanges.validate import (
     parse,
 )
 from gateway.identity.principal import Principal
-from gateway.index.match import PARTNER, score_against_index
+from gateway.index.match import POSSIBLE, match_records
 from gateway.index.store import IndexStore
-from gateway.linkage.standardise import standardise_record
 from gateway.policy.decision import Decision, PolicyEngine
 from gateway.refusal import Refused
 
@@ -98,24 +96,9 @@ def receive(
             extra={"errors": [e.as_dict() for e in errors], "schema": f"/v1/exchanges/schemas/{schema.name}"},
         )
     index.require()
-    threshold = float(index.last_run()["match_threshold"])
-    partner = [
-        standardise_record(
-            PARTNER, {"local_id": str(n), **{f: record.get(c) for f, c in schema.match.items()}}
-        )
-        for n, record in enumerate(records, start=1)
-    ]
-    candidates = score_against_index(dd, index, partner)
-    matched: list[tuple[dict[str, Any], str | None, float | None]] = []
-    possible = 0
-    for n, record in enumerate(records, start=1):
-        found = candidates.get(f"{PARTNER}:{n}") or []
-        best = found[0] if found else None
-        if best and best[1] >= threshold:
-            matched.append((record, best[0], best[1]))
-        else:
-            possible += 1 if best else 0
-            matched.append((record, None, best[1] if best else None))
+    found = match_records(dd, index, [{f: r.get(c) for f, c in schema.match.items()} for r in records])
+    matched = [(record, m.person_id, m.probability) for record, m in zip(records, found, strict=True)]
+    possible = sum(1 for m in found if m.status == POSSIBLE)
     exchange_id = "X" + secrets.token_hex(8).upper()
     people = sorted({p for _, p, _ in matched if p})
     store.add(

@@ -94,23 +94,29 @@ def kind_of(filename: str, content_type: str | None) -> str:
 
 
 def _problem(error: ValidationError) -> tuple[str, str]:
-    """(field, what was wrong) in words a partner's developer can act on."""
+    """(field, what was wrong) in words a partner's developer can act on. The value itself is never
+    repeated: it may be a name or a date of birth, and the line and field say where it is."""
     field = ".".join(str(p) for p in error.absolute_path) or ""
     if error.validator == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        missing = error.message.split("'")[1] if "'" in error.message else "a field"
         return missing, "is required and missing"
     if error.validator == "additionalProperties":
-        return field or "record", error.message
+        return field or "record", "holds fields the schema does not have"
     if error.validator == "const":
-        return field, f"must be {error.validator_value!r} (this schema's version), not {error.instance!r}"
+        return field, f"must be {error.validator_value!r} (this schema's version)"
     if error.validator == "enum":
-        return field, f"must be one of {', '.join(map(str, error.validator_value))}, not {error.instance!r}"
-    described = error.schema.get("description") if isinstance(error.schema, dict) else None
+        return field, f"must be one of {', '.join(map(str, error.validator_value))}"
     if error.validator == "format":
-        return field, f"must be a real {error.validator_value} (YYYY-MM-DD), not {error.instance!r}"
-    if error.validator == "pattern" and described:
-        return field, f"must be {described}, not {error.instance!r}"
-    return field, error.message
+        return field, f"must be a real {error.validator_value} (YYYY-MM-DD)"
+    described = error.schema.get("description") if isinstance(error.schema, dict) else None
+    if error.validator == "pattern":
+        return field, f"must be {described}" if described else "is not in the expected form"
+    if error.validator in ("minLength", "maxLength"):
+        bound = "at least" if error.validator == "minLength" else "at most"
+        return field, f"must be {bound} {error.validator_value} characters"
+    if error.validator == "type":
+        return field, f"must be a {error.validator_value}"
+    return field, f"breaks the schema's {error.validator!r} rule"
 
 
 def _check(schema: ExchangeSchema, record: dict[str, Any], line: int) -> list[LineError]:
@@ -189,6 +195,15 @@ def _json(schema: ExchangeSchema, text: str) -> tuple[list[dict[str, Any]], list
     return records, errors[:MAX_ERRORS]
 
 
+def _xml_problem(error: xmlschema.XMLSchemaValidationError) -> str:
+    """xmlschema's reason, unless it quotes the offending value (a name, a date of birth)."""
+    reason = error.reason or str(error.message)
+    value = error.obj.text if hasattr(error.obj, "text") and error.obj.text else None
+    if value and value.strip() and value.strip() in reason:
+        return "does not follow the XSD for this element"
+    return reason
+
+
 def _xml(schema: ExchangeSchema, text: str) -> tuple[list[dict[str, Any]], list[LineError]]:
     errors: list[LineError] = []
     try:
@@ -202,7 +217,7 @@ def _xml(schema: ExchangeSchema, text: str) -> tuple[list[dict[str, Any]], list[
         for e in schema.xsd.iter_errors(document):
             line = getattr(e, "sourceline", None) or 0
             field = (e.path or "").rsplit("/", 1)[-1].split("}")[-1] or "document"
-            errors.append(LineError(int(line), field, e.reason or str(e.message)))
+            errors.append(LineError(int(line), field, _xml_problem(e)))
             if len(errors) >= MAX_ERRORS:
                 break
     except xmlschema.XMLSchemaException as exc:

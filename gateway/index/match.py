@@ -119,6 +119,46 @@ def score_against_index(
     }
 
 
+@dataclass(frozen=True)
+class RecordMatch:
+    """A partner record's best candidate in the index, and whether it clears the model's threshold."""
+
+    person_id: str | None  # only when matched: below the threshold no person id is given
+    probability: float | None
+    weight: float | None
+
+    @property
+    def status(self) -> str:
+        if self.person_id:
+            return MATCHED
+        return POSSIBLE if self.probability is not None else NONE
+
+
+def match_records(
+    dd: DataDir,
+    store: IndexStore,
+    rows: list[dict[str, Any]],
+    *,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> list[RecordMatch]:
+    """Each partner record (linkage fields: first_name, last_name, dob, postcode...) matched to the
+    index with the last link's model and threshold, in the order given."""
+    threshold = float(store.last_run()["match_threshold"])
+    partner = [
+        standardise_record(PARTNER, {**row, "local_id": str(i)}) for i, row in enumerate(rows, start=1)
+    ]
+    candidates = score_against_index(dd, store, partner, progress=progress)
+    out = []
+    for rec in partner:
+        found = candidates.get(rec["unique_id"]) or []
+        if not found:
+            out.append(RecordMatch(None, None, None))
+            continue
+        person, probability, weight = found[0]
+        out.append(RecordMatch(person if probability >= threshold else None, probability, weight))
+    return out
+
+
 def match_file(
     dd: DataDir,
     path: Path,
@@ -129,8 +169,6 @@ def match_file(
 ) -> MatchSummary:
     store = IndexStore(dd.index_url())
     store.require()
-    threshold = float(store.last_run()["match_threshold"])
-
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
@@ -141,38 +179,26 @@ def match_file(
     if not header:
         raise MatchInputError(f"{path} has no header row")
     mapping = parse_map(map_pairs, header)
-
-    partner = [
-        standardise_record(PARTNER, {"local_id": str(i), **{f: row.get(c) for f, c in mapping.items()}})
-        for i, row in enumerate(partner_rows, start=1)
-    ]
-    candidates = score_against_index(dd, store, partner, progress=progress)
-    best = {pid: found[0] for pid, found in candidates.items() if found}
+    matches = match_records(
+        dd, store, [{f: row.get(c) for f, c in mapping.items()} for row in partner_rows], progress=progress
+    )
 
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=[*header, *OUTPUT_COLUMNS])
         writer.writeheader()
-        for rec, row in zip(partner, partner_rows, strict=True):
-            hit = best.get(rec["unique_id"])
-            extra: dict[str, Any] = {
-                "person_id": "",
-                "match_probability": "",
-                "match_weight": "",
-                "match_status": NONE,
-            }
-            if hit:
-                # Below the threshold the best candidate's score is shown, never its person id.
-                matched = hit[1] >= threshold
-                extra = {
-                    "person_id": hit[0] if matched else "",
-                    "match_probability": f"{hit[1]:.6f}",
-                    "match_weight": f"{hit[2]:.2f}",
-                    "match_status": MATCHED if matched else POSSIBLE,
+        for m, row in zip(matches, partner_rows, strict=True):
+            # Below the threshold the best candidate's score is shown, never its person id.
+            writer.writerow(
+                {
+                    **row,
+                    "person_id": m.person_id or "",
+                    "match_probability": f"{m.probability:.6f}" if m.probability is not None else "",
+                    "match_weight": f"{m.weight:.2f}" if m.weight is not None else "",
+                    "match_status": m.status,
                 }
-            writer.writerow({**row, **extra})
-    named = frozenset(hit[0] for hit in best.values() if hit[1] >= threshold)
-    found = sum(1 for hit in best.values() if hit[1] >= threshold)
-    return MatchSummary(
-        rows=len(partner), matched=found, possible=len(best) - found, out=out, person_ids=named
-    )
+            )
+    named = frozenset(m.person_id for m in matches if m.person_id)
+    found = sum(1 for m in matches if m.person_id)
+    possible = sum(1 for m in matches if m.status == POSSIBLE)
+    return MatchSummary(rows=len(matches), matched=found, possible=possible, out=out, person_ids=named)

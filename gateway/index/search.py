@@ -30,6 +30,14 @@ class SubjectQuery:
     address_line: str | None = None
     postcode: str | None = None
 
+    def given(self) -> list[str]:
+        """Which details were given, never their values: what an audit event may keep of a search."""
+        return [
+            name
+            for name in ("name", "date_of_birth", "nhs_number", "address_line", "postcode")
+            if getattr(self, name)
+        ]
+
     def record(self) -> dict[str, object]:
         """The query as a record of an outside source, standardised as the stores' records are.
 
