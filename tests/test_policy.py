@@ -174,6 +174,29 @@ SEEDED_ERRORS = {
         lambda p: _edit_agreement(p, CSC, providers=["housing", "parks"]),
         "unknown provider 'parks'",
     ),
+    "partner flag without the partner as provider": (
+        lambda p: _edit_agreement(
+            p,
+            CSC,
+            providers=[
+                "housing",
+                "education",
+                "early_help",
+                "community_safety",
+                "adult_social_care",
+                "benefits",
+            ],
+        ),
+        "dataset 'exchanges.police_notifications' is from 'police', not a provider",
+    ),
+    "partner dataset that declares no flag": (
+        lambda p: (p / "exchanges" / "police_notifications.schema.json").write_text(
+            (p / "exchanges" / "police_notifications.schema.json")
+            .read_text()
+            .replace('"x-flag"', '"x-unused"')
+        ),
+        "dataset 'exchanges.police_notifications''s schema declares no x-flag",
+    ),
     "unknown role": (
         lambda p: _edit_agreement(p, CSC, recipients=[{"role": "intern", "department": "*"}]),
         "unknown recipient role 'intern'",

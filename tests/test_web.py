@@ -134,9 +134,16 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / "screenful" / f"{name}.png"))
 
 
+def press(target: Any) -> None:
+    """Click, then wait for the page the click loads: `click` returns once a navigation commits, and
+    `is_visible`/`count` do not wait, so an assertion could read the old or a half-parsed page."""
+    target.click()
+    target.page.wait_for_load_state()
+
+
 def sign_in(page: Any, live: Live, user: str, start: str = "/ui/") -> None:
     page.goto(f"{live.base}{start}")
-    page.get_by_test_id(f"sign-in-{user}").click()
+    press(page.get_by_test_id(f"sign-in-{user}"))
     page.wait_for_load_state()
     assert page.get_by_test_id("signed-in-as").is_visible()
 
@@ -154,20 +161,20 @@ def test_sign_in_journey(live: Live, new_page: Any) -> None:
     assert "/ui/sign-in" in page.url, "a page that needs a user sends you to sign in"
     assert "Sign in to continue" in page.get_by_test_id("sign-in-message").inner_text()
     shot(page, "01-sign-in")
-    page.get_by_test_id("sign-in-cw.alice").click()
+    press(page.get_by_test_id("sign-in-cw.alice"))
     assert page.url.endswith("/ui/caseload"), "after signing in you land where you were going"
     assert page.get_by_test_id("signed-in-as").inner_text() == "Alice Okafor"
     cookie = next(c for c in page.context.cookies() if c["name"] == "gateway_session")
     assert cookie["httpOnly"] and cookie["path"] == "/ui", "the session is not readable by scripts"
     # The cookie is not an API credential: the API only takes a bearer header.
     assert httpx.get(f"{live.base}/v1/me", cookies={"gateway_session": cookie["value"]}).status_code == 401
-    page.get_by_role("button", name="Sign out").click()
+    press(page.get_by_role("button", name="Sign out"))
     assert "You have signed out" in page.get_by_test_id("sign-in-message").inner_text()
     page.goto(f"{live.base}/ui/caseload")
     assert "/ui/sign-in" in page.url
     # An off-site `next` is ignored, so sign-in cannot be used to redirect people elsewhere.
     page.goto(f"{live.base}/ui/sign-in?next=https://evil.example/")
-    page.get_by_test_id("sign-in-an.priya").click()
+    press(page.get_by_test_id("sign-in-an.priya"))
     assert page.url == f"{live.base}/ui/"
 
 
@@ -182,7 +189,7 @@ def test_caseworker_journey_caseload_and_family_context(live: Live, new_page: An
     body, pages = page.locator("main").inner_text(), 1
     shot(page, "02-caseworker-caseload")
     while page.get_by_test_id("older").count():  # ten families a page: every person is on one of them
-        page.get_by_test_id("older").click()
+        press(page.get_by_test_id("older"))
         body += page.locator("main").inner_text()
         pages += 1
     families = {p["family_id"] for p in caseload}
@@ -194,7 +201,7 @@ def test_caseworker_journey_caseload_and_family_context(live: Live, new_page: An
     surname = named["name"].split()[-1]
     page.goto(f"{live.base}/ui/caseload")
     page.fill("#find", surname)
-    page.get_by_test_id("caseload-go").click()
+    press(page.get_by_test_id("caseload-go"))
     expected = {p["family_id"] for p in caseload if p["name"] and surname.lower() in p["name"].lower()}
     assert (
         page.get_by_test_id("family-count").inner_text().startswith(f"{len(expected)} famil")
@@ -213,7 +220,7 @@ def test_caseworker_journey_caseload_and_family_context(live: Live, new_page: An
     assert event["decision"] == "allow"
     assert sorted(event["subject_ids"]) == sorted(p["person_id"] for p in caseload)
 
-    page.get_by_test_id("family-link").first.click()
+    press(page.get_by_test_id("family-link").first)
     family_id = page.url.split("/ui/families/")[1].split("?")[0]
     members = [p for p in caseload if p["family_id"] == family_id]
     context = live.api("cw.alice", f"/v1/families/{family_id}/context", purpose="child_in_need_assessment")
@@ -250,19 +257,19 @@ def test_a_caseworker_finds_a_person_by_name_and_date_of_birth(live: Live, new_p
     )
     page = new_page()
     sign_in(page, live, "cw.alice", "/ui/caseload")
-    page.get_by_test_id("find-people-link").click()
+    press(page.get_by_test_id("find-people-link"))
     page.fill("#name", child["name"])
     page.fill("#date_of_birth", child["date_of_birth"])
-    page.get_by_test_id("find-people").click()
+    press(page.get_by_test_id("find-people"))
     results = page.get_by_test_id("people-results")
     assert child["name"] in results.inner_text()
     shot(page, "22-caseworker-find-person")
-    page.get_by_test_id("open-family").first.click()
+    press(page.get_by_test_id("open-family").first)
     assert f"/ui/families/{child['family_id']}" in page.url
     page.goto(f"{live.base}/ui/people")
     page.fill("#name", theirs["name"])
     page.fill("#date_of_birth", theirs["date_of_birth"])
-    page.get_by_test_id("find-people").click()
+    press(page.get_by_test_id("find-people"))
     assert page.get_by_test_id("no-people").is_visible(), "another worker's family is not found"
     search = live.events(actor="cw.alice")[0]
     assert search["action"] == "persons.search" and search["subject_ids"] == []
@@ -308,7 +315,7 @@ def test_a_caseworker_cannot_reach_another_caseworkers_family_by_editing_the_url
     # Typed as people type: an accent, a pound sign, a curly apostrophe and an emoji, all kept exactly.
     reason = "Police report Zoë at this address at immediate risk tonight, owes £500, Mum’s partner back 🚨"
     page.fill("#reason", reason)
-    page.get_by_test_id("break-glass-submit").click()
+    press(page.get_by_test_id("break-glass-submit"))
     banner = page.get_by_test_id("break-glass-banner")
     assert banner.is_visible() and reason in banner.inner_text()
     assert page.get_by_test_id("member").count() > 0
@@ -320,7 +327,7 @@ def test_a_caseworker_cannot_reach_another_caseworkers_family_by_editing_the_url
 
     # Another purpose keeps the reason: no retyping, and the new view is audited as break-glass again.
     page.select_option("#purpose", "child_in_need_assessment")
-    page.get_by_test_id("change-purpose").click()
+    press(page.get_by_test_id("change-purpose"))
     assert reason in page.get_by_test_id("break-glass-banner").inner_text()
     again = live.event(page.get_by_test_id("audit-id").inner_text())
     assert again["id"] != event["id"] and again["purpose"] == "child_in_need_assessment"
@@ -336,9 +343,9 @@ def test_analyst_table_builder_chart_and_csv(live: Live, new_page: Any) -> None:
     page.select_option("#purpose", "service_planning")
     page.select_option("#by1", "ward")
     page.select_option("#by2", "rent_arrears")
-    page.get_by_test_id("run-table").click()
+    press(page.get_by_test_id("run-table"))
     table = page.get_by_test_id("result-table")
-    assert table.is_visible()
+    assert table.is_visible(), page.locator("main").inner_text()[:2000]
     assert page.get_by_test_id("chart").locator("svg").count() == 1
     statuses = page.locator("[data-testid=result-table] tbody tr").evaluate_all(
         "rows => rows.map(r => r.className)"
@@ -355,7 +362,7 @@ def test_analyst_table_builder_chart_and_csv(live: Live, new_page: Any) -> None:
     assert event["purpose"] == "service_planning"
 
     with page.expect_download() as got:
-        page.get_by_test_id("csv-download").click()
+        press(page.get_by_test_id("csv-download"))
     rows = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_text())))
     shown = page.locator("[data-testid=result-table] tbody tr").count()
     assert len(rows) == shown
@@ -399,7 +406,7 @@ def test_analyst_extract_request_approval_and_download(live: Live, new_page: Any
     priya.fill("#project", "web-journey")
     for field in ("date_of_birth", "sex", "ward", "known_to_csc", "rent_arrears"):
         priya.locator(f"input[name=fields][value={field}]").check()
-    priya.get_by_test_id("request-extract").click()
+    press(priya.get_by_test_id("request-extract"))
     assert priya.get_by_test_id("extract-status").inner_text() == "pending approval"
     shot(priya, "07-analyst-extract-requested")
     extract_id = priya.url.split("/ui/extracts/")[1].split("?")[0]
@@ -409,21 +416,21 @@ def test_analyst_extract_request_approval_and_download(live: Live, new_page: Any
     card = olu.get_by_test_id("pending-extract").filter(has_text="web-journey")
     assert card.count() == 1
     shot(olu, "08-ig-approvals")
-    card.get_by_test_id("approve").click()
+    press(card.get_by_test_id("approve"))
     assert "approved" in olu.locator("main").inner_text()
 
     # A rejection says why, and the analyst reads the reason on their request.
     priya.goto(f"{live.base}/ui/extracts?dataset=person_records")
     priya.fill("#project", "web-rejected")
     priya.locator("input[name=fields][value=ward]").check()
-    priya.get_by_test_id("request-extract").click()
+    press(priya.get_by_test_id("request-extract"))
     rejected_url = priya.url.split("?")[0]
     olu.goto(f"{live.base}/ui/approvals")
     card = olu.get_by_test_id("pending-extract").filter(has_text="web-rejected")
-    card.locator("summary").click()
+    press(card.locator("summary"))
     why = "Ward alone answers nothing for this project: ask with the fields the evaluation needs"
     card.get_by_test_id("reject-reason").fill(why)
-    card.get_by_test_id("reject").click()
+    press(card.get_by_test_id("reject"))
     assert "rejected" in olu.locator("main").inner_text()
     priya.goto(rejected_url)
     assert priya.get_by_test_id("extract-status").inner_text() == "rejected"
@@ -443,7 +450,7 @@ def test_analyst_extract_request_approval_and_download(live: Live, new_page: Any
     assert "k = 5 required" in report
     shot(priya, "09-analyst-extract-ready")
     with priya.expect_download() as got:
-        priya.get_by_test_id("download-csv").click()
+        press(priya.get_by_test_id("download-csv"))
     rows = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_text())))
     assert rows and "pseudonym" in rows[0] and all(r["pseudonym"].startswith("r") for r in rows)
     assert not any(re.search(r"\bP[0-9A-Z]{12}\b", v) for r in rows for v in r.values()), "no index ids"
@@ -455,7 +462,7 @@ def test_analyst_extract_request_approval_and_download(live: Live, new_page: Any
     priya.goto(f"{live.base}/ui/extracts/{extract_id}")
     priya.fill("#pseudonym", pseudonym)
     priya.fill("#reid-reason", "The family in this row needs an offer of support from the programme")
-    priya.get_by_test_id("ask-reidentification").click()
+    press(priya.get_by_test_id("ask-reidentification"))
     assert "Two approvers" in priya.locator("main").inner_text()
     assert priya.get_by_test_id("see-answer").count() == 0
     for approver in ("ra.one", "ra.two"):
@@ -465,10 +472,10 @@ def test_analyst_extract_request_approval_and_download(live: Live, new_page: Any
         assert "answer" not in row.inner_text() and not re.search(r"\bP[0-9A-Z]{12}\b", page.content())
         if approver == "ra.two":
             shot(page, "10a-approver-reidentifications")
-        row.get_by_test_id("approve-reidentification").click()
+        press(row.get_by_test_id("approve-reidentification"))
         assert "Your approval is recorded" in page.locator("main").inner_text()
     priya.goto(f"{live.base}/ui/reidentifications")
-    priya.get_by_test_id("reidentification").filter(has_text=pseudonym).get_by_test_id("see-answer").click()
+    press(priya.get_by_test_id("reidentification").filter(has_text=pseudonym).get_by_test_id("see-answer"))
     person = priya.get_by_test_id("revealed-person").inner_text()
     assert re.fullmatch(r"P[0-9A-Z]{12}", person)
     reveal = live.event(page_audit_ids(priya)[0])
@@ -508,7 +515,7 @@ def test_ig_officer_journey(live: Live, new_page: Any) -> None:
     assert listing["action"] == "audit.alerts" and listing["actor"] == "ig.olu"
     note = "Checked with the duty manager: police call logged, access justified"
     card.locator("input[name=note]").fill(note)
-    card.get_by_test_id("mark-reviewed").click()
+    press(card.get_by_test_id("mark-reviewed"))
     assert "marked reviewed" in page.locator("main").inner_text()
     assert card.count() == 0, "it leaves the open list"
     page.goto(f"{live.base}/ui/alerts?status=reviewed")
@@ -529,7 +536,7 @@ def test_ig_officer_journey(live: Live, new_page: Any) -> None:
     )
     outside.get_by_test_id("pick-alert").check()
     page.fill("#bulk-note", "Same police call as the break-glass review, checked with the duty manager")
-    page.get_by_test_id("review-selected").click()
+    press(page.get_by_test_id("review-selected"))
     assert "marked reviewed" in page.locator("main").inner_text() and outside.count() == 0
     assert any(
         e["action"] == "audit.alert_review" and e["resource"] == f"alert/{glass_event}/outside_caseload"
@@ -539,7 +546,7 @@ def test_ig_officer_journey(live: Live, new_page: Any) -> None:
     # Audit search with filters and paging.
     page.goto(f"{live.base}/ui/audit")
     page.fill("#actor", "cw.alice")
-    page.get_by_test_id("search-audit").click()
+    press(page.get_by_test_id("search-audit"))
     actors = page.locator("[data-testid=events] tbody tr td:nth-child(3)").all_inner_texts()
     assert actors and set(actors) == {"cw.alice"}
     shot(page, "11-ig-audit-search")
@@ -547,22 +554,22 @@ def test_ig_officer_journey(live: Live, new_page: Any) -> None:
     assert search["action"] == "audit.events" and search["rows_released"] == len(actors)
     page.goto(f"{live.base}/ui/audit")
     first_page = page.locator("[data-testid=events] tbody tr td:first-child").all_inner_texts()
-    page.get_by_test_id("older").click()
+    press(page.get_by_test_id("older"))
     second_page = page.locator("[data-testid=events] tbody tr td:first-child").all_inner_texts()
     assert len(first_page) == 50 and second_page
     assert int(second_page[0]) < int(first_page[-1]), "the next page continues with older events"
-    page.get_by_test_id("newer").click()  # back to the newest page (newer events may have joined it)
+    press(page.get_by_test_id("newer"))  # back to the newest page (newer events may have joined it)
     newest = page.locator("[data-testid=events] tbody tr td:first-child").all_inner_texts()
     assert int(newest[0]) >= int(first_page[0]) and page.get_by_test_id("newer").count() == 0
     page.goto(f"{live.base}/ui/audit?cursor={int(first_page[-1])}&back=-")  # page 2, as "Older" led
     assert page.locator("[data-testid=events] tbody tr td:first-child").all_inner_texts() == second_page
-    page.get_by_test_id("newer").click()
+    press(page.get_by_test_id("newer"))
     assert page.get_by_test_id("newer").count() == 0, "Newer from the second page is the newest page"
 
     # A purpose typed in words finds its events; a refused search keeps the form as typed.
     page.goto(f"{live.base}/ui/audit")
     page.fill("#purpose", "Child protection enquiry")
-    page.get_by_test_id("search-audit").click()
+    press(page.get_by_test_id("search-audit"))
     purposes = page.locator("[data-testid=events] tbody tr td:nth-child(5)").all_inner_texts()
     assert purposes and all(p.startswith("child protection enquiry") for p in purposes)
     for _ in range(6):  # an officer's own typos, more than the five refusals that raise an alert
@@ -628,7 +635,7 @@ def test_ig_governance_what_if_subject_access_pack_and_agreement_sign_off(live: 
     yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
     olu.select_option("#end_id", "AGR-CSC-001")
     olu.fill("#end_date", yesterday)
-    olu.get_by_test_id("run-what-if").click()
+    press(olu.get_by_test_id("run-what-if"))
     lost = olu.get_by_test_id("change-lost")
     assert "housing.hsg_rent_accounts" in lost.inner_text() and "ended on" in lost.inner_text()
     assert olu.get_by_test_id("replayed").is_visible()
@@ -640,7 +647,7 @@ def test_ig_governance_what_if_subject_access_pack_and_agreement_sign_off(live: 
     person = live.api("cw.alice", "/v1/caseload")[0]["person_id"]
     olu.goto(f"{live.base}/ui/audit/subjects/{person}")
     with olu.expect_download() as got:
-        olu.get_by_test_id("pack-html").click()
+        press(olu.get_by_test_id("pack-html"))
     pack = Path(got.value.path()).read_text()
     assert person in pack and "Who accessed your information" in pack and "Data held about you" in pack
     assert any(
@@ -669,20 +676,20 @@ def test_ig_governance_what_if_subject_access_pack_and_agreement_sign_off(live: 
     }
     olu.goto(f"{live.base}/ui/agreements/drafts")
     olu.fill("#text", yaml.safe_dump(draft, sort_keys=False))
-    olu.get_by_test_id("draft-submit").click()
+    press(olu.get_by_test_id("draft-submit"))
     card = olu.locator("#AGR-EH-030")
     assert "awaiting sign off" in card.get_by_test_id("draft-state").inner_text()
     for owner in ("iao.housing", "iao.education"):
         page = new_page()
         sign_in(page, live, owner, "/ui/agreements/drafts")
-        page.locator("#AGR-EH-030").get_by_test_id("sign-off").click()
+        press(page.locator("#AGR-EH-030").get_by_test_id("sign-off"))
         assert "sign-off is recorded" in page.get_by_test_id("done").inner_text()
     olu.goto(f"{live.base}/ui/agreements/drafts")
-    card.get_by_test_id("dpia-submit").click()
+    press(card.get_by_test_id("dpia-submit"))
     assert "DPIA checklist is recorded" in olu.get_by_test_id("done").inner_text()
     dana = new_page()
     sign_in(dana, live, "dpo.dana", "/ui/agreements/drafts")
-    dana.locator("#AGR-EH-030").get_by_test_id("dpo-approve").click()
+    press(dana.locator("#AGR-EH-030").get_by_test_id("dpo-approve"))
     assert "approved" in dana.locator("#AGR-EH-030").get_by_test_id("draft-state").inner_text()
     shot(dana, "21-dpo-draft-approved")
     steps = [
@@ -720,12 +727,12 @@ def test_a_partner_sends_a_file_and_sees_what_was_wrong_line_by_line(
     page = new_page()
     sign_in(page, live, "pt.police", "/ui/exchanges")
     page.set_input_files("#file", str(bad))
-    page.get_by_test_id("send-file").click()
+    press(page.get_by_test_id("send-file"))
     errors = page.get_by_test_id("file-errors").inner_text()
     assert "incident_date" in errors and "2" in errors
     shot(page, "23-partner-file-errors")
     page.set_input_files("#file", str(good))
-    page.get_by_test_id("send-file").click()
+    press(page.get_by_test_id("send-file"))
     received = page.get_by_test_id("received").inner_text()
     assert "5 records" in received and " P" not in received
 

@@ -26,6 +26,8 @@ from gateway.caseworker.flags import (
     protected_ids,
 )
 from gateway.caseworker.safeguarding import safeguarding_lines
+from gateway.departments.partners import PartnerFlag, partner_flags
+from gateway.exchanges.flags import partner_raw_flags
 from gateway.identity.principal import Principal
 from gateway.index.store import IndexStore
 from gateway.policy.decision import Decision, PolicyEngine
@@ -44,6 +46,8 @@ class Permissions:
     safeguarding_lines: dict[str, dict[str, str]] = field(default_factory=dict)
     decisions: list[Decision] = field(default_factory=list)  # every decision these rest on
     policy: Any = None  # the loaded policy they were decided under (a cache's check)
+    partners: list[PartnerFlag] = field(default_factory=list)  # permitted flags from partners' files
+    partner_services: tuple[str, ...] = ()  # every partner service with a flag, permitted or not
 
 
 def permissions(policy: PolicyEngine, principal: Principal, purpose: str) -> Permissions:
@@ -56,7 +60,9 @@ def permissions(policy: PolicyEngine, principal: Principal, purpose: str) -> Per
         return cache[dataset]
 
     contacts: dict[str, bool] = {}
-    for spec in FLAGS:
+    declared = partner_flags(policy.policies_dir)
+    by_spec = {p.spec: p for p in declared}
+    for spec in (*FLAGS, *by_spec):
         d = decide(spec.dataset)
         if d.allow and set(spec.fields) <= set(d.permitted_fields or ()):
             allowed.append(spec)
@@ -75,6 +81,8 @@ def permissions(policy: PolicyEngine, principal: Principal, purpose: str) -> Per
         None if allowed else first_refusal,
         safeguarding_lines(policy.policies_dir),
         list(cache.values()),
+        partners=[by_spec[s] for s in allowed if s in by_spec],
+        partner_services=tuple(dict.fromkeys(p.spec.service for p in declared)),
     )
 
 
@@ -124,11 +132,21 @@ def gather_flags(
     to_query = [s for s in SERVICES if s in permitted_services and local.get(s) and s in engines]
     marker_stores = [s for s in PROTECTION_MARKERS if local.get(s) and s in engines]
 
+    # A partner store is the gateway's own database, keyed by the person ids its matching found.
+    for partner in perms.partners:
+        local[partner.spec.service] = {pid: pid for pid in person_ids}
+
     own = pool is None
-    runner = pool or ThreadPoolExecutor(max_workers=max(1, len(to_query) + len(marker_stores)))
+    runner = pool or ThreadPoolExecutor(
+        max_workers=max(1, len(to_query) + len(marker_stores) + len(perms.partners))
+    )
     try:
         futures = {s: runner.submit(_query, engines[s], s, sorted(local[s]), as_of) for s in to_query}
         markers = {s: runner.submit(_protected, engines[s], s, sorted(local[s])) for s in marker_stores}
+        from_partners = [
+            (p.spec.service, runner.submit(partner_raw_flags, index.engine, p, person_ids, as_of))
+            for p in perms.partners
+        ]
     finally:
         if own:
             runner.shutdown()
@@ -139,6 +157,15 @@ def gather_flags(
             raw.extend(fut.result())
             status[s] = OK
         except Exception:  # the store is down or unreachable: say so for that service only
+            status[s] = UNAVAILABLE
+    partner_held: dict[str, set[str]] = defaultdict(set)  # partner service -> people it sent about
+    for s, fut in from_partners:
+        try:
+            found = fut.result()
+            raw.extend(found)
+            partner_held[s].update(f.local_id for f in found)
+            status[s] = OK
+        except Exception:
             status[s] = UNAVAILABLE
     protected: set[str] = set()
     for s, marked in markers.items():
@@ -160,6 +187,13 @@ def gather_flags(
                 person.services[s] = NOT_KNOWN
             else:
                 person.services[s] = status.get(s, UNAVAILABLE)
+        for s in perms.partner_services:
+            if s not in status:
+                person.services[s] = NOT_PERMITTED
+            elif status[s] == UNAVAILABLE:
+                person.services[s] = UNAVAILABLE
+            else:
+                person.services[s] = OK if pid in partner_held[s] else NOT_KNOWN
     allowed = {(s.service, s.flag): s for s in perms.specs}
     fields: set[str] = set()
     rows = 0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gateway.catalogue import load_catalogue
 from gateway.departments import STORE_NAMES
+from gateway.departments.partners import partner_flags
 from gateway.identity.claims import CLAIMS_FILE, load_claim_mapping
 from gateway.identity.users import load_demo_users
 from gateway.linkage.profile import ProfileError, load_profile
@@ -157,6 +158,12 @@ def check_policies(policies_dir: Path, today: dt.date | None = None) -> list[Pro
             inherits.setdefault(r.values[1], {r.values[1]}).add(r.values[0])
     roles_known = KNOWN_ROLES | {r.values[0] for r in rules if r.kind == "g"}
 
+    try:
+        partner_datasets = {p.spec.dataset: p for p in partner_flags(policies_dir)}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        problems.append(Problem("exchanges", f"an exchange schema's flag (x-flag) cannot be read: {exc}"))
+        partner_datasets = {}
+    partners = {p.spec.service for p in partner_datasets.values()}
     for a in registry.values():
         where = f"agreement {a.id}"
         if not a.legal_basis:
@@ -166,7 +173,7 @@ def check_policies(policies_dir: Path, today: dt.date | None = None) -> list[Pro
                 Problem(where, f"is in force but its review date {a.review.isoformat()} has passed")
             )
         for provider in a.providers:
-            if provider not in STORE_NAMES:
+            if provider not in STORE_NAMES and provider not in partners:
                 problems.append(Problem(where, f"unknown provider {provider!r}"))
         for recipient in a.recipients:
             if recipient.role not in roles_known:
@@ -194,6 +201,14 @@ def check_policies(policies_dir: Path, today: dt.date | None = None) -> list[Pro
                     or not (policies_dir / "exchanges" / f"{name.split('.', 1)[-1]}.schema.json").is_file()
                 ):
                     problems.append(Problem(where, f"dataset {name!r} is not a published exchange schema"))
+                if a.view == "flags" and dataset.kind == "exchange":
+                    flag = partner_datasets.get(name)
+                    if flag is None:
+                        problems.append(Problem(where, f"dataset {name!r}'s schema declares no x-flag"))
+                    elif flag.spec.service not in a.providers:
+                        problems.append(
+                            Problem(where, f"dataset {name!r} is from {flag.spec.service!r}, not a provider")
+                        )
                 if a.view == "extract" and dataset.kind != "extract":
                     problems.append(Problem(where, f"dataset {name!r} is not an extract dataset"))
                 if dataset.store and dataset.store not in a.providers:
