@@ -10,6 +10,7 @@ same table asked again is answered from the stored reply, free.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from gateway.aggregates.compile import (
     compile_domain,
     where_clauses,
 )
+from gateway.aggregates.cost import estimated_cost, over_bound
 from gateway.aggregates.request import AggregateRequest
 from gateway.analysis.schema import DATASETS, AnalysisTable
 from gateway.analysis.store import AnalysisStore
@@ -148,9 +150,11 @@ def run_aggregate(
     catalogue: Catalogue,
     store: AnalysisStore,
     ledger: Ledger,
+    max_cost: int | None = None,
 ) -> AggregateReply:
     p = plan(req, principal, policy, catalogue)
-    build = store.last_build().get("build_id")
+    built = store.last_build()
+    build = built.get("build_id")
     categories = _domains(req, p, store, build)
     scopes = _scopes(req, p, principal)
     key = answer_key(req.normalised(), p.decision.agreement_id, req.budget_project(), build)
@@ -163,6 +167,7 @@ def run_aggregate(
             {**stored["disclosure"], **_budget(ledger.states(scopes), 0.0, True)},
             True,
         )
+    _guard_cost(req, built, max_cost)
     statement = compile_aggregate(p.spec, req.group_by, p.filters, req.operation, req.field)
     with step("fetch", dataset=req.dataset, dimensions=len(req.group_by)) as span:
         rows = store.execute(statement)
@@ -181,6 +186,22 @@ def run_aggregate(
     return _reply(
         req, p, reply["rows"], {**reply["disclosure"], **_budget(states, p.rules.query_rho, False)}, False
     )
+
+
+def _guard_cost(req: AggregateRequest, built: dict[str, Any], max_cost: int | None) -> None:
+    """Refuse, before any SQL runs or budget is spent, a table estimated to cost more than the bound."""
+    rows = json.loads(built.get("summary") or "{}").get(req.dataset)
+    if rows is None:  # a store built before row counts were recorded: nothing to estimate from
+        return
+    cost = estimated_cost(int(rows), len(req.group_by))
+    if over_bound(cost, max_cost):
+        raise Refused(
+            400,
+            "table_too_costly",
+            f"this table would read about {cost:,} rows ({int(rows):,} rows of {req.dataset} for each of "
+            f"{2 ** len(req.group_by) + 1} groupings); the bound is {max_cost:,} (tables.max_cost in "
+            "policies/limits.yaml): group by fewer fields, or ask for a smaller dataset",
+        )
 
 
 def _budget(states: Sequence[BudgetState], spent: float, repeat: bool) -> dict[str, Any]:

@@ -7,10 +7,11 @@ audit event (what was asked, and why it was refused).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 
 from gateway.aggregates.request import AggregateRequest
 from gateway.aggregates.service import run_aggregate
@@ -35,9 +36,22 @@ async def aggregates(request: Request, principal: CurrentPrincipal) -> dict[str,
     req = await parse_body(request, AggregateRequest, ctx)
     ctx.update(request=req.normalised(), purpose=req.purpose, resource=f"analysis/{req.dataset}")
     state = services(request)
+    tables = state.limiter.limits.tables
     try:
-        reply = await run_in_threadpool(
-            run_aggregate, req, principal, state.policy, state.catalogue, state.analysis, state.budgets
+        # On the tables' own threads (at most `tables.threads` at once; the rest wait here), so a flood
+        # of tables never holds the threads caseworker look-ups are served on.
+        reply = await anyio.to_thread.run_sync(
+            functools.partial(
+                run_aggregate,
+                req,
+                principal,
+                state.policy,
+                state.catalogue,
+                state.analysis,
+                state.budgets,
+                tables.max_cost,
+            ),
+            limiter=state.table_threads(),
         )
     except AnalysisUnavailable as exc:
         raise Refused(503, "analysis_unavailable", str(exc)) from exc

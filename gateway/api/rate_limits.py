@@ -32,10 +32,21 @@ class Limit:
 
 
 @dataclass(frozen=True)
+class TableLimits:
+    """Analyst tables on threads of their own (`threads` at once per process; more wait their turn, never
+    on the threads caseworker look-ups use), and the estimated cost (row-reads, see
+    `gateway/aggregates/cost.py`) above which a table is refused before it runs."""
+
+    threads: int = 2
+    max_cost: int | None = 400_000_000
+
+
+@dataclass(frozen=True)
 class Limits:
     default: Limit
     roles: dict[str, Limit]
     costs: dict[str, float]
+    tables: TableLimits = TableLimits()
 
     def for_roles(self, roles: Iterable[str]) -> tuple[str | None, Limit]:
         """The role whose limit applies, and the limit: the most generous of the caller's roles, so a
@@ -73,7 +84,21 @@ def load_limits(policies_dir: Path, limits_file: Path | None = None) -> Limits:
         _limit(raw.get("default") or {"concurrent": 16, "cost_per_minute": 1200}, f"{path}: default"),
         {role: _limit(v, f"{path}: roles.{role}") for role, v in (raw.get("roles") or {}).items()},
         {str(p): float(c) for p, c in (raw.get("costs") or {}).items()},
+        _tables(raw.get("tables") or {}, f"{path}: tables"),
     )
+
+
+def _tables(raw: dict[str, Any], where: str) -> TableLimits:
+    unknown = set(raw) - {"threads", "max_cost"}
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
+    default = TableLimits()
+    threads = int(raw.get("threads", default.threads))
+    max_cost = raw.get("max_cost", default.max_cost)
+    tables = TableLimits(threads, int(max_cost) if max_cost is not None else None)
+    if tables.threads < 1 or (tables.max_cost is not None and tables.max_cost < 1):
+        raise ValueError(f"{where}: limits must be positive")
+    return tables
 
 
 class OverLimit(Exception):

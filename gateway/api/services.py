@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, cast
 
+import anyio
 from fastapi import Depends, Request
 
 from audit.open import open_audit
@@ -54,6 +55,14 @@ class Services:
     extracts: ExtractService
     extract_jobs: ExtractJobs
     drafts: DraftStore
+    _table_threads: anyio.CapacityLimiter | None = None
+
+    def table_threads(self) -> anyio.CapacityLimiter:
+        """The analyst tables' own threads (`tables.threads` in policies/limits.yaml). Made on first use,
+        inside the event loop, as anyio requires."""
+        if self._table_threads is None:
+            self._table_threads = anyio.CapacityLimiter(self.limiter.limits.tables.threads)
+        return self._table_threads
 
     def close(self) -> None:
         self.extract_jobs.shutdown()

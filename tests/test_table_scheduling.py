@@ -1,0 +1,152 @@
+"""Analyst tables cost what the shared machine can give them: a table whose estimated cost is over the
+configured bound is refused before it runs (nothing read, no budget spent), and tables run on threads
+of their own, waiting their turn, while a caseworker's look-up is served beside them.
+
+The estimate's truth is the dataset's row count read with plain SQL from the analysis store."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+
+import gateway.api.aggregates as aggregates_route
+from gateway.aggregates.cost import estimated_cost, over_bound
+from gateway.analysis.store import AnalysisStore
+from gateway.api.app import create_app
+from gateway.config import Settings
+from gateway.datadir import DataDir
+from tests.conftest import bearer, fresh_budgets
+
+JSNA = "joint_strategic_needs_assessment"
+
+
+@given(st.integers(0, 10**9), st.integers(0, 8), st.integers(0, 10**9), st.integers(0, 7))
+def test_the_estimate_grows_with_rows_and_with_each_field_grouped(rows, dims, more, fewer) -> None:
+    cost = estimated_cost(rows, dims)
+    assert cost == rows * (2**dims + 1)
+    assert estimated_cost(rows + more, dims) >= cost
+    assert estimated_cost(rows, dims + 1) >= cost and estimated_cost(rows, min(fewer, dims)) <= cost
+    assert not over_bound(cost, None) and not over_bound(cost, cost) and over_bound(cost + 1, cost)
+
+
+def _persons(root: Path) -> int:
+    store = AnalysisStore(DataDir(root).analysis_url())
+    try:
+        return int(store.execute(sa.text("SELECT COUNT(*) FROM persons"))[0][0])
+    finally:
+        store.dispose()
+
+
+def _limits(tmp_path: Path, tables: str) -> Path:
+    path = tmp_path / "limits.yaml"
+    path.write_text(
+        "default: {concurrent: 16, cost_per_minute: 100000}\n"
+        "roles:\n  analyst: {concurrent: 8, cost_per_minute: 100000}\n"
+        f"tables: {tables}\n"
+    )
+    return path
+
+
+def test_a_table_over_the_cost_bound_is_refused_before_it_runs(
+    analysis_borough: Path, tmp_path: Path
+) -> None:
+    rows = _persons(analysis_borough)  # the truth, counted here
+    bound = rows * 3  # one field grouped costs rows x (2 + 1): exactly the bound, so it runs
+    fresh_budgets(analysis_borough)
+    settings = Settings(data_dir=analysis_borough, limits_file=_limits(tmp_path, f"{{max_cost: {bound}}}"))
+    priya = bearer(analysis_borough, "an.priya")
+    with TestClient(create_app(settings)) as client:
+        one = client.post(
+            "/v1/aggregates",
+            json={"purpose": JSNA, "dataset": "persons", "group_by": ["ward"]},
+            headers=priya,
+        )
+        assert one.status_code == 200, one.text
+        before = client.get("/v1/budgets", headers=priya).json()
+        two = client.post(
+            "/v1/aggregates",
+            json={"purpose": JSNA, "dataset": "persons", "group_by": ["ward", "sex"]},
+            headers=priya,
+        )
+        assert two.status_code == 400, two.text
+        body = two.json()
+        assert body["error"] == "table_too_costly"
+        assert f"{rows * 5:,}" in body["detail"] and f"{bound:,}" in body["detail"], (
+            "the estimate and the bound"
+        )
+        assert client.get("/v1/budgets", headers=priya).json() == before, "nothing spent on a refused table"
+        event = next(
+            e
+            for e in client.get(
+                "/v1/audit/events", params={"actor": "an.priya"}, headers=bearer(analysis_borough, "ig.olu")
+            ).json()["events"]
+            if e["id"] == two.headers["x-audit-id"]
+        )
+        assert event["action"] == "aggregates.query" and event["rows_released"] == 0
+        assert "table_too_costly" in event["reason"] or "bound" in event["reason"]
+
+
+def test_tables_wait_for_their_own_threads_while_a_caseworker_is_served(
+    analysis_borough: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = aggregates_route.run_aggregate
+    lock = threading.Lock()
+    running, most, finished = [0], [0], [0]
+
+    def slow_table(*args: Any) -> Any:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.4)  # a heavy table: the gap a caseworker's look-up must not wait behind
+            return real(*args)
+        finally:
+            with lock:
+                running[0] -= 1
+                finished[0] += 1
+
+    monkeypatch.setattr(aggregates_route, "run_aggregate", slow_table)
+    fresh_budgets(analysis_borough)
+    settings = Settings(data_dir=analysis_borough, limits_file=_limits(tmp_path, "{threads: 1}"))
+    priya, alice = bearer(analysis_borough, "an.priya"), bearer(analysis_borough, "cw.alice")
+    with TestClient(create_app(settings)) as client:
+        child = next(
+            p for p in client.get("/v1/caseload", headers=alice).json() if p["relationship"] == "allocated"
+        )
+        replies: list[int] = []
+
+        def table(field: str) -> None:
+            r = client.post(
+                "/v1/aggregates",
+                json={"purpose": JSNA, "dataset": "persons", "group_by": [field]},
+                headers=priya,
+            )
+            replies.append(r.status_code)
+
+        flood = [threading.Thread(target=table, args=(f,)) for f in ("ward", "sex", "age_band", "cp_plan")]
+        for t in flood:
+            t.start()
+        deadline = time.monotonic() + 60
+        while running[0] == 0 and not replies:  # the first table holds the tables' one thread
+            assert time.monotonic() < deadline, "no table started"
+            time.sleep(0.01)
+        flags = client.get(
+            f"/v1/persons/{child['person_id']}/flags",
+            params={"purpose": "child_in_need_assessment"},
+            headers=alice,
+        )
+        served_while = finished[0]
+        for t in flood:
+            t.join()
+    assert flags.status_code == 200, flags.text
+    assert served_while < len(flood), "the caseworker was answered while tables were still queued"
+    assert sorted(replies) == [200] * len(flood), "queued tables wait their turn; none is refused"
+    assert most[0] == 1, "never more tables at once than the tables' threads"
