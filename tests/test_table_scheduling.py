@@ -6,6 +6,7 @@ The estimate's truth is the dataset's row count read with plain SQL from the ana
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import gateway.api.aggregates as aggregates_route
-from gateway.aggregates.cost import estimated_cost, over_bound
+from gateway.aggregates.cost import estimated_cost, over_bound, selectivity
 from gateway.analysis.store import AnalysisStore
 from gateway.api.app import create_app
 from gateway.config import Settings
@@ -28,21 +29,24 @@ from tests.conftest import bearer, fresh_budgets
 JSNA = "joint_strategic_needs_assessment"
 
 
-@given(st.integers(0, 10**9), st.integers(0, 8), st.integers(0, 10**9), st.integers(0, 7))
-def test_the_estimate_grows_with_rows_and_with_each_field_grouped(rows, dims, more, fewer) -> None:
-    cost = estimated_cost(rows, dims)
-    assert cost == rows * (2**dims + 1)
-    assert estimated_cost(rows + more, dims) >= cost
-    assert estimated_cost(rows, dims + 1) >= cost and estimated_cost(rows, min(fewer, dims)) <= cost
+@given(
+    st.integers(0, 10**9),
+    st.floats(0, 1),
+    st.floats(0, 1),
+    st.integers(1, 3),
+    st.integers(0, 40),
+    st.integers(0, 40),
+)
+def test_the_estimate_grows_with_the_rows_selected_and_the_passes(
+    rows, share, narrower, passes, chosen, domain
+) -> None:
+    cost = estimated_cost(rows, share, passes)
+    assert cost == math.ceil(rows * share) * passes and 0 <= cost <= rows * passes
+    assert estimated_cost(rows, share * narrower, passes) <= cost, "a filter never makes a table dearer"
+    assert estimated_cost(rows, share, passes + 1) >= cost
+    kept = selectivity(chosen, domain)
+    assert 0 <= kept <= 1 and (domain == 0 or kept == min(1, chosen / domain))
     assert not over_bound(cost, None) and not over_bound(cost, cost) and over_bound(cost + 1, cost)
-
-
-def _persons(root: Path) -> int:
-    store = AnalysisStore(DataDir(root).analysis_url())
-    try:
-        return int(store.execute(sa.text("SELECT COUNT(*) FROM persons"))[0][0])
-    finally:
-        store.dispose()
 
 
 def _limits(tmp_path: Path, tables: str) -> Path:
@@ -55,43 +59,45 @@ def _limits(tmp_path: Path, tables: str) -> Path:
     return path
 
 
+def _truth(root: Path, sql: str) -> int:
+    store = AnalysisStore(DataDir(root).analysis_url())
+    try:
+        return int(store.execute(sa.text(sql))[0][0])
+    finally:
+        store.dispose()
+
+
 def test_a_table_over_the_cost_bound_is_refused_before_it_runs(
     analysis_borough: Path, tmp_path: Path
 ) -> None:
-    rows = _persons(analysis_borough)  # the truth, counted here
-    bound = rows * 3  # one field grouped costs rows x (2 + 1): exactly the bound, so it runs
+    rows = _truth(analysis_borough, "SELECT COUNT(*) FROM persons")  # the truth, counted here
+    sexes = _truth(analysis_borough, "SELECT COUNT(DISTINCT sex) FROM persons WHERE sex IS NOT NULL")
+    bound = rows - 1  # a whole-borough table of persons touches every row once: one over the bound
     fresh_budgets(analysis_borough)
     settings = Settings(data_dir=analysis_borough, limits_file=_limits(tmp_path, f"{{max_cost: {bound}}}"))
     priya = bearer(analysis_borough, "an.priya")
+    whole = {"purpose": JSNA, "dataset": "persons", "group_by": ["ward"]}
     with TestClient(create_app(settings)) as client:
-        one = client.post(
-            "/v1/aggregates",
-            json={"purpose": JSNA, "dataset": "persons", "group_by": ["ward"]},
-            headers=priya,
-        )
-        assert one.status_code == 200, one.text
         before = client.get("/v1/budgets", headers=priya).json()
-        two = client.post(
-            "/v1/aggregates",
-            json={"purpose": JSNA, "dataset": "persons", "group_by": ["ward", "sex"]},
-            headers=priya,
-        )
-        assert two.status_code == 400, two.text
-        body = two.json()
+        refused = client.post("/v1/aggregates", json=whole, headers=priya)
+        assert refused.status_code == 400, refused.text
+        body = refused.json()
         assert body["error"] == "table_too_costly"
-        assert f"{rows * 5:,}" in body["detail"] and f"{bound:,}" in body["detail"], (
-            "the estimate and the bound"
-        )
+        assert f"{rows:,}" in body["detail"] and f"{bound:,}" in body["detail"], "the estimate and the bound"
         assert client.get("/v1/budgets", headers=priya).json() == before, "nothing spent on a refused table"
         event = next(
             e
             for e in client.get(
                 "/v1/audit/events", params={"actor": "an.priya"}, headers=bearer(analysis_borough, "ig.olu")
             ).json()["events"]
-            if e["id"] == two.headers["x-audit-id"]
+            if e["id"] == refused.headers["x-audit-id"]
         )
         assert event["action"] == "aggregates.query" and event["rows_released"] == 0
-        assert "table_too_costly" in event["reason"] or "bound" in event["reason"]
+
+        # One sex of the borough: about rows / sexes touched, under the bound, so it runs.
+        assert math.ceil(rows / sexes) <= bound
+        part = client.post("/v1/aggregates", json={**whole, "filters": {"sex": "F"}}, headers=priya)
+        assert part.status_code == 200, part.text
 
 
 def test_tables_wait_for_their_own_threads_while_a_caseworker_is_served(

@@ -1,22 +1,35 @@
 """What a table will cost before it runs, so a table too heavy for the shared machine is refused with
 the bound it broke instead of holding a thread and a core for minutes while caseworkers wait.
 
-A table's SQL reads every row of its dataset once per grouping set: the interior cells and each margin
-(CUBE over k fields is 2**k groupings), and the per-unit pass that bounds each person's contribution is
-one more read of the same rows. So rows x (2**k + 1) row-reads is the estimate: it is an upper bound
-(filters only make it smaller) that grows as the measured time does (issue 24: time grows with the
-number of (cell, unit) groups and the number of margins), and it needs nothing but the row count the
-analysis store recorded when it was built.
+The cost is the rows the table's SQL (`gateway/aggregates/compile.py`) touches. A dataset with one row
+per unit (persons, families) is read once by one GROUP BY. An event dataset is read once into
+(cell, unit) groups, which are then ranked per unit (to bound each unit's cells) and counted: up to
+three passes over as many rows as the filters select. The estimate uses the row count the analysis
+store recorded when it was built and, for each filter on a categorical field, the share of the field's
+values chosen (values are assumed equally common; a range filter is not credited). Filtering to a part
+of a dataset is therefore what brings a table under the bound.
 """
 
 from __future__ import annotations
 
+import math
 
-def estimated_cost(dataset_rows: int, dimensions: int) -> int:
-    """Row-reads a table over `dataset_rows` rows grouped by `dimensions` fields needs at most."""
-    if dataset_rows < 0 or dimensions < 0:
-        raise ValueError("rows and dimensions are counts")
-    return dataset_rows * (2**dimensions + 1)
+PASSES_ONE_ROW_PER_UNIT = 1
+PASSES_PER_UNIT_BOUND = 3
+
+
+def selectivity(chosen: int, domain: int) -> float:
+    """The share of rows a filter keeping `chosen` of a field's `domain` values is expected to keep."""
+    if domain <= 0:
+        return 1.0
+    return min(1.0, max(0, chosen) / domain)
+
+
+def estimated_cost(dataset_rows: int, share: float, passes: int) -> int:
+    """Rows touched: the selected rows (rounded up), once per pass."""
+    if dataset_rows < 0 or not 0.0 <= share <= 1.0 or passes < 1:
+        raise ValueError("rows are a count, the share a fraction and passes at least one")
+    return math.ceil(dataset_rows * share) * passes
 
 
 def over_bound(cost: int, bound: int | None) -> bool:

@@ -23,7 +23,13 @@ from gateway.aggregates.compile import (
     compile_domain,
     where_clauses,
 )
-from gateway.aggregates.cost import estimated_cost, over_bound
+from gateway.aggregates.cost import (
+    PASSES_ONE_ROW_PER_UNIT,
+    PASSES_PER_UNIT_BOUND,
+    estimated_cost,
+    over_bound,
+    selectivity,
+)
 from gateway.aggregates.request import AggregateRequest
 from gateway.analysis.schema import DATASETS, AnalysisTable
 from gateway.analysis.store import AnalysisStore
@@ -167,7 +173,7 @@ def run_aggregate(
             {**stored["disclosure"], **_budget(ledger.states(scopes), 0.0, True)},
             True,
         )
-    _guard_cost(req, built, max_cost)
+    _guard_cost(req, p, store, built, max_cost)
     statement = compile_aggregate(p.spec, req.group_by, p.filters, req.operation, req.field)
     with step("fetch", dataset=req.dataset, dimensions=len(req.group_by)) as span:
         rows = store.execute(statement)
@@ -188,19 +194,27 @@ def run_aggregate(
     )
 
 
-def _guard_cost(req: AggregateRequest, built: dict[str, Any], max_cost: int | None) -> None:
+def _guard_cost(
+    req: AggregateRequest, p: Plan, store: AnalysisStore, built: dict[str, Any], max_cost: int | None
+) -> None:
     """Refuse, before any SQL runs or budget is spent, a table estimated to cost more than the bound."""
     rows = json.loads(built.get("summary") or "{}").get(req.dataset)
-    if rows is None:  # a store built before row counts were recorded: nothing to estimate from
+    if rows is None or max_cost is None:  # no bound, or a store built before row counts were kept
         return
-    cost = estimated_cost(int(rows), len(req.group_by))
+    share = 1.0
+    for name, f in p.filters.items():
+        if "in" in f:  # a range is not credited: its share is unknown without the data
+            domain = store.domain(req.dataset, name, compile_domain(p.spec, name), built.get("build_id"))
+            share *= selectivity(len(set(f["in"])), len(domain))
+    passes = PASSES_ONE_ROW_PER_UNIT if p.spec.unit is None else PASSES_PER_UNIT_BOUND
+    cost = estimated_cost(int(rows), share, passes)
     if over_bound(cost, max_cost):
         raise Refused(
             400,
             "table_too_costly",
-            f"this table would read about {cost:,} rows ({int(rows):,} rows of {req.dataset} for each of "
-            f"{2 ** len(req.group_by) + 1} groupings); the bound is {max_cost:,} (tables.max_cost in "
-            "policies/limits.yaml): group by fewer fields, or ask for a smaller dataset",
+            f"this table would touch about {cost:,} rows ({int(rows):,} rows of {req.dataset}, "
+            f"{share:.0%} of them selected by its filters, {passes} pass(es)); the bound is {max_cost:,} "
+            "(tables.max_cost in policies/limits.yaml): filter to a smaller part of the dataset",
         )
 
 

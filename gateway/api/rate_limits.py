@@ -38,7 +38,7 @@ class TableLimits:
     `gateway/aggregates/cost.py`) above which a table is refused before it runs."""
 
     threads: int = 2
-    max_cost: int | None = 400_000_000
+    max_cost: int | None = 100_000_000
 
 
 @dataclass(frozen=True)
