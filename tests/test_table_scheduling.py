@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -22,6 +23,7 @@ import gateway.api.aggregates as aggregates_route
 from gateway.aggregates.cost import estimated_cost, over_bound, selectivity
 from gateway.analysis.store import AnalysisStore
 from gateway.api.app import create_app
+from gateway.api.rate_limits import Limit, Limiter, Limits
 from gateway.config import Settings
 from gateway.datadir import DataDir
 from tests.conftest import bearer, fresh_budgets
@@ -156,3 +158,36 @@ def test_tables_wait_for_their_own_threads_while_a_caseworker_is_served(
     assert served_while < len(flood), "the caseworker was answered while tables were still queued"
     assert sorted(replies) == [200] * len(flood), "queued tables wait their turn; none is refused"
     assert most[0] == 1, "never more tables at once than the tables' threads"
+
+
+def test_a_table_waits_for_caseworkers_in_flight_and_never_forever() -> None:
+    """The order of events, not their timing: a table's wait ends after the caseworker's request ends,
+    and a caseworker request that never ends holds a table back for `yield_seconds` at most."""
+    limiter = Limiter(Limits(Limit(8, 1e9), {"caseworker": Limit(8, 1e9)}, {}))
+    order: list[str] = []
+
+    async def scenario() -> None:
+        lease = limiter.acquire("cw.alice", ["caseworker"], "/v1/persons/P1/flags")
+
+        async def caseworker_finishes() -> None:
+            await anyio.sleep(0.2)
+            order.append("caseworker answered")
+            limiter.release(lease)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(caseworker_finishes)
+            await limiter.yield_to(["caseworker"], seconds=30)
+            order.append("table started")
+
+        stuck = limiter.acquire("cw.ben", ["caseworker"], "/v1/persons/P2/flags")
+        waited = await limiter.yield_to(["caseworker"], seconds=0.1)
+        order.append(f"table started after {'at least' if waited >= 0.1 else 'less than'} the bound")
+        limiter.release(stuck)
+        analyst = limiter.acquire("an.priya", ["analyst"], "/v1/aggregates")
+        assert await limiter.yield_to(["caseworker"], seconds=30) < 30, (
+            "another role's requests do not hold it"
+        )
+        limiter.release(analyst)
+
+    anyio.run(scenario)
+    assert order == ["caseworker answered", "table started", "table started after at least the bound"]

@@ -38,21 +38,23 @@ async def aggregates(request: Request, principal: CurrentPrincipal) -> dict[str,
     state = services(request)
     tables = state.limiter.limits.tables
     try:
-        # On the tables' own threads (at most `tables.threads` at once; the rest wait here), so a flood
-        # of tables never holds the threads caseworker look-ups are served on.
-        reply = await anyio.to_thread.run_sync(
-            functools.partial(
-                run_aggregate,
-                req,
-                principal,
-                state.policy,
-                state.catalogue,
-                state.analysis,
-                state.budgets,
-                tables.max_cost,
-            ),
-            limiter=state.table_threads(),
-        )
+        # At most `tables.threads` tables at once (the rest wait here, holding no thread), and each
+        # starts when no caseworker request is in flight (or after `tables.yield_seconds`), so a flood
+        # of tables queues behind caseworkers instead of beside them.
+        async with state.table_threads():
+            await state.limiter.yield_to(tables.yield_to, tables.yield_seconds)
+            reply = await anyio.to_thread.run_sync(
+                functools.partial(
+                    run_aggregate,
+                    req,
+                    principal,
+                    state.policy,
+                    state.catalogue,
+                    state.analysis,
+                    state.budgets,
+                    tables.max_cost,
+                )
+            )
     except AnalysisUnavailable as exc:
         raise Refused(503, "analysis_unavailable", str(exc)) from exc
     ctx.update(

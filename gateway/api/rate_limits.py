@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import yaml
 
 LIMITS_FILE = "limits.yaml"
@@ -39,6 +40,10 @@ class TableLimits:
 
     threads: int = 2
     max_cost: int | None = 100_000_000
+    # A table starts only when none of these roles' requests is in flight in this process, or after
+    # `yield_seconds` of waiting (so analysts are slowed, never starved).
+    yield_to: tuple[str, ...] = ("caseworker",)
+    yield_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -89,14 +94,22 @@ def load_limits(policies_dir: Path, limits_file: Path | None = None) -> Limits:
 
 
 def _tables(raw: dict[str, Any], where: str) -> TableLimits:
-    unknown = set(raw) - {"threads", "max_cost"}
+    unknown = set(raw) - {"threads", "max_cost", "yield_to", "yield_seconds"}
     if unknown:
         raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
     default = TableLimits()
-    threads = int(raw.get("threads", default.threads))
     max_cost = raw.get("max_cost", default.max_cost)
-    tables = TableLimits(threads, int(max_cost) if max_cost is not None else None)
-    if tables.threads < 1 or (tables.max_cost is not None and tables.max_cost < 1):
+    tables = TableLimits(
+        int(raw.get("threads", default.threads)),
+        int(max_cost) if max_cost is not None else None,
+        tuple(str(r) for r in raw.get("yield_to", default.yield_to)),
+        float(raw.get("yield_seconds", default.yield_seconds)),
+    )
+    if (
+        tables.threads < 1
+        or (tables.max_cost is not None and tables.max_cost < 1)
+        or tables.yield_seconds < 0
+    ):
         raise ValueError(f"{where}: limits must be positive")
     return tables
 
@@ -167,6 +180,20 @@ class Limiter:
             self._in_flight[who] = max(0, self._in_flight.get(who, 0) - 1)
             if role:
                 self._role_in_flight[role] = max(0, self._role_in_flight.get(role, 0) - 1)
+
+    def role_in_flight(self, roles: Iterable[str]) -> int:
+        """Requests in flight under these roles' limits (in this process)."""
+        with self._lock:
+            return sum(self._role_in_flight.get(r, 0) for r in roles)
+
+    async def yield_to(self, roles: Iterable[str], seconds: float) -> float:
+        """Wait until no request of these roles is in flight, or `seconds` have passed; how long it
+        waited. Analyst tables call this before they start, so caseworkers go first on a busy machine."""
+        wanted = tuple(roles)
+        started = anyio.current_time()
+        while self.role_in_flight(wanted) and anyio.current_time() - started < seconds:
+            await anyio.sleep(0.005)
+        return anyio.current_time() - started
 
     def in_flight(self, who: str) -> int:
         with self._lock:
