@@ -21,6 +21,7 @@ from gateway.datadir import DataDir
 from gateway.index.records import read_stores
 from gateway.index.store import IndexStore
 from gateway.linkage.engines import DuckDBEngine, rows
+from gateway.linkage.model import tf_columns
 from gateway.linkage.standardise import standardise_record, to_arrow
 from gateway.stores.identity import STANDARD_COLUMNS
 
@@ -100,7 +101,7 @@ def score_against_index(
         left = engine.register(db_api, to_arrow(indexed), "indexed")
         right = engine.register(db_api, to_arrow(records), "partner_file")
         linker = Linker(left, run["model"], log_level=None)
-        for column in ("first_name", "last_name"):
+        for column in tf_columns(run["model"]):
             linker.table_management.compute_tf_table(column)
         progress("scoring against the index")
         scored = linker.inference.predict_between(

@@ -77,6 +77,7 @@ def load(name: str) -> dict[str, list[dict[str, str | None]]]:
                         "dob": row["date_of_birth"],
                         "address_line": street or None,
                         "postcode": row["postcode"],
+                        "locality": row["suburb"],
                     }
                 )
         out[Path(filename).stem] = rows

@@ -61,6 +61,9 @@ def _first_name(profile: Profile) -> cl.CustomComparison:
             cll.Or(
                 cll.DamerauLevenshteinLevel("first_name", 1), cll.JaroWinklerLevel("first_name", 0.92)
             ).configure(label_for_charts="One keying slip or Jaro-Winkler >= 0.92"),
+            cll.Or(
+                cll.DamerauLevenshteinLevel("first_name", 2), cll.JaroWinklerLevel("first_name", 0.8)
+            ).configure(label_for_charts="Two keying slips or Jaro-Winkler >= 0.8"),
             _else(profile.first_name_disagree_m),
         ],
     )
@@ -76,15 +79,30 @@ def _surname_and_address() -> cl.CustomComparison:
     (co-residents do, often), so a family resemblance is weighed once.
     """
     dwelling = cll.Or(cll.ExactMatchLevel("uprn"), cll.ExactMatchLevel("address_key"))
-    similar_address = cll.JaroWinklerLevel("address_key", 0.9)
+    # A slip in the line or the postcode: the whole key close, or the same numbers on a close street.
+    similar_address = cll.Or(
+        cll.JaroWinklerLevel("address_key", 0.9),
+        cll.And(
+            cll.ExactMatchLevel("address_numbers"),
+            cll.Or(cll.JaroWinklerLevel("street", 0.88), cll.ArrayIntersectLevel("street_words", 2)),
+        ),
+    )
     surname_close = cll.Or(
         cll.JaroWinklerLevel("last_name", 0.92),
         cll.ColumnsReversedLevel("first_name", "last_name", symmetrical=True),
     )
+    either_null = "({c}_l IS NULL OR {c}_r IS NULL)"
+    nothing_to_compare = " AND ".join(
+        either_null.format(c=c) for c in ("last_name", "address_key", "uprn", "postcode", "street")
+    )
     return cl.CustomComparison(
         output_column_name="surname_address",
         comparison_levels=[
-            cll.NullLevel("last_name"),
+            # Only when neither surname nor any part of the address can be compared: a missing surname
+            # leaves the address as evidence (partner files and FEBRL leave surnames out).
+            cll.CustomLevel(nothing_to_compare).configure(
+                is_null_level=True, label_for_charts="Surname and address unknown"
+            ),
             # No term-frequency adjustment here: a rare surname makes two random residents unlikely to
             # share it, but says nothing against two members of one family sharing it.
             cll.And(cll.ExactMatchLevel("last_name"), dwelling).configure(
@@ -104,7 +122,16 @@ def _surname_and_address() -> cl.CustomComparison:
             ),
             surname_close.configure(label_for_charts="Similar or swapped surname, elsewhere"),
             cll.Or(dwelling, similar_address).configure(
-                label_for_charts="Different surname, same or similar address"
+                label_for_charts="Different or unknown surname, same or similar address"
+            ),
+            cll.And(cll.ExactMatchLevel("postcode"), cll.ExactMatchLevel("address_numbers")).configure(
+                label_for_charts="Different or unknown surname, same postcode and house number"
+            ),
+            cll.ExactMatchLevel("postcode").configure(
+                label_for_charts="Different or unknown surname, same postcode"
+            ),
+            cll.CustomLevel(either_null.format(c="last_name")).configure(
+                label_for_charts="Surname unknown, address elsewhere"
             ),
             cll.ElseLevel(),
         ],
@@ -160,6 +187,20 @@ def _nhs_number() -> cl.CustomComparison:
     )
 
 
+def _locality() -> cl.CustomComparison:
+    """The town or suburb, where a source records one apart from the address line (partner files,
+    FEBRL's suburb); council stores of one borough leave it empty, so it weighs nothing there."""
+    return cl.CustomComparison(
+        output_column_name="locality",
+        comparison_levels=[
+            cll.NullLevel("locality"),
+            cll.ExactMatchLevel("locality").configure(tf_adjustment_column="locality"),
+            cll.JaroWinklerLevel("locality", 0.88),
+            cll.ElseLevel(),
+        ],
+    )
+
+
 def comparisons(profile: Profile) -> list[Any]:
     return [
         _first_name(profile),
@@ -167,6 +208,7 @@ def comparisons(profile: Profile) -> list[Any]:
         _date_of_birth(profile),
         _sex(profile),
         _nhs_number(),
+        _locality(),
     ]
 
 
@@ -183,6 +225,11 @@ def prediction_blocking_rules() -> list[Any]:
         block_on("postcode", "dob_year"),
         block_on("uprn", "sex"),
         "l.first_name = r.last_name AND l.last_name = r.first_name",
+        block_on("postcode", "address_numbers"),
+        block_on("locality", "last_name"),
+        block_on("locality", "first_name"),
+        block_on("locality", "dob_year"),
+        block_on("locality", "address_numbers"),
     ]
 
 
@@ -213,6 +260,55 @@ def deterministic_rules() -> list[Any]:
 
 
 DETERMINISTIC_RECALL = 0.8
+
+# The exact-agreement rule whose pairs, divided by its recall, give the prior once the m probabilities
+# are learned; and the levels whose m probabilities make up that recall.
+EXACT_RULE_COLUMNS = ("first_name", "last_name", "dob")
+_EXACT_LEVELS = {
+    "first_name": ("Exact match on first_name",),
+    "surname_address": (
+        "Same surname, same dwelling",
+        "Same surname, similar address (a slip in the address)",
+        "Same surname, same postcode",
+        "Same surname, elsewhere or address unknown",
+    ),
+    "dob": ("Exact match on dob",),
+}
+
+
+def tf_columns(model_json: dict[str, Any]) -> list[str]:
+    """The columns a saved model adjusts by term frequency: each needs its frequency table before a
+    file is scored against the index with that model (whichever version of the model it is)."""
+    found = {
+        str(level["tf_adjustment_column"])
+        for comparison in model_json.get("comparisons", [])
+        for level in comparison["comparison_levels"]
+        if level.get("tf_adjustment_column")
+    }
+    return sorted(found)
+
+
+def exact_rule_recall(model_json: dict[str, Any]) -> float | None:
+    """How often two records of one person agree exactly on first name, surname and date of birth, by
+    the learned m probabilities (fields erring independently, as the model assumes).
+
+    The first prior rests on an assumed recall (`DETERMINISTIC_RECALL`); data noisier than that
+    assumption (FEBRL: about 0.4) would otherwise keep a prior several times too small, and every match
+    weight a bit or two too low. None when a level is missing (a model from elsewhere)."""
+    recall = 1.0
+    for comparison in model_json.get("comparisons", []):
+        labels = _EXACT_LEVELS.get(comparison["output_column_name"])
+        if labels is None:
+            continue
+        found = [
+            float(level["m_probability"])
+            for level in comparison["comparison_levels"]
+            if level.get("label_for_charts") in labels and level.get("m_probability") is not None
+        ]
+        if len(found) != len(labels):
+            return None
+        recall *= sum(found)
+    return recall if 0.0 < recall <= 1.0 else None
 
 
 def settings(profile: Profile) -> SettingsCreator:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from splink import Linker
+from splink import Linker, block_on
 
 from gateway.linkage import model
 from gateway.linkage.engines import Engine, rows
@@ -58,6 +58,12 @@ def train(linker: Linker, *, u_pairs: float, seed: int, progress: Progress) -> N
     for rule in model.training_blocking_rules():
         progress("estimating m probabilities by expectation maximisation")
         linker.training.estimate_parameters_using_expectation_maximisation(rule, fix_u_probabilities=True)
+    recall = model.exact_rule_recall(linker.misc.save_model_to_json())
+    if recall is not None:
+        progress("re-estimating the prior with the learned recall of exact agreement")
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on(*model.EXACT_RULE_COLUMNS)], recall=recall
+        )
 
 
 # A level never seen in training (among matches, or among random pairs) carries no evidence either way:

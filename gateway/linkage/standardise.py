@@ -143,6 +143,21 @@ def address_key(line: object, code: object) -> str | None:
     return f"{cleaned}|{pc}" if cleaned and pc else None
 
 
+def address_numbers(line: object) -> str | None:
+    """The numbers in an address line ('flat 9, 4 hayes mews' -> '9 4'): a house or flat number keyed
+    wrongly changes the dwelling, a misspelt street name does not."""
+    cleaned = address_line(line)
+    numbers = re.findall(r"\d+", cleaned or "")
+    return " ".join(numbers) or None
+
+
+def street(line: object) -> str | None:
+    """The words of an address line without its numbers ('flat 9 glover court' -> 'flat glover court')."""
+    cleaned = address_line(line)
+    words = [w for w in (cleaned or "").split() if not any(c.isdigit() for c in w)]
+    return " ".join(words) or None
+
+
 def standardise_record(source: str, row: Mapping[str, Any]) -> dict[str, Any]:
     """One store record in the shape the linkage model reads (see gateway.linkage.model)."""
     first = first_token(row.get("first_name"))
@@ -161,6 +176,10 @@ def standardise_record(source: str, row: Mapping[str, Any]) -> dict[str, Any]:
         "sex": sex(row.get("sex")),
         "postcode": postcode(row.get("postcode")),
         "address_key": address_key(row.get("address_line"), row.get("postcode")),
+        "address_numbers": address_numbers(row.get("address_line")),
+        "street": street(row.get("address_line")),
+        "street_words": sorted(set((street(row.get("address_line")) or "").split())),
+        "locality": address_line(row.get("locality")),
         "uprn": uprn(row.get("uprn")),
         "nhs_number": nhs_number(row.get("nhs_number")),
     }
@@ -183,6 +202,10 @@ RECORD_SCHEMA = pa.schema(
         ("sex", pa.string()),
         ("postcode", pa.string()),
         ("address_key", pa.string()),
+        ("address_numbers", pa.string()),
+        ("street", pa.string()),
+        ("street_words", pa.list_(pa.string())),
+        ("locality", pa.string()),
         ("uprn", pa.string()),
         ("nhs_number", pa.string()),
     ]
