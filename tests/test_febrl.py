@@ -27,9 +27,10 @@ def test_febrl4_without_identifiers():
     truth = {r["unique_id"]: febrl.person_key(r["local_id"]) for r in records}
     scores = pairwise_scores(link_records(records, engine_for("duckdb"), profile=LEARNED).clusters, truth)
     assert scores.true_pairs == 5000
-    assert scores.precision >= 0.99, scores
-    # Recall is reported in docs/linkage.md (goal 0.97); this guards against regressions.
-    assert scores.recall >= 0.85, scores
+    assert scores.precision >= 0.999, scores
+    # docs/linkage.md reports F1 beside recordlinkage's ECM baseline (issue 25's goal: 0.995); this
+    # guards what the model reaches now (recall 0.973) against regressions.
+    assert scores.recall >= 0.965, scores
 
 
 def test_unknown_febrl_set_is_refused():
