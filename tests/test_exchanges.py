@@ -71,6 +71,16 @@ def _csv(rows: list[list[str]]) -> bytes:
     return buf.getvalue().encode()
 
 
+def _matched_rows(root: Path, exchange_id: str) -> dict[int, str | None]:
+    """Row number -> the index person the gateway matched it to (None: no match), read with plain SQL."""
+    with sqlite3.connect(root / "gateway.db") as con:
+        return dict(
+            con.execute(
+                "SELECT row_number, person_id FROM exchange_records WHERE exchange_id = ?", (exchange_id,)
+            )
+        )
+
+
 def _count(root: Path) -> int:
     with sqlite3.connect(root / "gateway.db") as con:
         return con.execute("SELECT COUNT(*) FROM exchange_records").fetchone()[0]
@@ -107,12 +117,7 @@ def test_a_valid_file_is_matched_with_measured_precision_and_recall(client, boro
         truth = dict(
             con.execute("SELECT local_id, person_id FROM index_xref WHERE source = 'education'").fetchall()
         )
-        stored = dict(
-            con.execute(
-                "SELECT row_number, person_id FROM exchange_records WHERE exchange_id = ?",
-                (body["exchange_id"],),
-            ).fetchall()
-        )
+    stored = _matched_rows(borough, body["exchange_id"])
     found = {n: stored[n] for n in stored if stored[n]}
     correct = sum(1 for n, (local, *_rest) in enumerate(pupils, start=1) if found.get(n) == truth[local])
     precision = correct / max(1, len(found))
@@ -309,13 +314,7 @@ def test_a_partners_file_becomes_a_flag_only_where_an_agreement_makes_it_a_provi
         _csv([row(f"NB/26/7{n:04d}", older, "missing_child", p) for n, p in enumerate(candidates)]),
     )
     assert first.status_code == 202, first.text
-    with sqlite3.connect(borough / "gateway.db") as con:
-        found = dict(
-            con.execute(
-                "SELECT row_number, person_id FROM exchange_records WHERE exchange_id = ?",
-                (first.json()["exchange_id"],),
-            )
-        )
+    found = _matched_rows(borough, first.json()["exchange_id"])
     children = [p for n, p in enumerate(candidates, start=1) if found.get(n) == p][:3]
     assert len(children) == 3, "cw.alice's children are found in the index by their own details"
     second = _send(
@@ -404,13 +403,7 @@ def test_a_partners_file_becomes_a_flag_only_where_an_agreement_makes_it_a_provi
     ]
     told = _send(client, borough, "tenants.csv", _csv(rows))
     assert told.status_code == 202, told.text
-    with sqlite3.connect(borough / "gateway.db") as con:
-        named = dict(
-            con.execute(
-                "SELECT row_number, person_id FROM exchange_records WHERE exchange_id = ?",
-                (told.json()["exchange_id"],),
-            )
-        )
+    named = _matched_rows(borough, told.json()["exchange_id"])
     tenant = next(t for n, t in enumerate(tenants, start=1) if named.get(n) == t)  # the police named them
     seen = client.get(
         f"/v1/persons/{tenant}/flags", params={"purpose": "tenancy_sustainment"}, headers=hana
