@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import sqlite3
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from gateway.cli import app
 from gateway.datadir import DataDir
 from gateway.index.build import build_index
 from gateway.index.match import MatchInputError, parse_map
-from gateway.index.store import IndexStore
+from gateway.index.review import prioritise
+from gateway.index.store import IndexStore, ReviewPair
 from tests.conftest import read_csv
 
 runner = CliRunner()
@@ -166,6 +170,70 @@ def test_review_queue_round_trip_feeds_evaluation(linked_small, tmp_path):
     # Labelled pairs leave the queue.
     remaining = IndexStore(DataDir(linked_small).index_url()).review_queue(limit=1000)
     assert not {(p.left_id, p.right_id) for p in remaining} & {(r["left_id"], r["right_id"]) for r in rows}
+
+
+def test_the_queue_puts_the_pairs_that_would_change_most_records_first(linked_small, tmp_path):
+    """The order, recomputed from the index's own tables with SQL: each pair's chance of being wrong
+    (1 - p when linked, p when not) times the records whose person its decision would change."""
+    queue = tmp_path / "queue.csv"
+    result = runner.invoke(app, ["link", "review", "--data-dir", str(linked_small), "--out", str(queue)])
+    assert result.exit_code == 0, result.output
+    rows = read_csv(queue)
+    with sqlite3.connect(linked_small / "gateway.db") as con:
+        person = {
+            f"{s}:{lid}": p for s, lid, p in con.execute("SELECT source, local_id, person_id FROM index_xref")
+        }
+        size = dict(con.execute("SELECT person_id, COUNT(*) FROM index_xref GROUP BY person_id"))
+        review = con.execute("SELECT COUNT(*) FROM index_review").fetchone()[0]
+    assert len(rows) == review > 1, "every unlabelled borderline pair is queued"
+    expected = []
+    for r in rows:
+        left, right, p = person[r["left_id"]], person[r["right_id"]], float(r["match_probability"])
+        if left == right:
+            assert r["linked"] == "yes"
+            want = (1 - p) * size[left], size[left]
+        else:
+            assert r["linked"] == "no"
+            want = p * (size[left] + size[right]), size[left] + size[right]
+        assert int(r["records_affected"]) == want[1]
+        assert float(r["expected_change"]) == pytest.approx(want[0], abs=2e-3)
+        expected.append(want[0])
+    # The file rounds p to 4 places, so neighbours may differ by that rounding times the records.
+    slack = 5e-5 * max(size.values()) * 2
+    assert all(a >= b - slack for a, b in itertools.pairwise(expected)), "the largest expected change first"
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from([f"s:{i}" for i in range(30)]), st.sampled_from(["P1", "P2", "P3", "P4"])
+    ),
+    st.lists(
+        st.tuples(st.integers(0, 29), st.integers(0, 29), st.floats(0, 1), st.floats(-5, 15)), max_size=20
+    ),
+)
+def test_prioritise_orders_by_the_chance_of_error_times_the_records_it_would_move(person_of, raw) -> None:
+    pairs = [
+        ReviewPair(f"s:{a}", f"s:{b}", w, p, person_of.get(f"s:{a}") == person_of.get(f"s:{b}") is not None)
+        for a, b, p, w in raw
+        if a != b
+    ]
+    ranked = prioritise(pairs, person_of, 6.6)
+    assert sorted((p.left_id, p.right_id, p.match_weight) for p in ranked) == sorted(
+        (p.left_id, p.right_id, p.match_weight) for p in pairs
+    ), "every pair once"
+    sizes: dict[str, int] = {}
+    for person in person_of.values():
+        sizes[person] = sizes.get(person, 0) + 1
+    for p in ranked:
+        left, right = person_of.get(p.left_id), person_of.get(p.right_id)
+        if p.linked:
+            assert p.records_affected == sizes[left]
+            assert p.expected_change == pytest.approx((1 - p.match_probability) * sizes[left], abs=1e-6)
+        else:
+            assert p.records_affected == sizes.get(left, 1) + sizes.get(right, 1)
+            assert p.expected_change == pytest.approx(p.match_probability * p.records_affected, abs=1e-6)
+    changes = [p.expected_change for p in ranked]
+    assert changes == sorted(changes, reverse=True)
 
 
 def test_review_import_rejects_bad_labels(linked_small, tmp_path):

@@ -302,7 +302,8 @@ def link_review(
         str | None, typer.Option("--reviewer", help="Who labelled the imported pairs.")
     ] = None,
 ) -> None:
-    """The clerical-review queue: linked and unlinked pairs nearest the match threshold."""
+    """The clerical-review queue: borderline linked and unlinked pairs, those whose decision would change
+    the most records' persons first (the chance the model is wrong times the records affected)."""
     from gateway.index.review import ReviewFileError, read_labels, write_queue
     from gateway.index.store import IndexMissing, IndexStore
 
@@ -322,9 +323,12 @@ def link_review(
         write_queue(dd, pairs, out)
         console.print(f"wrote {len(pairs)} pairs to {out}; fill in is_match and load it with --import")
         return
-    table = Table(title="Pairs nearest the threshold (not yet labelled)")
-    for col in ("left", "right", "weight", "probability", "linked"):
-        table.add_column(col)
+    table = Table(title="Borderline pairs not yet labelled, those that would change the most records first")
+    table.add_column("left", overflow="fold")
+    table.add_column("right", overflow="fold")
+    for col in ("weight", "p", "linked", "records", "expected"):
+        table.add_column(col, justify="right")
+    table.caption = "records: whose person a decision would change; expected: that x the chance it is wrong"
     for p in pairs:
         table.add_row(
             p.left_id,
@@ -332,6 +336,8 @@ def link_review(
             f"{p.match_weight:.2f}",
             f"{p.match_probability:.4f}",
             "yes" if p.linked else "no",
+            str(p.records_affected),
+            f"{p.expected_change:.2f}",
         )
     Console().print(table)
 

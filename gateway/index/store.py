@@ -48,6 +48,10 @@ class ReviewPair:
     match_weight: float
     match_probability: float
     linked: bool
+    # Records whose person would change if the reviewer overturned the model (`gateway.index.review`),
+    # and that number weighted by the chance the model is wrong: the queue's order.
+    records_affected: int = 0
+    expected_change: float = 0.0
 
 
 @dataclass
@@ -187,22 +191,22 @@ class IndexStore:
                 yield dict(row._mapping)
 
     def review_queue(self, limit: int | None = None, unlabelled_only: bool = True) -> list[ReviewPair]:
-        """Pairs nearest the threshold first."""
+        """The borderline pairs whose decision would change the most records' persons first (see
+        `gateway.index.review.prioritise`)."""
         self.require()
-        run = self.last_run()
         r, lab = schema.review, schema.labels
-        threshold = run["match_threshold"]
-        centre = math.log2(threshold / (1 - threshold))
         query = select(r.c.left_id, r.c.right_id, r.c.match_weight, r.c.match_probability, r.c.linked)
         if unlabelled_only:
             query = query.outerjoin(
                 lab, (lab.c.left_id == r.c.left_id) & (lab.c.right_id == r.c.right_id)
             ).where(lab.c.is_match.is_(None))
-        query = query.order_by(func.abs(r.c.match_weight - centre), r.c.left_id, r.c.right_id)
-        if limit:
-            query = query.limit(limit)
         with self.engine.connect() as conn:
-            return [ReviewPair(a, b, w, p, bool(k)) for a, b, w, p, k in conn.execute(query)]
+            pairs = [ReviewPair(a, b, w, p, bool(k)) for a, b, w, p, k in conn.execute(query)]
+        from gateway.index.review import prioritise
+
+        threshold = float(self.last_run()["match_threshold"])
+        ranked = prioritise(pairs, self.person_of_record(), math.log2(threshold / (1 - threshold)))
+        return ranked[:limit] if limit else ranked
 
     def labels(self) -> dict[tuple[str, str], bool]:
         if not inspect(self.engine).has_table(schema.labels.name):
