@@ -14,10 +14,12 @@ from gateway.synth.noise import (
     Identity,
     NoiseRates,
     apply_noise,
+    dob_typo,
     fold_ascii,
     load_noise_config,
     nickname,
     nicknames_for,
+    ocr_error,
     partial_dob,
     swap_day_month,
     typo,
@@ -114,9 +116,26 @@ def test_every_logged_kind_is_visible(seed: int) -> None:
     )
     assume(kinds)
     assert "dob_missing" in kinds and out.dob is None  # dob_missing wins the DOB draw at rate 1
-    assert "old_address" in kinds and out.address_line == "2 Old Road"
+    assert "old_address" in kinds and (out.address_line == "2 Old Road" or "address_typo" in kinds)
+    assert out.address_line.startswith("2 Old R"), "a slip in the address keeps its first letter"
     assert "postcode_missing" in kinds and out.postcode is None
     assert (out.first, out.last) != (true.first, true.last)
+
+
+@given(names, st.integers())
+def test_an_ocr_error_is_one_misread(name: str, seed: int) -> None:
+    out = ocr_error(name, random.Random(seed))
+    assert abs(len(out) - len(name)) <= 1 and levenshtein(out.lower(), name.lower()) <= 2
+    confusable = ("rn", "m", "cl", "d", "l", "o", "i", "e")
+    assert out == name or any(c in name.lower() for c in confusable)
+
+
+@given(dates, st.integers())
+def test_a_dob_typo_is_one_wrong_digit_and_still_a_date(d: dt.date, seed: int) -> None:
+    out = dob_typo(d, random.Random(seed))
+    before, after = d.strftime("%Y%m%d"), out.strftime("%Y%m%d")
+    assert isinstance(out, dt.date) and before[:2] == after[:2], "the century is kept"
+    assert sum(a != b for a, b in zip(before, after, strict=True)) == (0 if out == d else 1)
 
 
 def test_noise_file_overrides_and_rejects_unknown_keys(tmp_path) -> None:

@@ -44,6 +44,11 @@ class NoiseRates(BaseModel):
     postcode_missing: float = Field(0.04, ge=0, le=1)
     ascii_folded: float = Field(0.5, ge=0, le=1, description="when the name has accents: system drops them")
     duplicate: float = Field(0.01, ge=0, le=1, description="the person is held twice under two local ids")
+    # Harder noise, off in the shipped rates (so the default borough is unchanged), on in
+    # benchmarks/noise-hard.yaml, which makes the borough at least as noisy as FEBRL.
+    ocr: float = Field(0.0, ge=0, le=1, description="a scanned form misread: rn->m, l->1, O->0 and the like")
+    dob_typo: float = Field(0.0, ge=0, le=1, description="one digit of the date of birth keyed wrongly")
+    address_typo: float = Field(0.0, ge=0, le=1, description="a keying slip in the address line")
 
 
 class NoiseConfig(BaseModel):
@@ -144,6 +149,38 @@ def fold_ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
+# What optical character recognition of a handwritten or faxed form confuses (FEBRL's OCR errors).
+_OCR = (("rn", "m"), ("m", "rn"), ("cl", "d"), ("d", "cl"), ("l", "1"), ("o", "0"), ("i", "l"), ("e", "c"))
+
+
+def ocr_error(text: str, rnd: random.Random) -> str:
+    """One OCR confusion somewhere in the text (unchanged when none of the patterns occurs)."""
+    lowered = text.lower()
+    options = [(a, b) for a, b in _OCR if a in lowered]
+    if not options:
+        return text
+    a, b = rnd.choice(options)
+    at = lowered.index(a)
+    return text[:at] + b + text[at + len(a) :]
+
+
+def dob_typo(dob: dt.date, rnd: random.Random) -> dt.date:
+    """One digit of YYYY-MM-DD keyed wrongly, kept only if it is still a date."""
+    digits = list(dob.strftime("%Y%m%d"))
+    for _ in range(10):
+        pos = rnd.randrange(2, 8)  # the century is rarely wrong
+        digits_try = digits.copy()
+        digits_try[pos] = str(rnd.randrange(10))
+        text = "".join(digits_try)
+        try:
+            changed = dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        except ValueError:
+            continue
+        if changed != dob:
+            return changed
+    return dob
+
+
 def partial_dob(dob: dt.date, rnd: random.Random) -> dt.date:
     return dob.replace(day=1) if rnd.random() < 0.5 else dob.replace(month=1, day=1)
 
@@ -203,6 +240,17 @@ def apply_noise(
     if rnd.random() < rates.name_swap:
         first, last = last, first
         kinds.append("name_swap")
+    # The harder kinds draw from the random stream only when switched on, so the default borough's
+    # records stay byte-identical to what they were before these kinds existed.
+    if rates.ocr and rnd.random() < rates.ocr:
+        if rnd.random() < 0.5:
+            changed, first = first, ocr_error(first, rnd)
+            changed_now = changed != first
+        else:
+            changed, last = last, ocr_error(last, rnd)
+            changed_now = changed != last
+        if changed_now:
+            kinds.append("ocr")
     if (first != fold_ascii(first) or last != fold_ascii(last)) and rnd.random() < rates.ascii_folded:
         first, last = fold_ascii(first), fold_ascii(last)
         kinds.append("ascii_folded")
@@ -223,12 +271,27 @@ def apply_noise(
                 dob = swapped
                 kinds.append("dob_day_month_swap")
 
+    if dob is not None and rates.dob_typo and rnd.random() < rates.dob_typo:
+        changed_dob = dob_typo(dob, rnd)
+        if changed_dob != dob:
+            dob = changed_dob
+            kinds.append("dob_typo")
+
     if old_address is not None and rnd.random() < rates.old_address:
         address_line, postcode, uprn = old_address
         kinds.append("old_address")
     if rnd.random() < rates.postcode_missing:
         postcode = None
         kinds.append("postcode_missing")
+
+    if rates.address_typo and rnd.random() < rates.address_typo:
+        words = address_line.split(" ")
+        long_words = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha()]
+        if long_words:
+            i = rnd.choice(long_words)
+            words[i] = typo(words[i], rnd)
+            address_line = " ".join(words)
+            kinds.append("address_typo")
 
     noisy = Identity(first, true.middle, last, true.sex, dob, address_line, postcode, uprn, true.nhs)
     return noisy, kinds
