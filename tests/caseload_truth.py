@@ -1,5 +1,6 @@
 """Who should be on a caseload, computed with plain SQL over the index (independently of the gateway's
-caseload code): the index persons of some store records, and everyone in their index families."""
+caseload code): the index persons of some store records, and everyone in their index families; and a
+person's details as a store holds them, for files a partner would send about them."""
 
 from __future__ import annotations
 
@@ -33,3 +34,19 @@ def persons_and_families(root: Path, source: str, local_ids: list[str]) -> tuple
             )
         }
     return persons, persons | members
+
+
+def csc_details(root: Path, person_id: str) -> tuple[str, str, str, str]:
+    """A person's forename, surname, date of birth and postcode as children's social care holds them."""
+    with sqlite3.connect(root / "gateway.db") as con:
+        local = con.execute(
+            "SELECT local_id FROM index_xref WHERE source = 'childrens_social_care' AND person_id = ?",
+            (person_id,),
+        ).fetchone()[0]
+    with sqlite3.connect(root / "stores" / "childrens_social_care.db") as con:
+        return con.execute(
+            "SELECT p.pers_forename, p.pers_surname, p.pers_dob, COALESCE(a.addr_address_postcode, '') "
+            "FROM ssd_person p LEFT JOIN ssd_address a ON a.addr_person_id = p.pers_person_id "
+            "AND a.addr_address_end_date IS NULL WHERE p.pers_person_id = ?",
+            (local,),
+        ).fetchone()

@@ -21,6 +21,7 @@ from gateway.config import Settings, _default_policies_dir
 from gateway.datadir import DataDir
 from gateway.identity.dev_issuer import sign_token
 from gateway.web.session import COOKIE
+from tests.caseload_truth import csc_details
 from tests.conftest import bearer
 from tests.test_web_pages import ALICE
 
@@ -260,22 +261,6 @@ def test_a_hostile_xml_file_reads_no_local_file_and_echoes_no_value(client, boro
     }
 
 
-def _child(root: Path, person_id: str) -> tuple[str, str, str, str]:
-    """A person's forename, surname, date of birth and postcode as children's social care holds them."""
-    with sqlite3.connect(root / "gateway.db") as con:
-        local = con.execute(
-            "SELECT local_id FROM index_xref WHERE source = 'childrens_social_care' AND person_id = ?",
-            (person_id,),
-        ).fetchone()[0]
-    with sqlite3.connect(root / "stores" / "childrens_social_care.db") as con:
-        return con.execute(
-            "SELECT p.pers_forename, p.pers_surname, p.pers_dob, COALESCE(a.addr_address_postcode, '') "
-            "FROM ssd_person p LEFT JOIN ssd_address a ON a.addr_person_id = p.pers_person_id "
-            "AND a.addr_address_end_date IS NULL WHERE p.pers_person_id = ?",
-            (local,),
-        ).fetchone()
-
-
 def test_a_partners_file_becomes_a_flag_only_where_an_agreement_makes_it_a_provider(client, borough) -> None:
     """AGR-CSC-001 makes the police a provider of one flag (category and date) to children's social care:
     the child the file names shows it, the latest notification of the last 12 months only; a housing
@@ -297,13 +282,13 @@ def test_a_partners_file_becomes_a_flag_only_where_an_agreement_makes_it_a_provi
         if p["relationship"] == "allocated"
         and p["person_id"] in csc
         and csc[p["person_id"]] not in restricted
-        and all(_child(borough, p["person_id"])[:3])
+        and all(csc_details(borough, p["person_id"])[:3])
     ][:10]
     recent, older, stale = (as_of - dt.timedelta(days=d) for d in (3, 40, 400))
     later = as_of + dt.timedelta(days=5)
 
     def row(ref: str, day: dt.date, category: str, person: str) -> list[str]:
-        return ["1.0", ref, day.isoformat(), category, *_child(borough, person)]
+        return ["1.0", ref, day.isoformat(), category, *csc_details(borough, person)]
 
     # A first file names ten children; those the index matches to themselves (read back with SQL, the
     # match's recall is measured elsewhere) are the ones whose flags are checked.
@@ -373,7 +358,7 @@ def test_a_partners_file_becomes_a_flag_only_where_an_agreement_makes_it_a_provi
     assert page.status_code == 200, page.text
     assert (
         "police notification</strong>: domestic abuse" in page.text
-        and "<strong>Police:</strong>" in page.text
+        and "<strong>Police notifications (partner):</strong>" in page.text
     )
 
     # Someone no file the police sent (in any test here) names: known to no partner.

@@ -6,6 +6,7 @@ log it must have written."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import os
@@ -22,7 +23,9 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from gateway.datadir import DataDir
 from gateway.web.wording import day
+from tests.caseload_truth import csc_details
 from tests.conftest import bearer, free_port, wait_healthy
 
 POLICIES = Path(__file__).resolve().parents[1] / "policies"
@@ -708,7 +711,8 @@ def test_a_partner_sends_a_file_and_sees_what_was_wrong_line_by_line(
     live: Live, new_page: Any, tmp_path: Path
 ) -> None:
     """The police's exchange account sends a file with a bad date (refused, the line and field shown,
-    nothing kept), then the corrected file (received, counts only)."""
+    nothing kept), then the corrected file (received, counts only); a child it names then shows the
+    police's flag on their caseworker's family page."""
     import sqlite3
 
     with sqlite3.connect(live.data / "stores" / "education.db") as con:
@@ -716,9 +720,35 @@ def test_a_partner_sends_a_file_and_sees_what_was_wrong_line_by_line(
             "SELECT pup_forename, pup_surname, pup_dob FROM edu_pupils WHERE pup_forename IS NOT NULL "
             "AND pup_dob IS NOT NULL LIMIT 5"
         ).fetchall()
-    header = "schema_version,reference,incident_date,category,forename,surname,date_of_birth\n"
+    # cw.alice's children, as children's social care holds them: what the police send about them becomes
+    # a flag on her family page (AGR-CSC-001 makes the police a provider).
+    as_of = dt.date.fromisoformat(DataDir(live.data).read_manifest()["as_of"])
+    with sqlite3.connect(live.data / "stores" / "childrens_social_care.db") as con:
+        restricted = {
+            r[0] for r in con.execute("SELECT pers_person_id FROM ssd_person WHERE pers_restricted = 'Y'")
+        }
+    with sqlite3.connect(live.data / "gateway.db") as con:
+        csc = dict(
+            con.execute("SELECT person_id, local_id FROM index_xref WHERE source = 'childrens_social_care'")
+        )
+    children = [
+        p
+        for p in live.api("cw.alice", "/v1/caseload")
+        if p["relationship"] == "allocated"
+        and p["family_id"]
+        and csc.get(p["person_id"]) not in (None, *restricted)
+    ]
+    children = [p for p in children if all(csc_details(live.data, p["person_id"])[:3])][:6]
+    header = "schema_version,reference,incident_date,category,forename,surname,date_of_birth,postcode\n"
     lines = [
-        f"1.0,NB/26/{n:04d},2026-03-30,domestic_abuse,{f},{s},{d}\n" for n, (f, s, d) in enumerate(pupils)
+        f"1.0,NB/26/{n:04d},2026-03-30,domestic_abuse,{f},{s},{d},\n" for n, (f, s, d) in enumerate(pupils)
+    ]
+    told = (as_of - dt.timedelta(days=2)).isoformat()
+    lines += [
+        "1.0,NB/26/{:04d},{},missing_child,{},{},{},{}\n".format(
+            100 + n, told, *csc_details(live.data, p["person_id"])
+        )
+        for n, p in enumerate(children)
     ]
     bad = tmp_path / "notifications-bad.csv"
     bad.write_text(header + "".join(lines).replace("2026-03-30", "2026-02-31", 1))
@@ -734,7 +764,23 @@ def test_a_partner_sends_a_file_and_sees_what_was_wrong_line_by_line(
     page.set_input_files("#file", str(good))
     press(page.get_by_test_id("send-file"))
     received = page.get_by_test_id("received").inner_text()
-    assert "5 records" in received and " P" not in received
+    assert f"{len(lines)} records" in received and " P" not in received
+
+    # A child the file named and the index matched shows the police's flag on cw.alice's family page.
+    with sqlite3.connect(live.data / "gateway.db") as con:
+        matched = con.execute(
+            "SELECT row_number, person_id FROM exchange_records WHERE person_id IS NOT NULL "
+            "AND exchange_id = (SELECT exchange_id FROM exchanges ORDER BY received_at DESC LIMIT 1)"
+        ).fetchall()
+    about_pupils = {p for n, p in matched if n <= len(pupils)}
+    named = {p for n, p in matched if n > len(pupils)} - about_pupils  # told only missing_child, on `told`
+    child = next(p for p in children if p["person_id"] in named)
+    alice = new_page()
+    sign_in(alice, live, "cw.alice")
+    alice.goto(f"{live.base}/ui/families/{child['family_id']}?purpose=child_in_need_assessment")
+    flags = alice.locator(f"section[aria-labelledby='m-{child['person_id']}'] table.flags").inner_text()
+    assert "Police notifications (partner)" in flags and "police notification: missing child" in flags
+    shot(alice, "24-partner-flag-on-the-family-page")
 
 
 def test_error_pages_say_what_to_do_next(live: Live, new_page: Any) -> None:

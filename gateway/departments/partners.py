@@ -29,6 +29,7 @@ class PartnerFlag:
     value_field: str
     since_field: str
     keep_days: int
+    label: str  # how pages name the partner's service ("Police notifications (partner)")
 
 
 def partner_flags(policies_dir: Path) -> tuple[PartnerFlag, ...]:
@@ -50,5 +51,11 @@ def _partner_flags(folder: str, stamps: tuple[tuple[str, int], ...]) -> tuple[Pa
         spec = FlagSpec(
             str(declared["service"]), str(declared["flag"]), f"{DATASET_PREFIX}{name}", (value, since)
         )
-        found.append(PartnerFlag(spec, name, value, since, int(declared.get("keep_days", 365))))
+        label = str(declared.get("label") or spec.service.replace("_", " ").capitalize())
+        found.append(PartnerFlag(spec, name, value, since, int(declared.get("keep_days", 365)), label))
     return tuple(found)
+
+
+def partner_labels(policies_dir: Path) -> dict[str, str]:
+    """Partner service -> the name pages show for it."""
+    return {p.spec.service: p.label for p in partner_flags(policies_dir)}

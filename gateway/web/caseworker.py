@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from gateway.departments import labels
+from gateway.departments.partners import partner_labels
 from gateway.header_text import encode_header_text
 from gateway.policy.justification import BREAK_GLASS_MIN
 from gateway.web.api_client import ApiRefused
@@ -128,7 +129,7 @@ async def _context(
         family=context,
         purposes=options,
         purpose=picked,
-        labels=SERVICE_LABELS,
+        labels={**SERVICE_LABELS, **partner_labels(web_services(request).settings.policies_dir)},
         states=SERVICE_STATES,
         reason=reason,
     )
