@@ -41,6 +41,18 @@ class Profile:
         return math.log2(self.match_threshold / (1 - self.match_threshold))
 
 
+# The levels that mean exact agreement on first name, surname and date of birth, named once: the
+# comparisons below carry these labels and `exact_rule_recall` reads the learned m probabilities by them.
+FIRST_NAME_EXACT = "Exact match on first_name"
+SURNAME_EXACT = (
+    "Same surname, same dwelling",
+    "Same surname, similar address (a slip in the address)",
+    "Same surname, same postcode",
+    "Same surname, elsewhere or address unknown",
+)
+DOB_EXACT = "Exact match on dob"
+
+
 def _else(m: float | None) -> ComparisonLevelCreator:
     level = cll.ElseLevel()
     return level.configure(m_probability=m, fix_m_probability=True) if m is not None else level
@@ -51,7 +63,9 @@ def _first_name(profile: Profile) -> cl.CustomComparison:
         output_column_name="first_name",
         comparison_levels=[
             cll.NullLevel("first_name"),
-            cll.ExactMatchLevel("first_name").configure(tf_adjustment_column="first_name"),
+            cll.ExactMatchLevel("first_name").configure(
+                tf_adjustment_column="first_name", label_for_charts=FIRST_NAME_EXACT
+            ),
             cll.ColumnsReversedLevel("first_name", "last_name", symmetrical=True).configure(
                 label_for_charts="Forename and surname swapped"
             ),
@@ -105,18 +119,16 @@ def _surname_and_address() -> cl.CustomComparison:
             ),
             # No term-frequency adjustment here: a rare surname makes two random residents unlikely to
             # share it, but says nothing against two members of one family sharing it.
-            cll.And(cll.ExactMatchLevel("last_name"), dwelling).configure(
-                label_for_charts="Same surname, same dwelling"
-            ),
+            cll.And(cll.ExactMatchLevel("last_name"), dwelling).configure(label_for_charts=SURNAME_EXACT[0]),
             cll.And(cll.ExactMatchLevel("last_name"), similar_address).configure(
-                label_for_charts="Same surname, similar address (a slip in the address)"
+                label_for_charts=SURNAME_EXACT[1]
             ),
             cll.And(cll.ExactMatchLevel("last_name"), cll.ExactMatchLevel("postcode"))
             .configure(tf_adjustment_column="last_name")
-            .configure(label_for_charts="Same surname, same postcode"),
+            .configure(label_for_charts=SURNAME_EXACT[2]),
             cll.ExactMatchLevel("last_name")
             .configure(tf_adjustment_column="last_name")
-            .configure(label_for_charts="Same surname, elsewhere or address unknown"),
+            .configure(label_for_charts=SURNAME_EXACT[3]),
             cll.And(surname_close, cll.Or(dwelling, similar_address)).configure(
                 label_for_charts="Similar or swapped surname, same or similar address"
             ),
@@ -144,7 +156,7 @@ def _date_of_birth(profile: Profile) -> cl.CustomComparison:
         output_column_name="dob",
         comparison_levels=[
             cll.NullLevel("dob"),
-            cll.ExactMatchLevel("dob"),
+            cll.ExactMatchLevel("dob").configure(label_for_charts=DOB_EXACT),
             cll.CustomLevel(
                 "dob_year_l = dob_year_r AND dob_day_l = dob_month_r AND dob_month_l = dob_day_r",
                 label_for_charts="Day and month swapped",
@@ -264,16 +276,7 @@ DETERMINISTIC_RECALL = 0.8
 # The exact-agreement rule whose pairs, divided by its recall, give the prior once the m probabilities
 # are learned; and the levels whose m probabilities make up that recall.
 EXACT_RULE_COLUMNS = ("first_name", "last_name", "dob")
-_EXACT_LEVELS = {
-    "first_name": ("Exact match on first_name",),
-    "surname_address": (
-        "Same surname, same dwelling",
-        "Same surname, similar address (a slip in the address)",
-        "Same surname, same postcode",
-        "Same surname, elsewhere or address unknown",
-    ),
-    "dob": ("Exact match on dob",),
-}
+_EXACT_LEVELS = {"first_name": (FIRST_NAME_EXACT,), "surname_address": SURNAME_EXACT, "dob": (DOB_EXACT,)}
 
 
 def tf_columns(model_json: dict[str, Any]) -> list[str]:
