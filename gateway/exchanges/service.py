@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 from gateway.datadir import DataDir
+from gateway.departments.partners import DATASET_PREFIX
 from gateway.exchanges.store import ExchangeStore
 from gateway.exchanges.validate import (
     ExchangeSchema,
@@ -43,7 +44,7 @@ class Received:
 
 
 def schema_of(agreement_datasets: dict[str, list[str]], schemas: dict[str, ExchangeSchema]) -> ExchangeSchema:
-    names = [d.split(".", 1)[1] for d in agreement_datasets if d.startswith("exchanges.")]
+    names = [d.removeprefix(DATASET_PREFIX) for d in agreement_datasets if d.startswith(DATASET_PREFIX)]
     found = [schemas[n] for n in names if n in schemas]
     if len(found) != 1:
         raise Refused(
@@ -72,7 +73,7 @@ def receive(
     if purpose is None:
         raise Refused(422, "invalid_request", f"say which purpose: {', '.join(sorted(agreement.purposes))}")
     schema = schema_of(agreement.datasets, load_schemas(policy.policies_dir))
-    decision = policy.decide(principal, VIEW, f"exchanges.{schema.name}", purpose, agreement_id)
+    decision = policy.decide(principal, VIEW, f"{DATASET_PREFIX}{schema.name}", purpose, agreement_id)
     if not decision.allow:
         raise Refused(403, "forbidden", decision.reason, decision)
     try:

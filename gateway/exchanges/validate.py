@@ -21,7 +21,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from lxml import etree
 
-EXCHANGES_DIR = "exchanges"
+from gateway.departments.partners import EXCHANGE_SCHEMAS
+
 MAX_ERRORS = 200  # a file wrong in every row needs its first errors, not a megabyte of them
 
 
@@ -76,7 +77,7 @@ class ExchangeSchema:
 
 
 def load_schemas(policies_dir: Path) -> dict[str, ExchangeSchema]:
-    folder = Path(policies_dir) / EXCHANGES_DIR
+    folder = Path(policies_dir) / EXCHANGE_SCHEMAS
     return {
         p.name.removesuffix(".schema.json"): ExchangeSchema(p.name.removesuffix(".schema.json"), folder)
         for p in sorted(folder.glob("*.schema.json"))

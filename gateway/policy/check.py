@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gateway.catalogue import load_catalogue
 from gateway.departments import STORE_NAMES
-from gateway.departments.partners import partner_flags
+from gateway.departments.partners import EXCHANGE_SCHEMAS, partner_flags
 from gateway.identity.claims import CLAIMS_FILE, load_claim_mapping
 from gateway.identity.users import load_demo_users
 from gateway.linkage.profile import ProfileError, load_profile
@@ -198,7 +198,9 @@ def check_policies(policies_dir: Path, today: dt.date | None = None) -> list[Pro
                         problems.append(Problem(where, f"{name}.{f} cannot be generalised to {level!r}"))
                 if a.view == "exchange" and (
                     dataset.kind != "exchange"
-                    or not (policies_dir / "exchanges" / f"{name.split('.', 1)[-1]}.schema.json").is_file()
+                    or not (
+                        policies_dir / EXCHANGE_SCHEMAS / f"{name.split('.', 1)[-1]}.schema.json"
+                    ).is_file()
                 ):
                     problems.append(Problem(where, f"dataset {name!r} is not a published exchange schema"))
                 if a.view == "flags" and dataset.kind == "exchange":
