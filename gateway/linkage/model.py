@@ -11,6 +11,7 @@ Columns are those produced by `gateway.linkage.standardise.standardise_record`.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -94,16 +95,22 @@ def _surname_and_address() -> cl.CustomComparison:
     """
     dwelling = cll.Or(cll.ExactMatchLevel("uprn"), cll.ExactMatchLevel("address_key"))
     # A slip in the line or the postcode: the whole key close, or the same numbers on a close street.
+    numbers_agree = cll.Or(
+        cll.ExactMatchLevel("address_numbers"),
+        cll.CustomLevel("(address_numbers_l IS NULL OR address_numbers_r IS NULL)"),
+    )
     similar_address = cll.Or(
         cll.JaroWinklerLevel("address_key", 0.9),
         cll.And(
-            cll.ExactMatchLevel("address_numbers"),
+            numbers_agree,
             cll.Or(cll.JaroWinklerLevel("street", 0.88), cll.ArrayIntersectLevel("street_words", 2)),
         ),
     )
+    # A close surname, or one name in the other's box ('Ewan Brock' / 'Broc Ewan', 'Skvaril Matthew'):
+    # which box held the surname is unknown, so a cross-box agreement counts as surname evidence only.
     surname_close = cll.Or(
         cll.JaroWinklerLevel("last_name", 0.92),
-        cll.ColumnsReversedLevel("first_name", "last_name", symmetrical=True),
+        cll.CustomLevel("first_name_l = last_name_r OR last_name_l = first_name_r"),
     )
     either_null = "({c}_l IS NULL OR {c}_r IS NULL)"
     nothing_to_compare = " AND ".join(
@@ -312,6 +319,37 @@ def exact_rule_recall(model_json: dict[str, Any]) -> float | None:
             return None
         recall *= sum(found)
     return recall if 0.0 < recall <= 1.0 else None
+
+
+def u_without_matches(model_json: dict[str, Any], sampled_pairs: float) -> dict[str, Any]:
+    """The u probabilities with the true matches taken out of the random sample they were counted in.
+
+    Random sampling counts how often a level occurs among *all* pairs, assuming matches are too few to
+    matter. Where records are few and duplicates many (FEBRL: one pair in ten thousand is a match) the
+    matches dominate the strongest levels: a random pair agrees on date of birth about as often because
+    it is one person as by chance, so u came out several times too large and every strong agreement
+    weighed a bit or two too little. Each level's frequency among all pairs is
+    lambda * m + (1 - lambda) * u, so u = (observed - lambda * m) / (1 - lambda), with lambda the prior
+    and m learned by EM; never below the smaller of what was observed and one pair in the sample (the
+    subtraction cannot show that a level never occurs between different people). Fixed u values and
+    unlearned levels are left alone. A pure function of the saved model; returns a new dictionary."""
+    out = json.loads(json.dumps(model_json))
+    lam = float(out.get("probability_two_random_records_match") or 0.0)
+    if not 0.0 < lam < 1.0 or sampled_pairs < 1:
+        return out
+    for comparison in out.get("comparisons", []):
+        for level in comparison["comparison_levels"]:
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if level.get("is_null_level") or level.get("fix_u_probability") or m is None or u is None:
+                continue
+            floor = min(float(u), 1.0 / sampled_pairs)
+            level["u_probability"] = max((float(u) - lam * float(m)) / (1.0 - lam), floor)
+    return out
+
+
+def sampled_pairs(records: int, u_pairs: float) -> float:
+    """How many pairs random sampling compares: `u_pairs`, or every pair of a smaller input."""
+    return min(u_pairs, records * (records - 1) / 2)
 
 
 def settings(profile: Profile) -> SettingsCreator:

@@ -47,8 +47,9 @@ def _quiet() -> None:
     logging.getLogger("splink").setLevel(logging.ERROR)
 
 
-def train(linker: Linker, *, u_pairs: float, seed: int, progress: Progress) -> None:
-    """Estimate the prior, u (random sampling) and m (EM per training block) for the model."""
+def train(linker: Linker, *, records: int, u_pairs: float, seed: int, progress: Progress) -> dict[str, Any]:
+    """Estimate the prior, u (random sampling) and m (EM per training block); return the model with
+    the true matches taken out of the u sample (`model.u_without_matches`)."""
     progress("estimating the prior match probability")
     linker.training.estimate_probability_two_random_records_match(
         model.deterministic_rules(), recall=model.DETERMINISTIC_RECALL
@@ -64,6 +65,8 @@ def train(linker: Linker, *, u_pairs: float, seed: int, progress: Progress) -> N
         linker.training.estimate_probability_two_random_records_match(
             [block_on(*model.EXACT_RULE_COLUMNS)], recall=recall
         )
+    progress("taking the matches out of the random sample's u probabilities")
+    return model.u_without_matches(linker.misc.save_model_to_json(), model.sampled_pairs(records, u_pairs))
 
 
 # A level never seen in training (among matches, or among random pairs) carries no evidence either way:
@@ -105,11 +108,11 @@ def link_records(
     table = engine.register(db_api, to_arrow(list(records)), "gateway_records")
     linker = Linker(table, model.settings(profile), log_level=None)
     _quiet()
-    train(linker, u_pairs=u_pairs, seed=seed, progress=progress)
+    trained = train(linker, records=len(records), u_pairs=u_pairs, seed=seed, progress=progress)
 
     # Reload the trained model with unobserved levels made neutral, so that this run and every later
     # use of the saved model (partner files) score pairs identically.
-    model_json = neutral_unobserved(linker.misc.save_model_to_json())
+    model_json = neutral_unobserved(trained)
     linker = Linker(table, model_json, log_level=None)
     progress("scoring candidate pairs")
     floor = profile.match_weight - profile.review_band_weight
