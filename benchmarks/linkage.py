@@ -14,7 +14,11 @@ peak memory printed (issue 25), FEBRL4 F1 >= 0.995 and FEBRL3 >= 0.99 without th
 borough at 100k with precision >= 0.999 and recall >= 0.99 (issue 25).
 
     python benchmarks/linkage.py [--sizes 20000 100000 1000000] [--hard-sizes 20000 100000]
-        [--febrl | --no-febrl] [--out benchmarks/results/linkage.json]
+        [--spark-sizes 1000000] [--febrl | --no-febrl] [--out benchmarks/results/linkage.json]
+
+`--spark-sizes` links the same boroughs on Spark in local mode (issue 25: Spark at 1M as well); its
+peak memory is the largest process's, which for Spark is the JVM (driver memory from
+GATEWAY_SPARK_DRIVER_MEMORY, default 4g). Results already in `--out` for runs not repeated are kept.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from gateway.index.store import IndexStore
 from gateway.linkage.evaluate import pairwise_scores, read_truth
 dd = DataDir(Path(sys.argv[1]))
 t = time.perf_counter()
-s = build_index(dd)
+s = build_index(dd, engine=sys.argv[2] if len(sys.argv) > 2 else "duckdb")
 seconds = time.perf_counter() - t
 truth, households = read_truth(dd.truth_dir / "identity.csv")
 rows = list(IndexStore(dd.index_url()).export_rows())
@@ -49,6 +53,19 @@ household = {f"{r['source']}:{r['local_id']}": r["household_id"] for r in rows}
 print(json.dumps({"seconds": seconds, "records": s.records, "persons": s.persons,
                   "scores": pairwise_scores(person, truth).as_dict(),
                   "households": pairwise_scores(household, households).as_dict()}))
+"""
+
+# Seeding runs in its own process too: a child's peak RSS starts from its parent's at fork (Linux keeps
+# the high-water mark across exec), so a parent that had seeded 1M residents itself would lend every
+# later run its 2 GB.
+SEED = """
+import json, sys
+from pathlib import Path
+from gateway.seed import seed
+from gateway.synth.noise import load_noise_config
+noise = load_noise_config(Path(sys.argv[3])) if len(sys.argv) > 3 else None
+seed(Path(sys.argv[1]), people=int(sys.argv[2]), noise=noise)
+print(json.dumps({}))
 """
 
 BASELINE = """
@@ -173,14 +190,17 @@ def main() -> None:
         default=[20_000, 100_000],
         help="boroughs seeded with benchmarks/noise-hard.yaml (noise at least as hard as FEBRL's)",
     )
+    parser.add_argument(
+        "--spark-sizes",
+        type=int,
+        nargs="*",
+        default=[],
+        help="boroughs also linked on Spark (local mode, all cores); none by default",
+    )
     parser.add_argument("--febrl", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/linkage.json"))
     args = parser.parse_args()
 
-    from gateway.seed import seed
-    from gateway.synth.noise import load_noise_config
-
-    hard = load_noise_config(HARD_NOISE)
     results: dict = {
         "cpus": os.cpu_count(),
         "goal_seconds_100k": GOAL_SECONDS_100K,
@@ -188,12 +208,19 @@ def main() -> None:
         "boroughs": {},
         "boroughs_hard_noise": {},
     }
-    runs = [(size, "boroughs", None) for size in args.sizes]
-    runs += [(size, "boroughs_hard_noise", hard) for size in args.hard_sizes]
-    for size, kind, noise in runs:
+    # Earlier figures this run does not repeat (a 1M or Spark run is long) stay in the file.
+    if args.out.exists():
+        kept = json.loads(args.out.read_text())
+        for kind in ("boroughs", "boroughs_hard_noise", "boroughs_spark", "febrl"):
+            if kind in kept:
+                results[kind] = kept[kind]
+    runs = [(size, "boroughs", False, "duckdb") for size in args.sizes]
+    runs += [(size, "boroughs_hard_noise", True, "duckdb") for size in args.hard_sizes]
+    runs += [(size, "boroughs_spark", False, "spark") for size in args.spark_sizes]
+    for size, kind, noise, engine in runs:
         with tempfile.TemporaryDirectory() as d:
-            seed(Path(d), people=size, noise=noise)
-            link, link_mib = run_child(LINK, d)
+            run_child(SEED, d, str(size), *([str(HARD_NOISE)] if noise else []))
+            link, link_mib = run_child(LINK, d, engine)
             base, base_mib = run_child(BASELINE, d)
         entry = {
             "residents": size,
@@ -217,9 +244,10 @@ def main() -> None:
             entry["fraction_of_goal"] = round(link["seconds"] / GOAL_SECONDS_100K, 2)
         if size == 1_000_000:
             entry["fraction_of_goal"] = round(link["seconds"] / GOAL_SECONDS_1M, 2)
-        results[kind][str(size)] = entry
+        results.setdefault(kind, {})[str(size)] = entry
         print(
-            f"{'hard ' if noise else ''}{size:>8,} residents  {entry['records']:>7,} records  "
+            f"{'hard ' if noise else ''}{'spark ' if engine == 'spark' else ''}{size:>8,} residents  "
+            f"{entry['records']:>7,} records  "
             f"link {entry['link_seconds']:>7.1f} s "
             f"{entry['link_peak_mib']:>5} MiB  P {entry['precision']:.4f} R {entry['recall']:.4f} "
             f"F1 {entry['f1']:.4f} | exact-match baseline {entry['baseline_seconds']:.1f} s F1 "

@@ -9,7 +9,9 @@ What bounds a unit's influence, which the noise is scaled to:
 
 - a row is first summed per (unit, cell), so a person with five referrals in one month counts once;
 - a unit counts in at most `max_cells_per_unit` cells (the rest of its cells, in a fixed pseudo-random
-  order by its records' keys, are dropped);
+  order by its records' keys, are dropped). Ranking a unit's cells is a third of an event table's cost,
+  so it is left out when the table has no more cells a unit could reach than the bound
+  (`cells_within_reach`): then no unit can exceed it and the ranking would drop nothing;
 - its contribution to a sum in one cell is clamped to [0, bound].
 
 Every value is a bound parameter.
@@ -17,6 +19,7 @@ Every value is a bound parameter.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, literal, select
@@ -61,13 +64,32 @@ def _clamped(value: Any, bound: float) -> Any:
     return func.least(func.greatest(func.coalesce(value, 0.0), literal(0.0)), literal(bound))
 
 
+def cells_within_reach(
+    spec: AnalysisTable,
+    group_by: list[str],
+    categories: Sequence[Sequence[Any]],
+    filters: dict[str, dict[str, Any]],
+) -> int:
+    """How many cells of this table one unit could possibly count in: per grouped field, the values of
+    its (whole-dataset) domain a list filter leaves, plus one for NULL where the column allows it; a
+    range filter is not narrowed (an upper bound is all this needs). A pure function of public facts."""
+    reach = 1
+    for name, values in zip(group_by, categories, strict=True):
+        allowed = filters.get(name, {}).get("in")
+        n = len(set(values) & set(allowed)) if allowed is not None else len(values)
+        reach *= n + (1 if spec.table.c[name].nullable else 0)
+    return reach
+
+
 def compile_aggregate(
     spec: AnalysisTable,
     group_by: list[str],
     filters: dict[str, dict[str, Any]],
     measure: str,
     field: str | None,
+    reach: int | None = None,
 ) -> Select:
+    """`reach`: `cells_within_reach` for this request; None ranks every unit's cells (always safe)."""
     t = spec.table
     conditions = where_clauses(spec, filters)
     magnitude = measure != "count"
@@ -84,14 +106,16 @@ def compile_aggregate(
         return q.group_by(*dims) if dims else q
     unit = t.c[spec.unit]
     amount = [func.sum(t.c[field]).label("s")] if magnitude and field is not None else []
+    rank_cells = reach is None or reach > spec.max_cells_per_unit
+    key = [func.sum(t.c.record_key).label("k")] if rank_cells else []
     per_unit = (
-        select(*dims, unit.label("unit"), func.sum(t.c.record_key).label("k"), *amount)
+        select(*dims, unit.label("unit"), *key, *amount)
         .where(and_(True, *conditions))
         .group_by(*dims, unit)
         .subquery("per_unit")
     )
     dim_cols = [per_unit.c[DIM.format(i)] for i in range(len(group_by))]
-    if spec.max_cells_per_unit > 1:
+    if rank_cells:
         rank = func.row_number().over(
             partition_by=per_unit.c.unit, order_by=[per_unit.c.k, *dim_cols, per_unit.c.unit]
         )

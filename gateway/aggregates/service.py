@@ -19,6 +19,7 @@ from typing import Any
 from gateway.aggregates.compile import (
     DIM,
     FilterTypeError,
+    cells_within_reach,
     compile_aggregate,
     compile_domain,
     where_clauses,
@@ -174,7 +175,8 @@ def run_aggregate(
             True,
         )
     _guard_cost(req, p, store, built, max_cost)
-    statement = compile_aggregate(p.spec, req.group_by, p.filters, req.operation, req.field)
+    reach = cells_within_reach(p.spec, req.group_by, categories, p.filters)
+    statement = compile_aggregate(p.spec, req.group_by, p.filters, req.operation, req.field, reach)
     with step("fetch", dataset=req.dataset, dimensions=len(req.group_by)) as span:
         rows = store.execute(statement)
         span.set_attribute("rows", len(rows))

@@ -249,6 +249,9 @@ def prediction_blocking_rules() -> list[Any]:
         block_on("locality", "first_name"),
         block_on("locality", "dob_year"),
         block_on("locality", "address_numbers"),
+        # A postcode alone would pair every resident of a council postcode with every other; with the
+        # town it pairs only where a source records one (partner files, FEBRL), where postcodes are wide.
+        block_on("postcode", "locality"),
     ]
 
 
