@@ -84,7 +84,7 @@ def linkage(r: dict) -> Iterator[Row]:
         yield _row(
             "linkage",
             f"seconds to link {int(size):,} residents on Spark, local mode (peak {b['link_peak_mib']:,} MiB, "
-            f"largest process; P {b['precision']:.4f}, R {b['recall']:.4f})",
+            f"process tree; P {b['precision']:.4f}, R {b['recall']:.4f})",
             b["link_seconds"],
             f"<= {goal:.0f} s (DuckDB's goal)" if goal else None,
             None,
