@@ -162,6 +162,7 @@ def standardise_record(source: str, row: Mapping[str, Any]) -> dict[str, Any]:
     """One store record in the shape the linkage model reads (see gateway.linkage.model)."""
     first = first_token(row.get("first_name"))
     dob = date_of_birth(row.get("dob"))
+    street_text = street(row.get("address_line"))
     return {
         "unique_id": f"{source}:{row['local_id']}",
         "source": source,
@@ -177,8 +178,8 @@ def standardise_record(source: str, row: Mapping[str, Any]) -> dict[str, Any]:
         "postcode": postcode(row.get("postcode")),
         "address_key": address_key(row.get("address_line"), row.get("postcode")),
         "address_numbers": address_numbers(row.get("address_line")),
-        "street": street(row.get("address_line")),
-        "street_words": sorted(set((street(row.get("address_line")) or "").split())),
+        "street": street_text,
+        "street_words": sorted(set((street_text or "").split())),
         "locality": address_line(row.get("locality")),
         "uprn": uprn(row.get("uprn")),
         "nhs_number": nhs_number(row.get("nhs_number")),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gateway.catalogue import load_catalogue
 from gateway.departments import STORE_NAMES
-from gateway.departments.partners import EXCHANGE_SCHEMAS, partner_flags
+from gateway.departments.partners import DATASET_PREFIX, EXCHANGE_SCHEMAS, partner_flags
 from gateway.identity.claims import CLAIMS_FILE, load_claim_mapping
 from gateway.identity.users import load_demo_users
 from gateway.linkage.profile import ProfileError, load_profile
@@ -199,7 +199,7 @@ def check_policies(policies_dir: Path, today: dt.date | None = None) -> list[Pro
                 if a.view == "exchange" and (
                     dataset.kind != "exchange"
                     or not (
-                        policies_dir / EXCHANGE_SCHEMAS / f"{name.split('.', 1)[-1]}.schema.json"
+                        policies_dir / EXCHANGE_SCHEMAS / f"{name.removeprefix(DATASET_PREFIX)}.schema.json"
                     ).is_file()
                 ):
                     problems.append(Problem(where, f"dataset {name!r} is not a published exchange schema"))

@@ -243,13 +243,12 @@ def apply_noise(
     # The harder kinds draw from the random stream only when switched on, so the default borough's
     # records stay byte-identical to what they were before these kinds existed.
     if rates.ocr and rnd.random() < rates.ocr:
+        before = (first, last)
         if rnd.random() < 0.5:
-            changed, first = first, ocr_error(first, rnd)
-            changed_now = changed != first
+            first = ocr_error(first, rnd)
         else:
-            changed, last = last, ocr_error(last, rnd)
-            changed_now = changed != last
-        if changed_now:
+            last = ocr_error(last, rnd)
+        if (first, last) != before:
             kinds.append("ocr")
     if (first != fold_ascii(first) or last != fold_ascii(last)) and rnd.random() < rates.ascii_folded:
         first, last = fold_ascii(first), fold_ascii(last)
