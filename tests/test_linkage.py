@@ -10,6 +10,7 @@ from pathlib import Path
 from gateway.datadir import DataDir
 from gateway.departments import department
 from gateway.index.build import build_index
+from gateway.index.records import read_stores
 from gateway.index.store import IndexStore
 from gateway.linkage.evaluate import pairwise_scores, read_truth
 from gateway.linkage.model import Profile
@@ -36,9 +37,38 @@ def test_precision_and_recall_meet_the_targets(linked_borough):
     person_of = _person_of(linked_borough)
     assert set(person_of) == set(truth)  # every store record is indexed exactly once
     scores = pairwise_scores(person_of, truth)
-    assert scores.precision >= 0.99, scores
-    assert scores.recall >= 0.95, scores
+    # Measured 0.9995 / 0.9925 (issue 25's goal is 0.999 / 0.99 at 100k); the margin is for changes
+    # to the generator, not to the model.
+    assert scores.precision >= 0.998, scores
+    assert scores.recall >= 0.985, scores
     assert scores.true_pairs > 4000  # the borough really has cross-store links to find
+
+
+def test_records_without_a_date_of_birth_join_their_person_and_nobody_else(linked_borough):
+    """The undated records are where plain clustering fails both ways: stranded below the threshold
+    (59% of those with another record joined one of them), or bridging a mother and daughter of one name
+    (2 of 128 joined to someone else). Judged per record against the generator's truth."""
+    records, _ = read_stores(DataDir(linked_borough), lambda _m: None)
+    truth, _ = read_truth(linked_borough / "truth" / "identity.csv")
+    person_of = _person_of(linked_borough)
+    truth_members: dict[str, set[str]] = defaultdict(set)
+    index_members: dict[str, set[str]] = defaultdict(set)
+    for uid, key in truth.items():
+        truth_members[key].add(uid)
+        index_members[person_of[uid]].add(uid)
+    undated = [r["unique_id"] for r in records if not r["dob"]]
+    joined = wrong = considered = 0
+    for uid in undated:
+        partners = truth_members[truth[uid]] - {uid}
+        if not partners:
+            continue
+        considered += 1
+        mates = index_members[person_of[uid]] - {uid}
+        joined += bool(mates & partners)
+        wrong += bool(mates - partners)
+    assert considered >= 80
+    assert joined >= 0.85 * considered, (joined, considered)
+    assert wrong <= 0.01 * considered, (wrong, considered)
 
 
 def _assert_kept_apart(root: Path, column: str, minimum: int) -> None:

@@ -20,6 +20,7 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
 from splink.internals.comparison_level_creator import ComparisonLevelCreator
+from splink.internals.dialects import SplinkDialect
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Profile:
     `match_threshold` decides when two records are one person. The `*_disagree_m` values fix the m
     probability of a complete disagreement where EM cannot learn it on council data (see the policy
     file for the reasoning); None lets EM learn it, which is right for data without households.
+    `attach_without_dob` joins a record without a date of birth to the one dated person its
+    review-band pairs all point at (`gateway.linkage.clustering`).
     """
 
     match_threshold: float = 0.99
@@ -36,6 +39,7 @@ class Profile:
     dob_disagree_m: float | None = 0.002
     first_name_disagree_m: float | None = 0.003
     sex_disagree_m: float | None = 0.005
+    attach_without_dob: bool = True
 
     @property
     def match_weight(self) -> float:
@@ -59,6 +63,26 @@ def _else(m: float | None) -> ComparisonLevelCreator:
     return level.configure(m_probability=m, fix_m_probability=True) if m is not None else level
 
 
+class _SwappedWithSlip(ComparisonLevelCreator):
+    """Forename and surname in each other's boxes, one of them with a slip ('Marsdn Barry' against
+    'Barry Marsden'). One name must agree exactly: twins ('Aoife Waldron', 'Cathal Waldron') never put a
+    first name equal to their surname, so this level does not pull siblings together. Built from the
+    dialect's own Jaro-Winkler function so that it runs on DuckDB and Spark alike."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+
+    def create_sql(self, sql_dialect: SplinkDialect) -> str:
+        jw, t = sql_dialect.jaro_winkler_function_name, self.threshold
+        return (
+            f"(first_name_l = last_name_r AND {jw}(last_name_l, first_name_r) >= {t}) OR "
+            f"(last_name_l = first_name_r AND {jw}(first_name_l, last_name_r) >= {t})"
+        )
+
+    def create_label_for_charts(self) -> str:
+        return "Forename and surname swapped, one with a slip"
+
+
 def _first_name(profile: Profile) -> cl.CustomComparison:
     return cl.CustomComparison(
         output_column_name="first_name",
@@ -70,6 +94,7 @@ def _first_name(profile: Profile) -> cl.CustomComparison:
             cll.ColumnsReversedLevel("first_name", "last_name", symmetrical=True).configure(
                 label_for_charts="Forename and surname swapped"
             ),
+            _SwappedWithSlip(0.9),
             cll.ArrayIntersectLevel("first_name_roots", 1).configure(
                 label_for_charts="Same name by nickname table"
             ),

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from splink import Linker, block_on
 
 from gateway.linkage import model
+from gateway.linkage.clustering import ClusterStats, cluster
 from gateway.linkage.engines import Engine, rows
 from gateway.linkage.standardise import to_arrow
 
@@ -117,13 +118,6 @@ def link_records(
     progress("scoring candidate pairs")
     floor = profile.match_weight - profile.review_band_weight
     predictions = linker.inference.predict(threshold_match_weight=floor)
-    progress("clustering")
-    clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        predictions, threshold_match_probability=profile.match_threshold
-    )
-    clusters = {
-        str(r["unique_id"]): str(r["cluster_id"]) for r in rows(clustered, ["unique_id", "cluster_id"])
-    }
     edges = [
         Edge(
             str(r["unique_id_l"]),
@@ -133,10 +127,19 @@ def link_records(
         )
         for r in rows(predictions, ["unique_id_l", "unique_id_r", "match_weight", "match_probability"])
     ]
+    progress("clustering")
+    cluster_stats = ClusterStats()
+    clusters = cluster(
+        {str(r["unique_id"]): r.get("dob") for r in records},
+        ((e.left, e.right, e.match_weight) for e in edges),
+        threshold_weight=profile.match_weight,
+        attach_weight=floor if profile.attach_without_dob else None,
+        stats=cluster_stats,
+    )
     return LinkResult(
         clusters=clusters,
         edges=edges,
         model_json=model_json,
         profile=profile,
-        stats={"records": len(records), "scored_pairs_kept": len(edges)},
+        stats={"records": len(records), "scored_pairs_kept": len(edges), **asdict(cluster_stats)},
     )

@@ -24,6 +24,7 @@ class _ProfileFile(BaseModel):
     match_threshold: float = Field(default=0.99, gt=0.5, lt=1)
     review_band_weight: float = Field(default=4.0, ge=0, le=20)
     disagreement_m: _DisagreementM = _DisagreementM()
+    attach_without_dob: bool = True
 
 
 class ProfileError(ValueError):
@@ -47,4 +48,5 @@ def load_profile(path: Path) -> Profile:
         dob_disagree_m=parsed.disagreement_m.date_of_birth,
         first_name_disagree_m=parsed.disagreement_m.first_name,
         sex_disagree_m=parsed.disagreement_m.sex,
+        attach_without_dob=parsed.attach_without_dob,
     )
