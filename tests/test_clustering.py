@@ -100,6 +100,24 @@ def test_a_stranded_undated_record_joins_the_one_person_it_points_at():
     assert not _together(cluster(dob, edges, threshold_weight=THRESHOLD, attach_weight=5.5), "undated", "a")
 
 
+def test_a_stranded_undated_record_is_attached_only_within_its_postcode():
+    """The argument is the household's: elsewhere in the borough a namesake without records of their
+    own is as likely as the same person having moved."""
+    dob = {"a": "2010-02-16", "undated": None}
+    place = {"a": "NB4 2ZE", "undated": "NB7 1AA"}
+    edges = [("undated", "a", 5.0)]
+    apart = cluster(dob, edges, threshold_weight=THRESHOLD, attach_weight=BAND, place_of=place)
+    assert not _together(apart, "undated", "a")
+    place["undated"] = "NB4 2ZE"
+    assert _together(
+        cluster(dob, edges, threshold_weight=THRESHOLD, attach_weight=BAND, place_of=place), "undated", "a"
+    )
+    place["undated"] = None  # an unknown postcode is not the same postcode
+    assert not _together(
+        cluster(dob, edges, threshold_weight=THRESHOLD, attach_weight=BAND, place_of=place), "undated", "a"
+    )
+
+
 def test_a_stranded_undated_record_pointing_at_two_people_stays_alone():
     dob = {"father": "1951-04-25", "son": "1982-01-25", "undated": None}
     edges = [("undated", "father", 5.0), ("undated", "son", 4.0)]

@@ -8,15 +8,16 @@ birth, which the pairwise score cannot see:
   both the mother (born 1939) and the daughter (born 1972) of that name at that address. Plain connected
   components then make mother and daughter one person, through a record that says nothing about which
   of them it is. A union made through an undated record is therefore refused when it would put two
-  birth dates that no recording slip explains into one person. Unions between two dated records are
-  the model's own judgement of those dates and are always made.
+  birth dates that no recording slip explains into one person: the record could be either, and joins
+  neither. Unions between two dated records are the model's own judgement of those dates and are
+  always made.
 - **Stranded records.** The same undated record, where only one person of that name lives at the
   address, can never reach the threshold: the model must allow for a namesake in the household, and
   without a birth date nothing rules one out. When every candidate of such a record (every pair scored
-  within the review band) belongs to one and the same dated person, that person is the only one the
-  data offers, and the record is attached to them (`attach_weight`). This is the decision a clerical
-  reviewer takes; it can be wrong only when the namesake exists but has no other record, and those
-  links are in the review queue like every other pair in the band.
+  within the review band) belongs to one and the same dated person, at the record's own postcode, that
+  person is the only one the data offers, and the record is attached to them (`attach_weight`). This
+  is the decision a clerical reviewer takes; it can be wrong only when the namesake exists but has no
+  other record, and those links are in the review queue like every other pair in the band.
 
 Pure functions over ids, dates and scored pairs, so that both engines cluster identically and the
 rules are tested on their own (tests/test_clustering.py).
@@ -88,12 +89,18 @@ def _reach(comps: _Components, edges: list[tuple[str, str, float]], floor: float
     return reach
 
 
+def _same_place(place_of: Mapping[str, str | None], a: str, b: str) -> bool:
+    place = place_of.get(a)
+    return bool(place) and place == place_of.get(b)
+
+
 def cluster(
     dob_of: Mapping[str, str | None],
     edges: Iterable[tuple[str, str, float]],
     *,
     threshold_weight: float,
     attach_weight: float | None,
+    place_of: Mapping[str, str | None] | None = None,
     stats: ClusterStats | None = None,
 ) -> dict[str, str]:
     """Record id -> cluster label (the smallest record id of the cluster).
@@ -106,7 +113,9 @@ def cluster(
     2. each undated cluster joins every dated cluster it has such a pair with, unless their birth dates
        conflict: then it could be either person and joins none (`ambiguous_without_dob`);
     3. each undated cluster still on its own whose pairs at or above `attach_weight` all lead to one
-       dated cluster joins it (`attached_without_dob`; None switches this step off)."""
+       dated cluster, through at least one pair of records at the same place (`place_of`, the
+       postcode; every pair when None), joins it (`attached_without_dob`; None switches this step
+       off)."""
     stats = stats if stats is not None else ClusterStats()
     comps = _Components(parent={uid: uid for uid in dob_of})
     for uid, dob in dob_of.items():
@@ -130,10 +139,15 @@ def cluster(
             comps.union(comps.find(own), other)
 
     if attach_weight is not None:
+        # Only where the one candidate lives at the same postcode: the argument is the household's
+        # ("only one person of that name lives there"); elsewhere in the borough, a namesake without
+        # records of their own is as likely as the same person having moved.
+        local = [e for e in scored if place_of is None or _same_place(place_of, e[0], e[1])]
+        nearby = _reach(comps, local, attach_weight)
         attach = [
             (own, next(iter(others)))
             for own, others in sorted(_reach(comps, scored, attach_weight).items())
-            if len(others) == 1 and next(iter(others)) in comps.dates
+            if len(others) == 1 and next(iter(others)) in comps.dates and others == nearby.get(own)
         ]
         for own, other in attach:
             comps.union(comps.find(own), comps.find(other))

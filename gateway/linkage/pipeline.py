@@ -134,6 +134,7 @@ def link_records(
         ((e.left, e.right, e.match_weight) for e in edges),
         threshold_weight=profile.match_weight,
         attach_weight=floor if profile.attach_without_dob else None,
+        place_of={str(r["unique_id"]): r.get("postcode") for r in records},
         stats=cluster_stats,
     )
     return LinkResult(
