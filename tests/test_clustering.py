@@ -131,6 +131,19 @@ def test_an_undated_record_pointing_only_at_another_undated_record_is_not_attach
     assert not _together(out, "u1", "u2")
 
 
+def test_records_that_are_each_others_only_candidate_join_only_when_asked():
+    """Step 4, for data without households (FEBRL4): a pair in the band joins when neither side has any
+    other candidate (the model has weighed their dates, as at the threshold); a third record in
+    either's band keeps them apart."""
+    dob = {"a": "1980-03-12", "b": "1980-03-12", "c": "1955-01-01", "d": "1955-01-01", "e": "1955-01-01"}
+    edges = [("a", "b", 4.0), ("c", "d", 4.0), ("d", "e", 3.0)]
+    stats = ClusterStats()
+    out = cluster(dob, edges, threshold_weight=THRESHOLD, attach_weight=None, mutual_weight=BAND, stats=stats)
+    assert _together(out, "a", "b") and stats.joined_as_only_candidates == 1
+    assert len({out["c"], out["d"], out["e"]}) == 3  # d has two candidates
+    assert not _together(cluster(dob, edges, threshold_weight=THRESHOLD, attach_weight=None), "a", "b")
+
+
 # -- properties on random graphs ----------------------------------------------------------------------
 
 DATES = [
@@ -161,7 +174,13 @@ def graphs(draw: st.DrawFn) -> tuple[dict[str, str | None], list[tuple[str, str,
 def test_clusters_only_ever_join_records_the_scores_connect(graph, attach):
     dob, edges = graph
     floor = BAND if attach else THRESHOLD
-    out = cluster(dob, edges, threshold_weight=THRESHOLD, attach_weight=BAND if attach else None)
+    out = cluster(
+        dob,
+        edges,
+        threshold_weight=THRESHOLD,
+        attach_weight=BAND if attach else None,
+        mutual_weight=BAND if attach else None,
+    )
     reachable = _components(sorted(dob), [(a, b) for a, b, w in edges if w >= floor])
     for a in dob:
         for b in dob:

@@ -25,6 +25,7 @@ rules are tested on their own (tests/test_clustering.py).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -45,6 +46,7 @@ class ClusterStats:
 
     ambiguous_without_dob: int = 0
     attached_without_dob: int = 0
+    joined_as_only_candidates: int = 0
 
 
 @dataclass
@@ -74,8 +76,10 @@ class _Components:
             self.dates.setdefault(ra, set()).update(moved)
 
 
-def _reach(comps: _Components, edges: list[tuple[str, str, float]], floor: float) -> dict[str, set[str]]:
-    """Undated cluster -> the other clusters it has a pair with at or above `floor`."""
+def _reach(
+    comps: _Components, edges: list[tuple[str, str, float]], floor: float, *, undated_only: bool = True
+) -> dict[str, set[str]]:
+    """Cluster (undated only, by default) -> the other clusters it has a pair with at or above `floor`."""
     reach: dict[str, set[str]] = {}
     for left, right, weight in edges:
         if weight < floor:
@@ -84,7 +88,7 @@ def _reach(comps: _Components, edges: list[tuple[str, str, float]], floor: float
         if ra == rb:
             continue
         for own, other in ((ra, rb), (rb, ra)):
-            if own not in comps.dates:
+            if not undated_only or own not in comps.dates:
                 reach.setdefault(own, set()).add(other)
     return reach
 
@@ -101,6 +105,7 @@ def cluster(
     threshold_weight: float,
     attach_weight: float | None,
     place_of: Mapping[str, str | None] | None = None,
+    mutual_weight: float | None = None,
     stats: ClusterStats | None = None,
 ) -> dict[str, str]:
     """Record id -> cluster label (the smallest record id of the cluster).
@@ -115,13 +120,17 @@ def cluster(
     3. each undated cluster still on its own whose pairs at or above `attach_weight` all lead to one
        dated cluster, through at least one pair of records at the same place (`place_of`, the
        postcode; every pair when None), joins it (`attached_without_dob`; None switches this step
-       off)."""
+       off);
+    4. only where `mutual_weight` is given: two single records whose pairs at or above it lead only to
+       each other join (`joined_as_only_candidates`). Right for data without households, such as two
+       deduplicated files linked one to one (FEBRL4); wrong for council data, where the only other
+       candidate is often a namesake in the same household."""
     stats = stats if stats is not None else ClusterStats()
     comps = _Components(parent={uid: uid for uid in dob_of})
     for uid, dob in dob_of.items():
         if dob:
             comps.dates[uid] = {dob}
-    floor = threshold_weight if attach_weight is None else min(threshold_weight, attach_weight)
+    floor = min(w for w in (threshold_weight, attach_weight, mutual_weight) if w is not None)
     scored = [e for e in edges if e[2] >= floor and e[0] in comps.parent and e[1] in comps.parent]
 
     for left, right, weight in scored:
@@ -152,4 +161,18 @@ def cluster(
         for own, other in attach:
             comps.union(comps.find(own), comps.find(other))
         stats.attached_without_dob += len(attach)
+
+    if mutual_weight is not None:
+        reach = _reach(comps, scored, mutual_weight, undated_only=False)
+        size = Counter(comps.find(uid) for uid in dob_of)
+        mutual = sorted(
+            (own, other)
+            for own, others in reach.items()
+            if len(others) == 1 and size[own] == 1
+            for other in others
+            if own < other and size[other] == 1 and reach.get(other) == {own}
+        )
+        for own, other in mutual:  # disjoint pairs: each side has no other candidate
+            comps.union(own, other)
+        stats.joined_as_only_candidates += len(mutual)
     return {uid: comps.find(uid) for uid in dob_of}

@@ -22,8 +22,9 @@ FILES = {
     "febrl3": ("dataset3.csv",),
     "febrl4": ("dataset4a.csv", "dataset4b.csv"),
 }
-# FEBRL has no households, so nothing stops EM learning every m probability (see policies/linkage.yaml).
-PROFILE = Profile(dob_disagree_m=None, first_name_disagree_m=None)
+# FEBRL has no households, so nothing stops EM learning every m probability (see policies/linkage.yaml),
+# and two records that are each other's only candidate are one person (no namesake shares an address).
+PROFILE = Profile(dob_disagree_m=None, first_name_disagree_m=None, join_only_candidates=True)
 
 
 class FebrlUnavailable(FileNotFoundError):

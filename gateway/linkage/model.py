@@ -31,7 +31,9 @@ class Profile:
     probability of a complete disagreement where EM cannot learn it on council data (see the policy
     file for the reasoning); None lets EM learn it, which is right for data without households.
     `attach_without_dob` joins a record without a date of birth to the one dated person its
-    review-band pairs all point at (`gateway.linkage.clustering`).
+    review-band pairs all point at; `join_only_candidates` joins two records whose review-band pairs
+    lead only to each other, which is right only for data without households (`gateway.linkage.
+    clustering`, step 4).
     """
 
     match_threshold: float = 0.99
@@ -40,6 +42,7 @@ class Profile:
     first_name_disagree_m: float | None = 0.003
     sex_disagree_m: float | None = 0.005
     attach_without_dob: bool = True
+    join_only_candidates: bool = False
 
     @property
     def match_weight(self) -> float:

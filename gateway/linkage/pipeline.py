@@ -135,6 +135,7 @@ def link_records(
         threshold_weight=profile.match_weight,
         attach_weight=floor if profile.attach_without_dob else None,
         place_of={str(r["unique_id"]): r.get("postcode") for r in records},
+        mutual_weight=floor if profile.join_only_candidates else None,
         stats=cluster_stats,
     )
     return LinkResult(

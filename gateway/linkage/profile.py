@@ -25,6 +25,7 @@ class _ProfileFile(BaseModel):
     review_band_weight: float = Field(default=4.0, ge=0, le=20)
     disagreement_m: _DisagreementM = _DisagreementM()
     attach_without_dob: bool = True
+    join_only_candidates: bool = False
 
 
 class ProfileError(ValueError):
@@ -49,4 +50,5 @@ def load_profile(path: Path) -> Profile:
         first_name_disagree_m=parsed.disagreement_m.first_name,
         sex_disagree_m=parsed.disagreement_m.sex,
         attach_without_dob=parsed.attach_without_dob,
+        join_only_candidates=parsed.join_only_candidates,
     )
