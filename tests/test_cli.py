@@ -76,6 +76,8 @@ def test_link_refresh_db_and_extract_commands_on_a_small_borough(tmp_path: Path)
     r = runner.invoke(app, ["link", *data])
     assert r.exit_code == 0, r.output
     assert "analysis store written" in r.output
+    # The run says what its rules for records without a date of birth did (docs/linkage.md).
+    assert "undated records joined to their only candidate" in r.output, r.output
     r = runner.invoke(app, ["refresh", *data])
     assert r.exit_code == 0 and "analysis store written" in r.output, r.output
     r = runner.invoke(app, ["extracts", "rotate", "no-such-project", *data])

@@ -110,6 +110,8 @@ def run_link(
                     "merges": summary.merges,
                     "splits": summary.splits,
                     "review_pairs": summary.review_pairs,
+                    "attached_without_dob": summary.attached_without_dob,
+                    "ambiguous_without_dob": summary.ambiguous_without_dob,
                 },
             )
     except EngineUnavailable as exc:
@@ -126,6 +128,8 @@ def run_link(
         ("person ids created", summary.ids_created),
         ("merges / splits / retired", f"{summary.merges} / {summary.splits} / {summary.retired}"),
         ("pairs for clerical review", summary.review_pairs),
+        ("undated records joined to their only candidate", summary.attached_without_dob),
+        ("undated records left apart: two people fit", summary.ambiguous_without_dob),
     ):
         table.add_row(label, f"{value:,}" if isinstance(value, int) else value)
     Console().print(table)

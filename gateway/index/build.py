@@ -37,6 +37,9 @@ class LinkSummary:
     review_pairs: int
     seconds: float
     engine: str
+    # What the clustering rules for records without a date of birth did (gateway/linkage/clustering.py).
+    attached_without_dob: int = 0
+    ambiguous_without_dob: int = 0
 
 
 def _best_links(result: LinkResult) -> dict[str, tuple[float, float]]:
@@ -158,4 +161,6 @@ def build_index(
         review_pairs=len(review),
         seconds=time.perf_counter() - clock,
         engine=engine,
+        attached_without_dob=int(result.stats.get("attached_without_dob", 0)),
+        ambiguous_without_dob=int(result.stats.get("ambiguous_without_dob", 0)),
     )
