@@ -46,8 +46,8 @@ def test_precision_and_recall_meet_the_targets(linked_borough):
 
 def test_records_without_a_date_of_birth_join_their_person_and_nobody_else(linked_borough):
     """The undated records are where plain clustering fails both ways: stranded below the threshold
-    (59% of those with another record joined one of them), or bridging a mother and daughter of one name
-    (2 of 128 joined to someone else). Judged per record against the generator's truth."""
+    (59% of those with another record joined one of them; 86% now), or bridging a mother and daughter
+    of one name (2 of 128 joined to someone else). Judged per record against the generator's truth."""
     records, _ = read_stores(DataDir(linked_borough), lambda _m: None)
     truth, _ = read_truth(linked_borough / "truth" / "identity.csv")
     person_of = _person_of(linked_borough)
@@ -67,7 +67,7 @@ def test_records_without_a_date_of_birth_join_their_person_and_nobody_else(linke
         joined += bool(mates & partners)
         wrong += bool(mates - partners)
     assert considered >= 80
-    assert joined >= 0.85 * considered, (joined, considered)
+    assert joined >= 0.8 * considered, (joined, considered)  # 110 of 128 measured
     assert wrong <= 0.01 * considered, (wrong, considered)
 
 
