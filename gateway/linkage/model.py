@@ -20,6 +20,7 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
 from splink.internals.comparison_level_creator import ComparisonLevelCreator
+from splink.internals.comparison_level_library import _translate_sql_string
 from splink.internals.dialects import SplinkDialect
 
 
@@ -66,24 +67,40 @@ def _else(m: float | None) -> ComparisonLevelCreator:
     return level.configure(m_probability=m, fix_m_probability=True) if m is not None else level
 
 
+def _lists_intersect(sql_dialect: SplinkDialect, left: str, right: str) -> str:
+    """SQL true when two list columns share an element, in the dialect's own functions (as Splink's
+    `ArrayIntersectLevel` builds it, which compares one column only)."""
+    if sql_dialect.sqlglot_dialect == "duckdb":
+        return f"array_length(list_intersect({left}, {right})) >= 1"
+    return _translate_sql_string(
+        f"ARRAY_SIZE(ARRAY_INTERSECT({left}, {right})) >= 1", sql_dialect.sqlglot_dialect
+    )
+
+
 class _SwappedWithSlip(ComparisonLevelCreator):
-    """Forename and surname in each other's boxes, one of them with a slip ('Marsdn Barry' against
-    'Barry Marsden'). One name must agree exactly: twins ('Aoife Waldron', 'Cathal Waldron') never put a
-    first name equal to their surname, so this level does not pull siblings together. Built from the
-    dialect's own Jaro-Winkler function so that it runs on DuckDB and Spark alike."""
+    """Forename and surname in each other's boxes, the other name with a slip ('Marsdn Barry' against
+    'Barry Marsden') or a nickname ('Cooke Howie' against 'Howard Cooke'). One name must agree exactly:
+    twins ('Aoife Waldron', 'Cathal Waldron') never put a first name equal to their surname, so this
+    level does not pull siblings together. Built from the dialect's own functions so that it runs on
+    DuckDB and Spark alike."""
 
     def __init__(self, threshold: float) -> None:
         self.threshold = threshold
 
     def create_sql(self, sql_dialect: SplinkDialect) -> str:
         jw, t = sql_dialect.jaro_winkler_function_name, self.threshold
-        return (
-            f"(first_name_l = last_name_r AND {jw}(last_name_l, first_name_r) >= {t}) OR "
-            f"(last_name_l = first_name_r AND {jw}(first_name_l, last_name_r) >= {t})"
+        close_lr = (
+            f"({jw}(last_name_l, first_name_r) >= {t} OR "
+            f"{_lists_intersect(sql_dialect, 'last_name_roots_l', 'first_name_roots_r')})"
         )
+        close_rl = (
+            f"({jw}(first_name_l, last_name_r) >= {t} OR "
+            f"{_lists_intersect(sql_dialect, 'first_name_roots_l', 'last_name_roots_r')})"
+        )
+        return f"(first_name_l = last_name_r AND {close_lr}) OR (last_name_l = first_name_r AND {close_rl})"
 
     def create_label_for_charts(self) -> str:
-        return "Forename and surname swapped, one with a slip"
+        return "Forename and surname swapped, one with a slip or a nickname"
 
 
 def _first_name(profile: Profile) -> cl.CustomComparison:

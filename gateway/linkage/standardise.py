@@ -170,6 +170,8 @@ def standardise_record(source: str, row: Mapping[str, Any]) -> dict[str, Any]:
         "first_name": first,
         "first_name_roots": list(name_roots(first)),
         "last_name": clean_name(row.get("last_name")),
+        # The surname read as a forename, for a forename keyed into the surname box ('Cooke Howie').
+        "last_name_roots": list(name_roots(first_token(row.get("last_name")))),
         "dob": dob.isoformat() if dob else None,
         "dob_year": dob.year if dob else None,
         "dob_month": dob.month if dob else None,
@@ -196,6 +198,7 @@ RECORD_SCHEMA = pa.schema(
         ("first_name", pa.string()),
         ("first_name_roots", pa.list_(pa.string())),
         ("last_name", pa.string()),
+        ("last_name_roots", pa.list_(pa.string())),
         ("dob", pa.string()),
         ("dob_year", pa.int32()),
         ("dob_month", pa.int32()),
