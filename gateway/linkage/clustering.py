@@ -19,6 +19,9 @@ birth, which the pairwise score cannot see:
   is the decision a clerical reviewer takes; it can be wrong only when the namesake exists but has no
   other record, and those links are in the review queue like every other pair in the band.
 
+A third rule, for data without households only (FEBRL), joins two single records that are each
+other's only candidate (step 4 of `cluster`).
+
 Pure functions over ids, dates and scored pairs, so that both engines cluster identically and the
 rules are tested on their own (tests/test_clustering.py).
 """
@@ -111,7 +114,7 @@ def cluster(
     """Record id -> cluster label (the smallest record id of the cluster).
 
     `dob_of` names every record (None or '' when it has no date of birth); `edges` are scored pairs
-    (left, right, match weight). In three steps, each decided on the clusters as the step found them,
+    (left, right, match weight). In up to four steps, each decided on the clusters as the step found them,
     so that the result does not depend on the order pairs arrive in:
 
     1. pairs at or above `threshold_weight` between two dated or two undated records are joined;
