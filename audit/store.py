@@ -23,6 +23,7 @@ committed is followed by an `audit.undelivered` event naming it.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import queue
 import threading
@@ -320,20 +321,40 @@ class AuditStore:
     # --- appending -------------------------------------------------------------------------------
     def append(self, event_: Mapping[str, Any], timeout: float = APPEND_TIMEOUT) -> dict[str, Any]:
         """Commit one event (durably) and return it with seq, prev_hash and hash; raise if impossible."""
-        self._ensure_writer()
-        future: Future = Future()
-        self._queue.put((storable(dict(event_)), future))
+        future = self._submit(event_)
         try:
             return future.result(timeout=timeout)
         except AuditUnavailable:
             raise
-        except TimeoutError as exc:
-            self._give_up(future)
-            raise AuditUnavailable("the audit store did not confirm the event in time") from exc
         except Exception as exc:
-            raise AuditUnavailable(
-                f"the audit store did not confirm the event: {type(exc).__name__}"
-            ) from exc
+            raise self._unconfirmed(future, exc) from exc
+
+    async def append_async(
+        self, event_: Mapping[str, Any], timeout: float = APPEND_TIMEOUT
+    ) -> dict[str, Any]:
+        """`append` for a coroutine: it waits on the event loop for the writer's commit, so a request
+        holds no worker thread while its event is written (one thread hop fewer per request)."""
+        future = self._submit(event_)
+        try:
+            # Shielded: a timeout here must not cancel the commit; `_unconfirmed` decides what happens.
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout)
+        except AuditUnavailable:
+            raise
+        except Exception as exc:
+            raise self._unconfirmed(future, exc) from exc
+
+    def _submit(self, event_: Mapping[str, Any]) -> Future:
+        self._ensure_writer()
+        future: Future = Future()
+        self._queue.put((storable(dict(event_)), future))
+        return future
+
+    def _unconfirmed(self, future: Future, exc: Exception) -> AuditUnavailable:
+        """What a caller whose event was not confirmed is told (and a timed-out event given up)."""
+        if isinstance(exc, TimeoutError):
+            self._give_up(future)
+            return AuditUnavailable("the audit store did not confirm the event in time")
+        return AuditUnavailable(f"the audit store did not confirm the event: {type(exc).__name__}")
 
     def _give_up(self, future: Future) -> None:
         """The caller is about to be refused: the log must not later say its request was answered. A

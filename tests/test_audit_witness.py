@@ -6,11 +6,13 @@ verification never makes a key."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, event, insert, select, text, update
@@ -229,7 +231,17 @@ def _stall_inserts(engine, seconds: float, times: int = 1) -> threading.Event:
     return entered
 
 
-def test_a_refused_request_leaves_no_allow_event_when_it_was_still_queued(tmp_path):
+def _append(store: Any, how: str, event_: dict[str, Any], timeout: float) -> None:
+    """As a worker thread appends (`append`), or as the audit middleware does, awaiting on the event
+    loop (`append_async`): both must refuse the same way and leave the same record."""
+    if how == "append":
+        store.append(event_, timeout=timeout)
+    else:
+        asyncio.run(store.append_async(event_, timeout=timeout))
+
+
+@pytest.mark.parametrize("how", ["append", "append_async"])
+def test_a_refused_request_leaves_no_allow_event_when_it_was_still_queued(tmp_path, how):
     store = _open(tmp_path)
     entered = _stall_inserts(store.engine, 3.0)  # far longer than the refused caller waits below
     first = threading.Thread(target=store.append, args=(_event(0),))
@@ -237,7 +249,7 @@ def test_a_refused_request_leaves_no_allow_event_when_it_was_still_queued(tmp_pa
     assert entered.wait(5)  # the writer is stuck on the first commit; the next event waits in the queue
     late = _event(1, subject_ids=["P4242"])
     with pytest.raises(AuditUnavailable):
-        store.append(late, timeout=0.2)
+        _append(store, how, late, 0.2)
     first.join()
     store.close()
     with store.engine.connect() as conn:
@@ -247,14 +259,15 @@ def test_a_refused_request_leaves_no_allow_event_when_it_was_still_queued(tmp_pa
     assert verify_chain(store.engine, store.key.public, store.witness).ok
 
 
-def test_a_refused_request_whose_event_was_being_written_gets_a_notice(tmp_path):
+@pytest.mark.parametrize("how", ["append", "append_async"])
+def test_a_refused_request_whose_event_was_being_written_gets_a_notice(tmp_path, how):
     store = _open(tmp_path)
     entered = _stall_inserts(store.engine, 3.0)
     slow = _event(0, subject_ids=["P5151"])
     # The caller gives up after 1 s; the writer takes a queued event within milliseconds, so by then it
     # is inside the stalled insert (asserted below), committing an event whose caller was refused.
     with pytest.raises(AuditUnavailable):
-        store.append(slow, timeout=1.0)
+        _append(store, how, slow, 1.0)
     assert entered.is_set()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

@@ -19,7 +19,7 @@ from gateway.api.app import create_app
 from gateway.cli import app as cli
 from gateway.config import Settings
 from gateway.identity.dev_issuer import AUDIENCE, DEV_ISSUER, load_or_create_key, public_jwks, sign_token
-from gateway.identity.tokens import InvalidToken, Verifier
+from gateway.identity.tokens import CLOCK_SKEW_SECONDS, InvalidToken, Verifier
 from gateway.identity.users import load_demo_users
 
 POLICIES = Path(__file__).resolve().parents[1] / "policies"
@@ -147,6 +147,29 @@ def test_small_clock_skew_is_tolerated(data_dir):
     assert verifier.verify(_signed(data_dir, _claims(nbf=now + 10)), now=now).sub == "cw.alice"
     with pytest.raises(InvalidToken):
         verifier.verify(_signed(data_dir, _claims(nbf=now + 120)), now=now)
+
+
+def test_a_verified_token_is_reused_only_while_valid_and_under_the_same_keys(data_dir):
+    verifier = Verifier(DEV_ISSUER, AUDIENCE, KeySet.import_key_set(public_jwks(data_dir)))
+    now = int(time.time())
+    token = _signed(data_dir, _claims(exp=now + 600))
+    assert verifier.verified(token) is None, "never verified: the signature must be checked first"
+    first = verifier.verify(token)
+    assert verifier.verified(token) is first
+    other = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")  # not byte for byte the same token
+    assert verifier.verified(other) is None
+    with pytest.raises(InvalidToken):
+        verifier.verify(other)
+    expired_by = now + 600 + CLOCK_SKEW_SECONDS + 1
+    assert verifier.verified(token, now=expired_by) is None, "an expired token is verified again"
+    with pytest.raises(InvalidToken):
+        verifier.verify(token, now=expired_by)
+    verifier.verify(token)
+    verifier.keys = KeySet.import_key_set(public_jwks(data_dir))  # a new key set, as after a rotation
+    assert verifier.verified(token) is None
+    future = _signed(data_dir, _claims(nbf=now + 3600, exp=now + 7200))
+    verifier.verify(future, now=now + 3600)  # a check at a given time is not remembered
+    assert verifier.verified(future) is None
 
 
 def test_symmetric_algorithms_cannot_be_configured(data_dir):

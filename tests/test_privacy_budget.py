@@ -15,7 +15,7 @@ from sqlalchemy import create_engine
 
 from gateway.migrations import runner as migrations
 from gateway.privacy.budget import BudgetExhausted, Ledger, Scope, can_spend
-from gateway.privacy.noise import add_noise, cost, scale_for
+from gateway.privacy.noise import add_count_noise, add_noise, cost, scale_for
 from gateway.privacy.release import (
     TOTAL,
     Noisy,
@@ -119,6 +119,26 @@ def test_two_processes_spending_at_once_cannot_overspend(backend, tmp_path, requ
 @given(st.floats(0.5, 30), st.floats(0.0005, 0.5))
 def test_the_noise_costs_what_opendp_says(sensitivity, rho):
     assert cost(sensitivity, scale_for(sensitivity, rho)) <= rho * (1 + 1e-9)
+
+
+@given(st.floats(0.5, 30), st.floats(0.0005, 0.5))
+def test_count_noise_costs_what_opendp_says_and_the_same_as_continuous_noise(sensitivity, rho):
+    integer = scale_for(sensitivity, rho, integer=True)
+    assert cost(sensitivity, integer, integer=True) <= rho * (1 + 1e-9)
+    # The discrete Gaussian's zCDP map is the continuous one's: rho = sensitivity^2 / (2 scale^2).
+    assert integer == pytest.approx(sensitivity / math.sqrt(2 * rho), rel=1e-3)
+
+
+def test_count_noise_is_whole_numbers_around_the_count_at_the_reported_scale():
+    noisy, scale = add_count_noise([100.0] * 4000, math.sqrt(3), 0.01)
+    assert scale == pytest.approx(math.sqrt(3 / 0.02), rel=1e-3)
+    assert all(x == int(x) for x in noisy)
+    assert len(set(noisy)) > 20, "noise, not a constant"
+    mean = sum(noisy) / len(noisy)
+    sd = math.sqrt(sum((x - mean) ** 2 for x in noisy) / len(noisy))
+    assert abs(mean - 100) < 1.0 and 0.9 * scale < sd < 1.1 * scale
+    with pytest.raises(ValueError, match="whole numbers"):
+        add_count_noise([1.5], 1.0, 0.01)
 
 
 def test_noise_is_added_and_its_scale_reported():

@@ -38,7 +38,7 @@ from gateway.catalogue import Catalogue
 from gateway.identity.principal import Principal
 from gateway.policy.decision import Decision, PolicyEngine
 from gateway.privacy.budget import BudgetExhausted, BudgetState, Ledger, Scope, answer_key
-from gateway.privacy.noise import add_noise
+from gateway.privacy.noise import add_count_noise, add_noise
 from gateway.privacy.release import Key, ReleaseRules, all_keys, noisy_table, release_cells
 from gateway.privacy.rules import DisclosureRules, rules_from
 from gateway.refusal import Refused
@@ -245,7 +245,7 @@ def _released(
     cap = p.spec.max_cells_per_unit
     rho = p.rules.query_rho if req.measure == "count" else p.rules.query_rho / 2
     count_sensitivity = math.sqrt(cap)
-    counts = noisy_table(categories, units, lambda v: add_noise(v, count_sensitivity, rho))
+    counts = noisy_table(categories, units, lambda v: add_count_noise(v, count_sensitivity, rho))
     sums = None
     if req.measure != "count":
         assert req.field is not None

@@ -16,7 +16,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audit.record import AuditRecord
@@ -121,7 +120,7 @@ class AuditTrail:
             # An unknown route's action is its path, which may hold an id: redacted like the server span's.
             action = redact_path(event["action"])
             with step("audit", action=action, decision=event["decision"], status=status):
-                await run_in_threadpool(services(request).audit.append, event)
+                await services(request).audit.append_async(event)
         except AuditUnavailable as exc:
             log.error(
                 "audit unavailable, reply withheld: %s", exc, extra={"trace_id": request.state.trace_id}

@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from gateway.api.rate_limits import OverLimit
 from gateway.api.services import services
 from gateway.identity.principal import Principal
+from gateway.identity.revocation import Revocations
 from gateway.identity.tokens import InvalidToken, Verifier
 from gateway.refusal import Refused
 
@@ -20,20 +22,36 @@ class Unauthenticated(Refused):
         self.headers = {"WWW-Authenticate": 'Bearer realm="gateway"'}
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
+    """The caller, from their bearer token. Async: a token this process verified moments ago and knows
+    is not revoked is taken on the event loop; only a new token (its signature checked, perhaps the
+    provider's keys re-read) or a revocation re-check (a database read) goes to a worker thread."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("send 'Authorization: Bearer <token>'")
-    verifier: Verifier = services(request).verifier
-    try:
-        principal = verifier.verify(token.strip())
-    except InvalidToken as exc:
-        raise Unauthenticated(str(exc)) from exc
-    if services(request).revocations.is_revoked(token.strip()):
+    gateway = services(request)
+    cached = gateway.verifier.verified(token)
+    known = gateway.revocations.known_state(token)
+    if cached is not None and known is not None:
+        principal, revoked = cached, known
+    else:
+        principal, revoked = await run_in_threadpool(
+            _authenticate, gateway.verifier, gateway.revocations, token
+        )
+    if revoked:
         raise Unauthenticated("this session was signed out: sign in again for a new token")
     request.state.principal = principal
     return principal
+
+
+def _authenticate(verifier: Verifier, revocations: Revocations, token: str) -> tuple[Principal, bool]:
+    try:
+        principal = verifier.verify(token)
+    except InvalidToken as exc:
+        raise Unauthenticated(str(exc)) from exc
+    return principal, revocations.is_revoked(token)
 
 
 class TooManyRequests(Refused):

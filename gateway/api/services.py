@@ -158,4 +158,10 @@ def services(request: Request) -> Services:
     return cast(Services, request.app.state.services)
 
 
-Gateway = Annotated[Services, Depends(services)]
+async def _services(request: Request) -> Services:
+    """The dependency form of `services`: async, because FastAPI runs a plain function dependency in a
+    worker thread, and a hop per request to read an attribute is most of what it would cost."""
+    return services(request)
+
+
+Gateway = Annotated[Services, Depends(_services)]

@@ -53,6 +53,18 @@ class Revocations:
             self._revoked.add(digest)
             self._not_revoked.pop(digest, None)
 
+    def known_state(self, token: str) -> bool | None:
+        """Whether the token is revoked, if this process knows without asking the database (it saw the
+        token revoked, or checked it within `recheck_seconds`); None when only the database can say."""
+        digest = token_hash(token)
+        with self._lock:
+            if digest in self._revoked:
+                return True
+            checked = self._not_revoked.get(digest)
+            if checked is not None and time.monotonic() - checked < self.recheck_seconds:
+                return False
+        return None
+
     def is_revoked(self, token: str) -> bool:
         digest = token_hash(token)
         now = time.monotonic()

@@ -28,6 +28,12 @@ ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
 CLOCK_SKEW_SECONDS = 30
 MAX_LIFETIME_SECONDS = 24 * 3600  # a token that lives longer than a day is refused, whoever signed it
 MAX_TOKEN_BYTES = 8192
+# A token verified once is taken as verified for this long when it comes again, byte for byte (its
+# `exp` is still checked on every use, and a change of the key set forgets every such token): the
+# signature check is the costliest part of a small request, and a caseworker sends the same token
+# with every click. Bounded, so a flood of distinct tokens cannot grow it without limit.
+VERIFIED_SECONDS = 60.0
+VERIFIED_MAX = 10_000
 
 
 class InvalidToken(Exception):
@@ -51,6 +57,10 @@ class Verifier:
     mapping: ClaimMapping | None = None
     _options: dict[str, Any] = field(init=False, repr=False)
     _refreshed_at: float = field(default=float("-inf"), init=False, repr=False)
+    # token -> (monotonic time it may be reused until, the key set that verified it, exp, principal)
+    _verified: dict[str, tuple[float, KeySet, float, Principal]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         bad = [a for a in self.algorithms if a not in ALLOWED_ALGORITHMS]
@@ -64,7 +74,30 @@ class Verifier:
             nbf={"essential": False},
         )
 
+    def verified(self, token: str, now: float | None = None) -> Principal | None:
+        """The principal of a token this verifier accepted within the last `VERIFIED_SECONDS`, if it has
+        not expired since and the key set is the one that verified it; else None (call `verify`)."""
+        found = self._verified.get(token)
+        if found is None:
+            return None
+        until, keys, exp, principal = found
+        wall = now if now is not None else time.time()
+        if keys is not self.keys or time.monotonic() >= until or wall > exp + self.leeway:
+            self._verified.pop(token, None)
+            return None
+        return principal
+
     def verify(self, token: str, now: float | None = None) -> Principal:
+        principal = self._verify(token, now)
+        if now is not None:  # verified at a time given, not now: nothing to remember for later requests
+            return principal
+        if len(self._verified) >= VERIFIED_MAX:
+            self._verified.clear()
+        exp = float(principal.claims["exp"])
+        self._verified[token] = (time.monotonic() + VERIFIED_SECONDS, self.keys, exp, principal)
+        return principal
+
+    def _verify(self, token: str, now: float | None = None) -> Principal:
         if not token or len(token) > MAX_TOKEN_BYTES or token.count(".") != 2:
             raise InvalidToken("malformed bearer token")
         self._refresh_for(token)

@@ -26,7 +26,7 @@ from fastapi import FastAPI
 from opentelemetry import propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import (
     CarrierT,
@@ -41,6 +41,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from sqlalchemy.engine import Engine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 tracer = trace.get_tracer("gateway")
 # Ids that name a person, family, extract or audit event in a path: never a span attribute.
@@ -167,10 +168,45 @@ def _redact_server_span(span: Any, _scope: dict[str, Any]) -> None:
         span.set_attribute("url.query", redact_query(attributes["url.query"]))
 
 
+def _span_details(scope: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The server span's name and route: the path with its ids replaced by `{id}`.
+
+    FastAPI's instrumentor names the span by matching the path against every route of the app again,
+    which cost a sixth of the server's CPU per flags request (issue 24's profile); the redacted path
+    names the same thing without a second routing, and never carries a person's id."""
+    route = redact_path(str(scope.get("path", "")))
+    return f"{str(scope.get('method', 'HTTP')).strip() or 'HTTP'} {route}", {"http.route": route}
+
+
+class RouteSpanName:
+    """Once the router has matched, names the server span by the route's template, as
+    `GET /v1/persons/{person_id}/flags`: the name a dashboard groups by, found without routing twice.
+    Sits just inside the OpenTelemetry middleware, so the current span is the server span, and names
+    it as the reply starts (the span ends with the reply)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        span = trace.get_current_span()
+
+        async def named(message: Message) -> None:
+            route = getattr(scope.get("route"), "path", None)
+            if message["type"] == "http.response.start" and isinstance(route, str) and span.is_recording():
+                span.update_name(f"{scope.get('method', 'HTTP')} {route}")
+                span.set_attribute("http.route", route)
+            await send(message)
+
+        await self.app(scope, receive, named)
+
+
 def instrument(app: FastAPI) -> None:
-    FastAPIInstrumentor.instrument_app(
-        app,
+    """A server span per request, outermost, so that everything the request does runs inside it."""
+    app.add_middleware(RouteSpanName)
+    app.add_middleware(
+        OpenTelemetryMiddleware,
         tracer_provider=provider(),
+        default_span_details=_span_details,
         server_request_hook=_redact_server_span,
         excluded_urls="healthz,readyz,metrics,ui/static",
         exclude_spans=["receive", "send"],
