@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Connection,
     Engine,
     Float,
     Index,
@@ -32,6 +33,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 metadata = MetaData()
@@ -156,9 +159,9 @@ class Ledger:
         If another process stored an answer to the same query first, nothing is spent and that answer
         is returned (one query, one answer)."""
         now = _now()
-        self._ensure(scopes, now)
         try:
             with self.engine.begin() as conn:
+                self._ensure(conn, scopes, now)
                 for scope in scopes:
                     done = conn.execute(
                         update(budgets)
@@ -184,30 +187,29 @@ class Ledger:
                         insert(answers).values(answer_key=key, reply=json.dumps(reply), created_at=now)
                     )
         except _Short:
+            self._known |= {s.name for s in scopes}  # the rows were made even though nothing was spent
             raise BudgetExhausted(self.states(scopes), rho) from None
         except IntegrityError:
             earlier = self.stored(key) if reply is not None else None
             if earlier is None:
                 raise
             return self.states(scopes), earlier
+        self._known |= {s.name for s in scopes}
         return self.states(scopes), reply
 
-    def _ensure(self, scopes: Sequence[Scope], now: str) -> None:
-        """Every scope has its row before it is spent from (one read; a write only the first time)."""
-        names = [s.name for s in scopes if s.name not in self._known]
-        if not names:
+    def _ensure(self, conn: Connection, scopes: Sequence[Scope], now: str) -> None:
+        """Every scope has its row before it is spent from: made, if missing, in the spend's own
+        transaction (one commit per table, not one more per new scope), and left alone if another
+        process made it first."""
+        missing = [
+            {"scope": s.name, "allowance": s.allowance, "spent": 0.0, "updated_at": now}
+            for s in scopes
+            if s.name not in self._known
+        ]
+        if not missing:
             return
-        with self.engine.connect() as conn:
-            have = set(conn.execute(select(budgets.c.scope).where(budgets.c.scope.in_(names))).scalars())
-        self._known |= have
-        for scope in (s for s in scopes if s.name in names and s.name not in have):
-            try:
-                with self.engine.begin() as conn:
-                    row = {"scope": scope.name, "allowance": scope.allowance, "spent": 0.0, "updated_at": now}
-                    conn.execute(insert(budgets).values(**row))
-            except IntegrityError:
-                pass  # another process made it first
-            self._known.add(scope.name)
+        dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        conn.execute(dialect_insert(budgets).on_conflict_do_nothing(index_elements=["scope"]), missing)
 
     def listing(self, actor: str | None = None) -> list[dict[str, Any]]:
         """Every budget (actor None: for IG officers), or those an analyst has spent from."""
