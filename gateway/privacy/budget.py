@@ -187,14 +187,13 @@ class Ledger:
                         insert(answers).values(answer_key=key, reply=json.dumps(reply), created_at=now)
                     )
         except _Short:
-            self._known |= {s.name for s in scopes}  # the rows were made even though nothing was spent
             raise BudgetExhausted(self.states(scopes), rho) from None
         except IntegrityError:
             earlier = self.stored(key) if reply is not None else None
             if earlier is None:
                 raise
             return self.states(scopes), earlier
-        self._known |= {s.name for s in scopes}
+        self._known |= {s.name for s in scopes}  # committed: a refused spend rolled its new rows back
         return self.states(scopes), reply
 
     def _ensure(self, conn: Connection, scopes: Sequence[Scope], now: str) -> None:
