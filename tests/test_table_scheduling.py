@@ -7,6 +7,7 @@ The estimate's truth is the dataset's row count read with plain SQL from the ana
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from pathlib import Path
@@ -18,12 +19,13 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
+from opentelemetry import trace
 
 import gateway.api.aggregates as aggregates_route
 from gateway.aggregates.cost import estimated_cost, over_bound, selectivity
 from gateway.analysis.store import AnalysisStore
 from gateway.api.app import create_app
-from gateway.api.rate_limits import Limit, Limiter, Limits
+from gateway.api.rate_limits import Limit, Limiter, Limits, load_limits
 from gateway.config import Settings
 from gateway.datadir import DataDir
 from tests.conftest import bearer, fresh_budgets
@@ -158,6 +160,43 @@ def test_tables_wait_for_their_own_threads_while_a_caseworker_is_served(
     assert served_while < len(flood), "the caseworker was answered while tables were still queued"
     assert sorted(replies) == [200] * len(flood), "queued tables wait their turn; none is refused"
     assert most[0] == 1, "never more tables at once than the tables' threads"
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="thread priorities are a POSIX feature")
+def test_tables_run_on_their_own_threads_at_lower_cpu_priority(
+    analysis_borough: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = aggregates_route.run_aggregate
+    seen: list[tuple[str, int, bool]] = []
+
+    def observed(*args: Any) -> Any:
+        me = threading.current_thread()
+        traced = trace.get_current_span().get_span_context().is_valid  # still in the request's trace
+        seen.append((me.name, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), traced))
+        return real(*args)
+
+    monkeypatch.setattr(aggregates_route, "run_aggregate", observed)
+    fresh_budgets(analysis_borough)
+    requests_at = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    settings = Settings(data_dir=analysis_borough, limits_file=_limits(tmp_path, "{threads: 2, nice: 7}"))
+    with TestClient(create_app(settings)) as client:
+        for field in ("ward", "sex"):
+            r = client.post(
+                "/v1/aggregates",
+                json={"purpose": JSNA, "dataset": "persons", "group_by": [field]},
+                headers=bearer(analysis_borough, "an.priya"),
+            )
+            assert r.status_code == 200, r.text
+    assert len(seen) == 2
+    for name, priority, traced in seen:
+        assert name.startswith("tables"), f"a table ran on {name}, not on the tables' own threads"
+        assert priority == min(19, requests_at + 7)
+        assert traced
+
+
+def test_a_nice_outside_0_to_19_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="nice must be 0 to 19"):
+        load_limits(tmp_path, _limits(tmp_path, "{nice: 25}"))
 
 
 def test_a_table_waits_for_caseworkers_in_flight_and_never_forever() -> None:

@@ -7,10 +7,11 @@ audit event (what was asked, and why it was refused).
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import functools
 from typing import Any
 
-import anyio.to_thread
 from fastapi import APIRouter, Request
 
 from gateway.aggregates.request import AggregateRequest
@@ -43,8 +44,11 @@ async def aggregates(request: Request, principal: CurrentPrincipal) -> dict[str,
         # of tables queues behind caseworkers instead of beside them.
         async with state.table_threads():
             await state.limiter.yield_to(tables.yield_to, tables.yield_seconds)
-            reply = await anyio.to_thread.run_sync(
+            # On the tables' own lower-priority threads, in this request's context (its trace).
+            reply = await asyncio.get_running_loop().run_in_executor(
+                state.table_pool(),
                 functools.partial(
+                    contextvars.copy_context().run,
                     run_aggregate,
                     req,
                     principal,
@@ -53,7 +57,7 @@ async def aggregates(request: Request, principal: CurrentPrincipal) -> dict[str,
                     state.analysis,
                     state.budgets,
                     tables.max_cost,
-                )
+                ),
             )
     except AnalysisUnavailable as exc:
         raise Refused(503, "analysis_unavailable", str(exc)) from exc

@@ -12,6 +12,7 @@ Counts are per process: with several replicas each enforces its own limits.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections.abc import Iterable
@@ -44,6 +45,9 @@ class TableLimits:
     # `yield_seconds` of waiting (so analysts are slowed, never starved).
     yield_to: tuple[str, ...] = ("caseworker",)
     yield_seconds: float = 1.0
+    # How much lower the tables' threads run than the request threads, in the operating system's
+    # "nice" steps (0-19): when the machine is busy, its scheduler serves look-ups first.
+    nice: int = 10
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,7 @@ def load_limits(policies_dir: Path, limits_file: Path | None = None) -> Limits:
 
 
 def _tables(raw: dict[str, Any], where: str) -> TableLimits:
-    unknown = set(raw) - {"threads", "max_cost", "yield_to", "yield_seconds"}
+    unknown = set(raw) - {"threads", "max_cost", "yield_to", "yield_seconds", "nice"}
     if unknown:
         raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
     default = TableLimits()
@@ -104,7 +108,10 @@ def _tables(raw: dict[str, Any], where: str) -> TableLimits:
         int(max_cost) if max_cost is not None else None,
         tuple(str(r) for r in raw.get("yield_to", default.yield_to)),
         float(raw.get("yield_seconds", default.yield_seconds)),
+        int(raw.get("nice", default.nice)),
     )
+    if not 0 <= tables.nice <= 19:
+        raise ValueError(f"{where}: nice must be 0 to 19 (steps of lower CPU priority)")
     if (
         tables.threads < 1
         or (tables.max_cost is not None and tables.max_cost < 1)
@@ -112,6 +119,19 @@ def _tables(raw: dict[str, Any], where: str) -> TableLimits:
     ):
         raise ValueError(f"{where}: limits must be positive")
     return tables
+
+
+def lower_priority(steps: int) -> None:
+    """Run the calling thread `steps` nice-steps below the rest of the process (Linux schedules
+    threads one by one, so this thread alone yields the CPU to request threads and other processes).
+    Raising a thread's niceness needs no privilege; where it is not supported, nothing changes."""
+    if steps <= 0 or not hasattr(os, "setpriority"):
+        return
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + steps))
+    except OSError:
+        pass
 
 
 class OverLimit(Exception):

@@ -5,6 +5,7 @@ misspelt service is a type error rather than an attribute added at run time.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated, cast
 
@@ -14,7 +15,7 @@ from fastapi import Depends, Request
 from audit.open import open_audit
 from audit.store import AuditStore
 from gateway.analysis.store import AnalysisStore
-from gateway.api.rate_limits import Limiter, load_limits
+from gateway.api.rate_limits import Limiter, load_limits, lower_priority
 from gateway.caseworker.service import CaseworkService
 from gateway.catalogue import Catalogue, load_catalogue
 from gateway.config import Settings
@@ -56,15 +57,31 @@ class Services:
     extract_jobs: ExtractJobs
     drafts: DraftStore
     _table_threads: anyio.CapacityLimiter | None = None
+    _table_pool: ThreadPoolExecutor | None = None
 
     def table_threads(self) -> anyio.CapacityLimiter:
-        """The analyst tables' own threads (`tables.threads` in policies/limits.yaml). Made on first use,
+        """The analyst tables' turns (`tables.threads` in policies/limits.yaml). Made on first use,
         inside the event loop, as anyio requires."""
         if self._table_threads is None:
             self._table_threads = anyio.CapacityLimiter(self.limiter.limits.tables.threads)
         return self._table_threads
 
+    def table_pool(self) -> ThreadPoolExecutor:
+        """The threads tables run on: their own, never the ones requests use, each at `tables.nice`
+        steps lower CPU priority (see `lower_priority`)."""
+        if self._table_pool is None:
+            tables = self.limiter.limits.tables
+            self._table_pool = ThreadPoolExecutor(
+                max_workers=tables.threads,
+                thread_name_prefix="tables",
+                initializer=lower_priority,
+                initargs=(tables.nice,),
+            )
+        return self._table_pool
+
     def close(self) -> None:
+        if self._table_pool is not None:
+            self._table_pool.shutdown(wait=False, cancel_futures=True)
         self.extract_jobs.shutdown()
         self.casework.close()
         self.extract_store.dispose()
