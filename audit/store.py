@@ -264,6 +264,9 @@ class AuditStore:
         # Told (seconds, events, ok) after each commit attempt: the service's metrics hook in here.
         self.on_commit: Callable[[float, int, bool], None] | None = None
         self._last_failure_at: float | None = None  # monotonic time of the newest failed commit
+        # Events of batches whose commit raised (a connection lost at COMMIT): the database may hold them
+        # although their callers were refused. Looked up before the next commit (`_settle_in_doubt`).
+        self._in_doubt: list[dict[str, Any]] = []
 
     def queue_depth(self) -> int:
         """Events waiting for the writer: a growing number means the audit store cannot keep up."""
@@ -443,6 +446,7 @@ class AuditStore:
         except Exception as exc:
             self._observe(time.perf_counter() - started, len(batch), False)
             error = AuditUnavailable(f"the audit store could not commit: {type(exc).__name__}")
+            self._in_doubt.extend(e for e, _ in batch)
             for _, future in batch:
                 future.set_exception(error)
             return
@@ -471,6 +475,8 @@ class AuditStore:
     def _commit(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not self._reconciled:
             self.reconcile_witness()
+        if self._in_doubt:
+            self._settle_in_doubt()
         written: list[dict[str, Any]] = []
         checkpoint = None
         with self.engine.begin() as conn:
@@ -498,6 +504,38 @@ class AuditStore:
             raise UnwitnessedCommit(str(exc), written) from exc
         self._unwitnessed_from = None
         return written
+
+    def _settle_in_doubt(self) -> None:
+        """Events whose commit raised but which the database holds after all (the commit went through
+        and its acknowledgement was lost): their callers were refused, so each is witnessed now and
+        followed by an `audit.undelivered` notice, as an event committed after its caller gave up is.
+        Those not in the database were never committed: nothing to do."""
+        by_id = {e["id"]: e for e in self._in_doubt}
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(schema.events.c.id, schema.events.c.seq, schema.events.c.hash)
+                .where(schema.events.c.id.in_(list(by_id)))
+                .order_by(schema.events.c.seq)
+            ).all()
+        runs: list[list[Any]] = []  # contiguous seqs, one witness record each
+        for row in found:
+            if runs and runs[-1][-1].seq == row.seq - 1:
+                runs[-1].append(row)
+            else:
+                runs.append([row])
+        for run in runs:
+            self._witness_record(
+                {
+                    "kind": COMMIT,
+                    "first": run[0].seq,
+                    "last": run[-1].seq,
+                    "head": run[-1].hash,
+                    "time": utc_now(),
+                }
+            )
+        self._in_doubt = []
+        for row in found:
+            self._queue.put((storable(undelivered_notice({**by_id[row.id], "seq": row.seq})), Future()))
 
     def _witness_record(self, entry: dict[str, Any], durable: bool = False) -> None:
         if self.witness is not None:
@@ -567,6 +605,18 @@ class AuditStore:
         if self._writer is not None and self._writer.is_alive():
             self._queue.put(None)
             self._writer.join(timeout=10)
+        if self._in_doubt and (self._writer is None or not self._writer.is_alive()):
+            try:  # settled now, and the notices it queues written, rather than left to a next start
+                self._settle_in_doubt()
+                pending = []
+                while not self._queue.empty():
+                    item = self._queue.get_nowait()
+                    if item is not None:
+                        pending.append(item)
+                if pending:
+                    self._write(pending)
+            except Exception:  # the database is still away: verification will name the events
+                pass
         try:
             self.checkpoint()
         except Exception:  # a closing store that cannot reach its database has nothing left to seal

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, event, insert, select, text, update
+from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 from audit import schema
@@ -256,6 +257,38 @@ def test_a_refused_request_leaves_no_allow_event_when_it_was_still_queued(tmp_pa
         kept = from_row(conn.execute(select(E).where(E.c.id == late["id"])).one()._mapping)
     assert kept["decision"] == "deny" and kept["status"] == 503 and kept["reason"] == UNDELIVERED_REASON
     assert kept["rows_released"] == 0 and kept["fields_released"] == [] and kept["subject_ids"] == ["P4242"]
+    assert verify_chain(store.engine, store.key.public, store.witness).ok
+
+
+@pytest.mark.parametrize("next_commit", [True, False], ids=["settled by the next commit", "settled on close"])
+def test_a_commit_whose_acknowledgement_was_lost_is_witnessed_and_noticed(tmp_path, next_commit):
+    """The database commits, then the connection drops before it says so (the load benchmark's audit
+    outage hit this): the caller is refused, so the event must end up witnessed and noticed, not left
+    as an unwitnessed event nobody was told of."""
+    store = _open(tmp_path)
+    real = store._witness_record
+    dropped = []
+
+    def commit_then_drop(entry: dict[str, Any], durable: bool = False) -> None:
+        if entry.get("kind") == "commit" and not dropped:
+            dropped.append(entry["first"])
+            raise OperationalError("COMMIT", {}, ConnectionError("server closed the connection"))
+        real(entry, durable=durable)
+
+    store._witness_record = commit_then_drop  # type: ignore[method-assign]
+    lost = _event(0, subject_ids=["P7777"])
+    with pytest.raises(AuditUnavailable):
+        store.append(lost)
+    if next_commit:
+        store.append(_event(1))
+    store.close()
+    with store.engine.connect() as conn:
+        rows = [from_row(r._mapping) for r in conn.execute(select(E).order_by(E.c.seq))]
+    kept = next(r for r in rows if r["id"] == lost["id"])
+    notices = [r for r in rows if r["action"] == "audit.undelivered"]
+    assert dropped == [kept["seq"]], "the event was in the database although its commit raised"
+    assert len(notices) == 1 and notices[0]["resource"] == f"audit-event:{lost['id']}"
+    assert notices[0]["subject_ids"] == ["P7777"] and notices[0]["status"] == 503
     assert verify_chain(store.engine, store.key.public, store.witness).ok
 
 

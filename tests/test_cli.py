@@ -116,3 +116,22 @@ def test_link_evaluate_scores_a_public_febrl_set() -> None:
     assert scores["recall"] == scores["true_positive_pairs"] / true_pairs
     assert scores["precision"] >= 0.99  # no identifier shared, and still no false links
     assert runner.invoke(app, ["link", "evaluate", "--febrl", "5"]).exit_code == 2
+
+
+def test_serve_lowers_its_own_cpu_priority_only_when_asked(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    import uvicorn
+
+    niced: list[int] = []
+    served: list[int] = []
+    monkeypatch.setattr(os, "nice", lambda steps: niced.append(steps) or steps)
+    monkeypatch.setattr(uvicorn, "run", lambda service, **kw: served.append(kw["port"]))
+    analysts = runner.invoke(app, ["serve", "--data-dir", str(tmp_path), "--port", "8123", "--nice", "7"])
+    assert analysts.exit_code == 0, analysts.output
+    assert niced == [7] and served == [8123]
+    caseworkers = runner.invoke(app, ["serve", "--data-dir", str(tmp_path), "--port", "8124"])
+    assert caseworkers.exit_code == 0, caseworkers.output
+    assert niced == [7] and served == [8123, 8124], "no --nice: the priority is left alone"
+    wrong = runner.invoke(app, ["serve", "--data-dir", str(tmp_path), "--nice", "25"])
+    assert wrong.exit_code == 2 and served == [8123, 8124]

@@ -76,9 +76,21 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     config: Annotated[Path | None, typer.Option("--config", help="YAML settings file.")] = None,
+    nice: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=19,
+            help="Run this process N steps below normal CPU priority: for a replica that serves "
+            "analysts (your proxy sends it /v1/aggregates and /v1/extracts) beside the replicas that "
+            "serve caseworkers on the same machine, so a flood of tables waits for them "
+            "(docs/performance.md).",
+        ),
+    ] = 0,
 ) -> None:
     """Run the HTTP service."""
     import logging
+    import os
 
     import uvicorn
 
@@ -100,6 +112,8 @@ def serve(
     # The line names the path with its ids and query values redacted, as spans do (a subject search's
     # query holds a name and a date of birth).
     logging.getLogger("uvicorn.access").addFilter(RedactedAccessLog())
+    if nice:
+        os.nice(nice)  # lowering one's own priority needs no privilege
     uvicorn.run(service, host=settings.host, port=settings.port, log_level="info", access_log=access_log)
 
 
