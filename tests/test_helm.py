@@ -107,8 +107,13 @@ def test_helm_lint_passes(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+ANALYST_REPLICA = [*REQUIRED, "--set", "analysts.enabled=true"]
+
+
 @needs_helm
-@pytest.mark.parametrize("values", [REQUIRED, FULL], ids=["defaults", "every-option"])
+@pytest.mark.parametrize(
+    "values", [REQUIRED, FULL, ANALYST_REPLICA], ids=["defaults", "every-option", "analyst-replica"]
+)
 def test_rendered_manifests_validate_against_kubernetes_schemas(values: list[str], tmp_path: Path) -> None:
     docs = render(tmp_path, *values)
     kinds = {doc["kind"] for doc in docs}
@@ -152,6 +157,50 @@ def test_the_deployment_is_locked_down_and_probed(tmp_path: Path) -> None:
     assert hpa["scaleTargetRef"]["name"] == deployment["metadata"]["name"] and hpa["minReplicas"] >= 2
     policy = kinds["NetworkPolicy"][0]["spec"]
     assert set(policy["policyTypes"]) == {"Ingress", "Egress"} and policy["egress"], "egress is limited too"
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether a Kubernetes label selector (matchLabels and `In` expressions, or a bare map as a
+    Service has) selects a pod with these labels."""
+    match = selector.get("matchLabels", selector if "matchExpressions" not in selector else {})
+    if not match.items() <= labels.items():
+        return False
+    return all(
+        e["operator"] == "In" and labels.get(e["key"]) in e["values"]
+        for e in selector.get("matchExpressions", [])
+    )
+
+
+@needs_helm
+def test_an_analyst_replica_is_a_deployment_of_its_own_at_lower_cpu_priority(tmp_path: Path) -> None:
+    kinds = by_kind(render(tmp_path, *ANALYST_REPLICA))
+    deployments = {d["metadata"]["name"]: d for d in kinds["Deployment"]}
+    main, analysts = deployments["council-gateway"], deployments["council-gateway-analysts"]
+    pods = {name: d["spec"]["template"]["metadata"]["labels"] for name, d in deployments.items()}
+    (main_container,) = main["spec"]["template"]["spec"]["containers"]
+    (analyst_container,) = analysts["spec"]["template"]["spec"]["containers"]
+    assert analyst_container["args"][-2:] == ["--nice", "10"] and "--nice" not in main_container["args"]
+    assert analyst_container["args"][:-2] == main_container["args"], "otherwise the same gateway"
+    assert analyst_container["env"] == main_container["env"]
+    assert analyst_container["resources"]["requests"]["cpu"] == "100m"
+    assert main_container["resources"]["requests"]["cpu"] == "250m"
+    services = {s["metadata"]["name"]: s["spec"]["selector"] for s in kinds["Service"]}
+    # Each Service, Deployment and the PDB select their own pods only; the network policy covers both.
+    assert _selects(services["council-gateway"], pods["council-gateway"])
+    assert not _selects(services["council-gateway"], pods["council-gateway-analysts"])
+    assert _selects(services["council-gateway-analysts"], pods["council-gateway-analysts"])
+    assert not _selects(services["council-gateway-analysts"], pods["council-gateway"])
+    assert not _selects(main["spec"]["selector"], pods["council-gateway-analysts"])
+    assert not _selects(analysts["spec"]["selector"], pods["council-gateway"])
+    assert not _selects(kinds["PodDisruptionBudget"][0]["spec"]["selector"], pods["council-gateway-analysts"])
+    policy = kinds["NetworkPolicy"][0]["spec"]["podSelector"]
+    assert _selects(policy, pods["council-gateway"]) and _selects(policy, pods["council-gateway-analysts"])
+    assert not _selects(policy, {**pods["council-gateway"], "app.kubernetes.io/name": "something-else"})
+    assert [h["spec"]["scaleTargetRef"]["name"] for h in kinds["HorizontalPodAutoscaler"]] == [
+        "council-gateway"
+    ]
+    default = by_kind(render(tmp_path, *REQUIRED))
+    assert len(default["Deployment"]) == 1 and len(default["Service"]) == 1, "off unless asked for"
 
 
 @needs_helm
