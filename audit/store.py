@@ -59,6 +59,7 @@ from gateway.stores.postgres import normalise
 CHAIN_LOCK = 727_726_1  # advisory lock id for the chain (PostgreSQL)
 APPEND_TIMEOUT = 30.0
 SQLITE_BUSY_SECONDS = 30  # how long an SQLite writer waits for the file's lock
+IN_DOUBT_LOOKUP = 500  # event ids per look-up when settling commits whose outcome was not known
 
 
 class AuditUnavailable(RuntimeError):
@@ -398,6 +399,7 @@ class AuditStore:
         while True:
             item = self._queue.get()
             if item is None:
+                self._settle_before_closing()
                 return
             batch = [self._taken(item)]
             while len(batch) < self.max_batch:
@@ -476,7 +478,8 @@ class AuditStore:
         if not self._reconciled:
             self.reconcile_witness()
         if self._in_doubt:
-            self._settle_in_doubt()
+            for notice in self._settle_in_doubt():
+                self._queue.put((notice, Future()))
         written: list[dict[str, Any]] = []
         checkpoint = None
         with self.engine.begin() as conn:
@@ -505,18 +508,22 @@ class AuditStore:
         self._unwitnessed_from = None
         return written
 
-    def _settle_in_doubt(self) -> None:
+    def _settle_in_doubt(self) -> list[dict[str, Any]]:
         """Events whose commit raised but which the database holds after all (the commit went through
-        and its acknowledgement was lost): their callers were refused, so each is witnessed now and
-        followed by an `audit.undelivered` notice, as an event committed after its caller gave up is.
-        Those not in the database were never committed: nothing to do."""
+        and its acknowledgement was lost): their callers were refused, so each is witnessed now, and
+        the `audit.undelivered` notices returned are to be committed after them, as for an event
+        committed after its caller gave up. Those not in the database were never committed."""
         by_id = {e["id"]: e for e in self._in_doubt}
+        ids = list(by_id)
+        found: list[Any] = []
         with self.engine.connect() as conn:
-            found = conn.execute(
-                select(schema.events.c.id, schema.events.c.seq, schema.events.c.hash)
-                .where(schema.events.c.id.in_(list(by_id)))
-                .order_by(schema.events.c.seq)
-            ).all()
+            for i in range(0, len(ids), IN_DOUBT_LOOKUP):  # a long outage leaves many: bounded IN lists
+                found += conn.execute(
+                    select(schema.events.c.id, schema.events.c.seq, schema.events.c.hash).where(
+                        schema.events.c.id.in_(ids[i : i + IN_DOUBT_LOOKUP])
+                    )
+                ).all()
+        found.sort(key=lambda row: row.seq)
         runs: list[list[Any]] = []  # contiguous seqs, one witness record each
         for row in found:
             if runs and runs[-1][-1].seq == row.seq - 1:
@@ -534,8 +541,19 @@ class AuditStore:
                 }
             )
         self._in_doubt = []
-        for row in found:
-            self._queue.put((storable(undelivered_notice({**by_id[row.id], "seq": row.seq})), Future()))
+        return [storable(undelivered_notice({**by_id[row.id], "seq": row.seq})) for row in found]
+
+    def _settle_before_closing(self) -> None:
+        """On close, in the writer's thread: settle what is in doubt now rather than leave it to a next
+        start. If the database is still away, verification will name the events."""
+        if not self._in_doubt:
+            return
+        try:
+            notices = self._settle_in_doubt()
+        except Exception:
+            return
+        if notices:
+            self._write([(notice, Future()) for notice in notices])
 
     def _witness_record(self, entry: dict[str, Any], durable: bool = False) -> None:
         if self.witness is not None:
@@ -605,18 +623,6 @@ class AuditStore:
         if self._writer is not None and self._writer.is_alive():
             self._queue.put(None)
             self._writer.join(timeout=10)
-        if self._in_doubt and (self._writer is None or not self._writer.is_alive()):
-            try:  # settled now, and the notices it queues written, rather than left to a next start
-                self._settle_in_doubt()
-                pending = []
-                while not self._queue.empty():
-                    item = self._queue.get_nowait()
-                    if item is not None:
-                        pending.append(item)
-                if pending:
-                    self._write(pending)
-            except Exception:  # the database is still away: verification will name the events
-                pass
         try:
             self.checkpoint()
         except Exception:  # a closing store that cannot reach its database has nothing left to seal
