@@ -13,6 +13,7 @@ from sqlalchemy import Engine, or_, select
 
 from audit import schema
 from audit.chain import from_row
+from audit.store import OUTCOME_ACTION
 
 E = schema.events
 
@@ -71,6 +72,28 @@ def stream(engine: Engine, f: EventFilter) -> Iterator[dict[str, Any]]:
             yield from_row(r._mapping)
 
 
+# What an `audit.outcome` event says about the access it follows (written ahead of its fetch).
+OUTCOME_FIELDS = ("decision", "reason", "fields_released", "rows_released", "disclosure_applied", "status")
+
+
+def with_outcomes(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each access written ahead of its fetch read as one event, with what its reply carried folded in
+    from the `audit.outcome` that follows it (and that outcome left out), so that a person's history
+    and the alerts count one access once and see the rows, fields and protection actually released.
+    An outcome whose access is not among `events` is kept as it is."""
+    ids = {e["id"] for e in events}
+    outcomes = {
+        e["resource"].removeprefix("audit-event:"): e for e in events if e["action"] == OUTCOME_ACTION
+    }
+    out = []
+    for e in events:
+        if e["action"] == OUTCOME_ACTION and e["resource"].removeprefix("audit-event:") in ids:
+            continue
+        outcome = outcomes.get(e["id"])
+        out.append({**e, **{k: outcome[k] for k in OUTCOME_FIELDS}} if outcome else e)
+    return out
+
+
 # What an extract's events did with the data of the people in it: built it, handed it out.
 EXTRACT_DATA_ACTIONS = frozenset({"extracts.build", "extracts.download"})
 
@@ -85,7 +108,9 @@ def subject_history(
     ids = {person_id, *earlier_ids}
     events = [
         e
-        for e in stream(engine, EventFilter(subject=person_id, resources=resources, aliases=earlier_ids))
+        for e in with_outcomes(
+            list(stream(engine, EventFilter(subject=person_id, resources=resources, aliases=earlier_ids)))
+        )
         if ids & set(e["subject_ids"]) or e["action"] in EXTRACT_DATA_ACTIONS
     ]
     return [
@@ -139,7 +164,7 @@ REIDENTIFICATION_STEPS = {
 
 def alerts(engine: Engine, rules: AlertRules, since: str | None = None) -> list[dict[str, Any]]:
     """Accesses that need a person to look at them, oldest first within each kind."""
-    events = list(reversed(list(stream(engine, EventFilter(since=since)))))
+    events = with_outcomes(list(reversed(list(stream(engine, EventFilter(since=since))))))
     out: list[dict[str, Any]] = []
     for e in events:
         if e["break_glass"]:

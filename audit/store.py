@@ -19,6 +19,12 @@ is also written to the witness.
 An event records the outcome that was sent. If `append` gives up waiting (the caller is answered 503),
 an event still queued is committed as a refusal that was not delivered, and one the writer had already
 committed is followed by an `audit.undelivered` event naming it.
+
+An access can also be written ahead (`submit`, then `confirmed`): its event, saying who, about whom, for
+which purpose, under which agreement and with which decision, is committed while the data is fetched,
+and the reply waits for both. What the reply then carried (rows, fields, the status sent) follows as an
+`audit.outcome` event naming it, queued with `append_later`: it rides in the next commit, or is written
+on its own within `LATER_SECONDS`, so it costs no fsync of its own under load.
 """
 
 from __future__ import annotations
@@ -60,6 +66,10 @@ CHAIN_LOCK = 727_726_1  # advisory lock id for the chain (PostgreSQL)
 APPEND_TIMEOUT = 30.0
 SQLITE_BUSY_SECONDS = 30  # how long an SQLite writer waits for the file's lock
 IN_DOUBT_LOOKUP = 500  # event ids per look-up when settling commits whose outcome was not known
+# How long an event queued with `append_later` may wait for a commit to ride in before it is written on
+# its own: the window in which a crash loses an outcome (never the access it follows, which is durable).
+LATER_SECONDS = 0.2
+OUTCOME_ACTION = "audit.outcome"
 
 
 class AuditUnavailable(RuntimeError):
@@ -180,6 +190,36 @@ def undelivered_notice(committed: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
+def outcome_notice(access: Mapping[str, Any], sent: Mapping[str, Any]) -> dict[str, Any]:
+    """The event that follows an access written ahead of its fetch: what the reply actually carried
+    (`sent`, the event as it would have been written after the route), naming the access it completes.
+    Who, about whom, purpose, agreement and break-glass are the access event's, already durable."""
+    return new_event(
+        actor=access.get("actor", "anonymous"),
+        roles=list(access.get("roles", [])),
+        action=OUTCOME_ACTION,
+        resource=f"audit-event:{access.get('id')}",
+        subject_ids=list(sent.get("subject_ids", [])),
+        purpose=sent.get("purpose"),
+        agreement_id=sent.get("agreement_id"),
+        decision=sent.get("decision", "deny"),
+        reason=str(sent.get("reason", "")),
+        fields_released=list(sent.get("fields_released", [])),
+        rows_released=int(sent.get("rows_released", 0)),
+        disclosure_applied=dict(sent.get("disclosure_applied") or {}),
+        trace_id=str(access.get("trace_id") or uuid.uuid4().hex),
+        status=int(sent.get("status", 0)),
+    )
+
+
+class _Later(Future):
+    """The future of an event queued with `append_later`: nobody waits on it, and the writer may hold it
+    for a commit to ride in."""
+
+
+_FLUSH: dict[str, Any] = {}  # the queue item `flush` waits on: written nowhere, answered after its batch
+
+
 def storable_value(value: Any) -> Any:
     """NaN and infinities are not JSON: a refused request that carried one must not make the audit
     event unreadable (the review pages would fail for everyone), so they are kept as text."""
@@ -268,6 +308,8 @@ class AuditStore:
         # Events of batches whose commit raised (a connection lost at COMMIT): the database may hold them
         # although their callers were refused. Looked up before the next commit (`_settle_in_doubt`).
         self._in_doubt: list[dict[str, Any]] = []
+        self._later_in_doubt: set[str] = set()  # ids of those queued with `append_later`
+        self.later_seconds = LATER_SECONDS
 
     def queue_depth(self) -> int:
         """Events waiting for the writer: a growing number means the audit store cannot keep up."""
@@ -338,7 +380,21 @@ class AuditStore:
     ) -> dict[str, Any]:
         """`append` for a coroutine: it waits on the event loop for the writer's commit, so a request
         holds no worker thread while its event is written (one thread hop fewer per request)."""
-        future = self._submit(event_)
+        return await self.confirmed(self.submit(event_), timeout)
+
+    def submit(self, event_: Mapping[str, Any]) -> Future:
+        """Queue an event for the writer and return at once; `confirmed` (or the future) says when it is
+        durable. A caller that submits before fetching overlaps the commit with its own work."""
+        self._ensure_writer()
+        future: Future = Future()
+        self._queue.put((storable(dict(event_)), future))
+        return future
+
+    _submit = submit
+
+    async def confirmed(self, future: Future, timeout: float = APPEND_TIMEOUT) -> dict[str, Any]:
+        """The committed event of a `submit`, awaited on the event loop; `AuditUnavailable` if it cannot
+        be confirmed within `timeout` (then it is given up, as `append` does)."""
         try:
             # Shielded: a timeout here must not cancel the commit; `_unconfirmed` decides what happens.
             return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout)
@@ -347,11 +403,19 @@ class AuditStore:
         except Exception as exc:
             raise self._unconfirmed(future, exc) from exc
 
-    def _submit(self, event_: Mapping[str, Any]) -> Future:
+    def append_later(self, event_: Mapping[str, Any]) -> None:
+        """Queue an event nobody waits for: it is committed with the next batch, or on its own within
+        `later_seconds` (`LATER_SECONDS` unless set). For what follows a durable event (an outcome),
+        never for an access itself."""
         self._ensure_writer()
-        future: Future = Future()
-        self._queue.put((storable(dict(event_)), future))
-        return future
+        self._queue.put((storable(dict(event_)), _Later()))
+
+    def flush(self, timeout: float = APPEND_TIMEOUT) -> None:
+        """Wait until everything queued so far, `append_later` events included, has been written."""
+        marker: Future = Future()
+        self._ensure_writer()
+        self._queue.put((_FLUSH, marker))
+        marker.result(timeout=timeout)
 
     def _unconfirmed(self, future: Future, exc: Exception) -> AuditUnavailable:
         """What a caller whose event was not confirmed is told (and a timed-out event given up)."""
@@ -401,17 +465,38 @@ class AuditStore:
             if item is None:
                 self._settle_before_closing()
                 return
-            batch = [self._taken(item)]
-            while len(batch) < self.max_batch:
-                try:
+            batch = self._gather([item])
+            events = [self._taken(i) for i in batch if i[0] is not _FLUSH]
+            if events:
+                self._write(events)
+            for event_, future in batch:
+                if event_ is _FLUSH:
+                    future.set_result(None)
+
+    def _gather(self, batch: list[tuple[dict[str, Any], Future]]) -> list[tuple[dict[str, Any], Future]]:
+        """Everything queued behind the first item, up to `max_batch`. A batch of `append_later` events
+        alone waits up to `LATER_SECONDS` for an event someone waits on, and rides in its commit."""
+        deadline: float | None = None
+        while len(batch) < self.max_batch:
+            try:
+                if deadline is None:
                     nxt = self._queue.get_nowait()
-                except queue.Empty:
+                else:
+                    nxt = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                if deadline is not None or self._closing.is_set():
                     break
-                if nxt is None:
-                    self._queue.put(None)
+                if not all(isinstance(f, _Later) for _, f in batch):
                     break
-                batch.append(self._taken(nxt))
-            self._write(batch)
+                deadline = time.monotonic() + self.later_seconds
+                continue
+            if nxt is None:
+                self._queue.put(None)
+                break
+            batch.append(nxt)
+            if not isinstance(nxt[1], _Later):
+                deadline = None  # someone waits: take what is queued now and commit
+        return batch
 
     @staticmethod
     def _taken(item: tuple[dict[str, Any], Future]) -> tuple[dict[str, Any], Future]:
@@ -442,13 +527,14 @@ class AuditStore:
             error = AuditUnavailable(f"the audit witness could not record the commit: {exc}")
             for (_, future), ev in zip(batch, exc.written, strict=True):
                 future.set_exception(error)
-                if ev.get("action") != "audit.undelivered":
+                if ev.get("action") != "audit.undelivered" and not isinstance(future, _Later):
                     self._queue.put((storable(undelivered_notice(ev)), Future()))
             return
         except Exception as exc:
             self._observe(time.perf_counter() - started, len(batch), False)
             error = AuditUnavailable(f"the audit store could not commit: {type(exc).__name__}")
             self._in_doubt.extend(e for e, _ in batch)
+            self._later_in_doubt.update(e["id"] for e, f in batch if isinstance(f, _Later))
             for _, future in batch:
                 future.set_exception(error)
             return
@@ -478,8 +564,8 @@ class AuditStore:
         if not self._reconciled:
             self.reconcile_witness()
         if self._in_doubt:
-            for notice in self._settle_in_doubt():
-                self._queue.put((notice, Future()))
+            for item in self._settle_in_doubt():
+                self._queue.put(item)
         written: list[dict[str, Any]] = []
         checkpoint = None
         with self.engine.begin() as conn:
@@ -508,11 +594,12 @@ class AuditStore:
         self._unwitnessed_from = None
         return written
 
-    def _settle_in_doubt(self) -> list[dict[str, Any]]:
+    def _settle_in_doubt(self) -> list[tuple[dict[str, Any], Future]]:
         """Events whose commit raised but which the database holds after all (the commit went through
         and its acknowledgement was lost): their callers were refused, so each is witnessed now, and
         the `audit.undelivered` notices returned are to be committed after them, as for an event
-        committed after its caller gave up. Those not in the database were never committed."""
+        committed after its caller gave up. Those not in the database were never committed; of those,
+        `append_later` events (nobody was refused for them) are returned to be queued again."""
         by_id = {e["id"]: e for e in self._in_doubt}
         ids = list(by_id)
         found: list[Any] = []
@@ -540,8 +627,13 @@ class AuditStore:
                     "time": utc_now(),
                 }
             )
-        self._in_doubt = []
-        return [storable(undelivered_notice({**by_id[row.id], "seq": row.seq})) for row in found]
+        later, self._in_doubt, self._later_in_doubt = self._later_in_doubt, [], set()
+        committed = {row.id for row in found}
+        return [
+            (storable(undelivered_notice({**by_id[row.id], "seq": row.seq})), Future())
+            for row in found
+            if row.id not in later
+        ] + [(by_id[i], _Later()) for i in ids if i in later and i not in committed]
 
     def _settle_before_closing(self) -> None:
         """On close, in the writer's thread: settle what is in doubt now rather than leave it to a next
@@ -549,11 +641,11 @@ class AuditStore:
         if not self._in_doubt:
             return
         try:
-            notices = self._settle_in_doubt()
+            items = self._settle_in_doubt()
         except Exception:
             return
-        if notices:
-            self._write([(notice, Future()) for notice in notices])
+        if items:
+            self._write(items)
 
     def _witness_record(self, entry: dict[str, Any], durable: bool = False) -> None:
         if self.witness is not None:

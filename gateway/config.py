@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     # uvicorn's line per request: on in the demo (a new user sees requests arrive), off in production
     # unless asked for (the audit log is the record of every request).
     access_log: bool | None = None
+    # Caseworker views commit their access event while the flags are fetched, and record what the reply
+    # carried in an `audit.outcome` event after it (docs/audit.md). Worth it where a commit mostly waits
+    # (a remote PostgreSQL, synchronous replication: it hides that wait); on a local disk the commit is
+    # mostly CPU, which the fetch's threads then contend with, so it is off by default
+    # (docs/performance.md has both measurements).
+    audit_write_ahead: bool = False
     # Review alerts: distinct subjects per user per hour, working hours (local time), denial bursts.
     alert_subjects_per_hour: int = Field(default=40, ge=1)
     alert_working_hours: tuple[int, int] = (7, 19)

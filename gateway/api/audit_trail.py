@@ -5,6 +5,13 @@ recorded on `request.state.audit` (action, subjects, purpose, agreement, fields 
 disclosure, break-glass) plus who asked and what status they get, and commits it. Only then is the
 reply sent. If the audit store cannot commit, the caller gets 503 `audit_unavailable` and none of the
 reply: no event, no data.
+
+A route that fetches personal data can write its event ahead (`audit_ahead`, called once it has decided
+and before it fetches): the access (who, about whom, purpose, agreement, decision, the fields it may
+release) is then committed while the data is read, and the middleware sends the reply only when that
+commit is confirmed, as before. What the reply carried (rows, fields, protection, the status sent)
+follows as an `audit.outcome` event naming the access, committed with the next batch without holding
+this reply (issue 24: the commit's fsync no longer adds to the request's latency).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audit.record import AuditRecord
-from audit.store import AuditUnavailable
+from audit.store import AuditUnavailable, outcome_notice
 from gateway.api.services import services
 from gateway.identity.tokens import InvalidToken
 from gateway.telemetry.tracing import current_trace_id, redact_path, step
@@ -81,6 +88,13 @@ def build_event(request: Request, status: int, body: bytes) -> dict[str, Any]:
     )
 
 
+def audit_ahead(request: Request) -> None:
+    """Commit this request's event now, as an allowed access with what the route has recorded so far,
+    while the route goes on to fetch; the reply still waits for the commit (see the module)."""
+    event = build_event(request, 200, b"")
+    request.state.audit_ahead = services(request).audit.submit(event)
+
+
 class AuditTrail:
     """Pure ASGI middleware (no BaseHTTPMiddleware: it costs about a millisecond per request)."""
 
@@ -119,8 +133,14 @@ class AuditTrail:
         try:
             # An unknown route's action is its path, which may hold an id: redacted like the server span's.
             action = redact_path(event["action"])
+            store = services(request).audit
             with step("audit", action=action, decision=event["decision"], status=status):
-                await services(request).audit.append_async(event)
+                ahead = getattr(request.state, "audit_ahead", None)
+                if ahead is None:
+                    await store.append_async(event)
+                else:
+                    access = await store.confirmed(ahead)
+                    store.append_later(outcome_notice(access, event))
         except AuditUnavailable as exc:
             log.error(
                 "audit unavailable, reply withheld: %s", exc, extra={"trace_id": request.state.trace_id}

@@ -14,11 +14,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 
 from gateway.api import responses as answers
-from gateway.api.audit_trail import audit_context
+from gateway.api.audit_trail import audit_ahead, audit_context
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.services import Gateway, Services
 from gateway.caseworker.caseload import own_records
-from gateway.caseworker.views import FlagsResult, gather_flags
+from gateway.caseworker.views import FlagsResult, Permissions, gather_flags
 from gateway.header_text import HeaderTextError, decode_header_text
 from gateway.identity.principal import Principal
 from gateway.index.search import SearchInputError, SubjectQuery, find_candidates
@@ -85,6 +85,30 @@ def _check_id(value: str, pattern: re.Pattern[str], kind: str) -> None:
         raise Refused(400, "bad_request", f"{value[:40]!r} is not a {kind} id")
 
 
+def _reasons(agreements: list[str], glass: str | None) -> list[str]:
+    return [f"flags under {', '.join(agreements)}", *([f"break-glass: {glass}"] if glass else [])]
+
+
+def _write_ahead(
+    request: Request, gateway: Services, perms: Permissions, purpose: str, glass: str | None, *own: str
+) -> None:
+    """With `audit_write_ahead`, commit the access (who, whom, purpose, agreements, decision, and every
+    field the view may release) while the flags are fetched; what was released follows as its outcome
+    (audit_trail). Otherwise the one event is written after the fetch, as for every other route."""
+    if not gateway.settings.audit_write_ahead:
+        return
+    ctx = audit_context(request)
+    agreements = sorted(perms.agreements)
+    ctx.update(
+        purpose=purpose,
+        agreement_id=",".join(agreements) or None,
+        fields_released=sorted({*perms.releasable(), *own}),
+        disclosure_applied={"view": "flags", "outcome": "follows"},
+        reason="; ".join(_reasons(agreements, glass)),
+    )
+    audit_ahead(request)
+
+
 def _record(request: Request, result: FlagsResult, purpose: str, glass: str | None) -> None:
     ctx = audit_context(request)
     ctx.update(
@@ -94,9 +118,7 @@ def _record(request: Request, result: FlagsResult, purpose: str, glass: str | No
         rows_released=result.rows_released,
         disclosure_applied={"view": "flags", "protected": result.protected},
     )
-    reasons = [f"flags under {', '.join(result.agreements)}"]
-    if glass:
-        reasons.append(f"break-glass: {glass}")
+    reasons = _reasons(result.agreements, glass)
     if result.protected:
         reasons.append("protected person: involvement and contact route only")
     ctx["reason"] = "; ".join(reasons)
@@ -116,7 +138,7 @@ def _refuse_outside_caseload(request: Request, subject: str, kind: str) -> None:
     raise Refused(403, "not_on_caseload", reason)
 
 
-def _permissions(request: Request, gateway: Services, principal: Principal, purpose: str) -> Any:
+def _permissions(request: Request, gateway: Services, principal: Principal, purpose: str) -> Permissions:
     with step("decide", view="flags", purpose=purpose) as span:
         perms = gateway.casework.permissions(principal, purpose)
         span.set_attribute("decision", "deny" if perms.refusal is not None else "allow")
@@ -275,6 +297,7 @@ def person_flags(
     if relationship is None and person_id not in index.people([person_id]):
         raise Refused(404, "not_found", f"there is no person {person_id} in the index")
     perms = _permissions(request, gateway, principal, purpose)
+    _write_ahead(request, gateway, perms, purpose, glass)
     with step("fetch", view="flags", people=1):
         result = gather_flags(
             [person_id], perms, gateway.stores.engines, index, gateway.casework.as_of(), gateway.casework.pool
@@ -315,6 +338,8 @@ def family_context(
     audit_context(request)["subject_ids"] = members
     engines = gateway.stores.engines
     perms = _permissions(request, gateway, principal, purpose)
+    own_fields = (f"{principal.department}.name", f"{principal.department}.date_of_birth")
+    _write_ahead(request, gateway, perms, purpose, glass, *own_fields)
     with step("fetch", view="flags", people=len(members)):
         result = gather_flags(members, perms, engines, index, gateway.casework.as_of(), gateway.casework.pool)
     _record(request, result, purpose, glass)
@@ -345,9 +370,7 @@ def family_context(
         )
     if own:
         ctx = audit_context(request)
-        ctx["fields_released"] = sorted(
-            {*ctx["fields_released"], f"{principal.department}.name", f"{principal.department}.date_of_birth"}
-        )
+        ctx["fields_released"] = sorted({*ctx["fields_released"], *own_fields})
     return {
         "family_id": family_id,
         "members": out_members,

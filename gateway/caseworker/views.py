@@ -49,6 +49,18 @@ class Permissions:
     partners: list[PartnerFlag] = field(default_factory=list)  # permitted flags from partners' files
     partner_services: tuple[str, ...] = ()  # every partner service with a flag, permitted or not
 
+    def releasable(self) -> list[str]:
+        """Every field a view under these permissions may release (each permitted flag's, and its
+        contact's where the contact is permitted): what an access written ahead of its fetch records."""
+        fields = {f"{s.dataset}.{x}" for s in self.specs for x in s.fields}
+        fields |= {
+            f"{s.contact_dataset}.{x}"
+            for s in self.specs
+            if s.contact_dataset and self.contacts.get(s.contact_dataset)
+            for x in s.contact_fields
+        }
+        return sorted(fields)
+
 
 def permissions(policy: PolicyEngine, principal: Principal, purpose: str) -> Permissions:
     allowed, agreements, first_refusal = [], set(), None
