@@ -367,7 +367,7 @@ class AuditStore:
     # --- appending -------------------------------------------------------------------------------
     def append(self, event_: Mapping[str, Any], timeout: float = APPEND_TIMEOUT) -> dict[str, Any]:
         """Commit one event (durably) and return it with seq, prev_hash and hash; raise if impossible."""
-        future = self._submit(event_)
+        future = self.submit(event_)
         try:
             return future.result(timeout=timeout)
         except AuditUnavailable:
@@ -389,8 +389,6 @@ class AuditStore:
         future: Future = Future()
         self._queue.put((storable(dict(event_)), future))
         return future
-
-    _submit = submit
 
     async def confirmed(self, future: Future, timeout: float = APPEND_TIMEOUT) -> dict[str, Any]:
         """The committed event of a `submit`, awaited on the event loop; `AuditUnavailable` if it cannot

@@ -6,12 +6,12 @@ disclosure, break-glass) plus who asked and what status they get, and commits it
 reply sent. If the audit store cannot commit, the caller gets 503 `audit_unavailable` and none of the
 reply: no event, no data.
 
-A route that fetches personal data can write its event ahead (`audit_ahead`, called once it has decided
-and before it fetches): the access (who, about whom, purpose, agreement, decision, the fields it may
-release) is then committed while the data is read, and the middleware sends the reply only when that
-commit is confirmed, as before. What the reply carried (rows, fields, protection, the status sent)
+With `audit_write_ahead` on, a caseworker view writes its event ahead (`audit_ahead`, called once it has
+decided and before it fetches): the access (who, about whom, purpose, agreement, decision, the fields it
+may release) is then committed while the data is read, and the middleware sends the reply only when
+that commit is confirmed, as before. What the reply carried (rows, fields, protection, the status sent)
 follows as an `audit.outcome` event naming the access, committed with the next batch without holding
-this reply (issue 24: the commit's fsync no longer adds to the request's latency).
+this reply: a commit that waits (a remote database) no longer adds to the request's latency.
 """
 
 from __future__ import annotations
