@@ -243,6 +243,7 @@ READERS: dict[str, Callable[[dict], Iterator[Row]]] = {
     "aggregates.json": aggregates,
     "extracts.json": extracts,
     "load.json": headline("load"),
+    "flags_write_ahead.json": headline("flags write-ahead"),
 }
 
 
