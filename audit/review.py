@@ -13,7 +13,7 @@ from sqlalchemy import Engine, or_, select
 
 from audit import schema
 from audit.chain import from_row
-from audit.store import OUTCOME_ACTION
+from audit.store import EVENT_RESOURCE, OUTCOME_ACTION
 
 E = schema.events
 
@@ -83,11 +83,11 @@ def with_outcomes(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     An outcome whose access is not among `events` is kept as it is."""
     ids = {e["id"] for e in events}
     outcomes = {
-        e["resource"].removeprefix("audit-event:"): e for e in events if e["action"] == OUTCOME_ACTION
+        e["resource"].removeprefix(EVENT_RESOURCE): e for e in events if e["action"] == OUTCOME_ACTION
     }
     out = []
     for e in events:
-        if e["action"] == OUTCOME_ACTION and e["resource"].removeprefix("audit-event:") in ids:
+        if e["action"] == OUTCOME_ACTION and e["resource"].removeprefix(EVENT_RESOURCE) in ids:
             continue
         outcome = outcomes.get(e["id"])
         out.append({**e, **{k: outcome[k] for k in OUTCOME_FIELDS}} if outcome else e)

@@ -170,22 +170,34 @@ def undelivered(event_: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def undelivered_notice(committed: Mapping[str, Any]) -> dict[str, Any]:
-    """A later event for one the writer committed after its caller had been refused."""
+EVENT_RESOURCE = "audit-event:"  # the resource of an event about another event: this prefix, then its id
+
+
+def _following(committed: Mapping[str, Any], **fields: Any) -> dict[str, Any]:
+    """An event about one already committed: the same who, about whom, purpose, agreement and trace,
+    naming it as its resource."""
     return new_event(
         actor=committed.get("actor", "anonymous"),
         roles=list(committed.get("roles", [])),
-        action="audit.undelivered",
-        resource=f"audit-event:{committed.get('id')}",
+        resource=f"{EVENT_RESOURCE}{committed.get('id')}",
         subject_ids=list(committed.get("subject_ids", [])),
         purpose=committed.get("purpose"),
         agreement_id=committed.get("agreement_id"),
+        trace_id=str(committed.get("trace_id") or uuid.uuid4().hex),
+        **fields,
+    )
+
+
+def undelivered_notice(committed: Mapping[str, Any]) -> dict[str, Any]:
+    """A later event for one the writer committed after its caller had been refused."""
+    return _following(
+        committed,
+        action="audit.undelivered",
         decision="deny",
         reason=(
             f"event {committed.get('seq')} was committed after its request had been refused (503) "
             "because the audit store was too slow to confirm it: nothing was released"
         ),
-        trace_id=str(committed.get("trace_id") or uuid.uuid4().hex),
         status=503,
     )
 
@@ -194,20 +206,14 @@ def outcome_notice(access: Mapping[str, Any], sent: Mapping[str, Any]) -> dict[s
     """The event that follows an access written ahead of its fetch: what the reply actually carried
     (`sent`, the event as it would have been written after the route), naming the access it completes.
     Who, about whom, purpose, agreement and break-glass are the access event's, already durable."""
-    return new_event(
-        actor=access.get("actor", "anonymous"),
-        roles=list(access.get("roles", [])),
+    return _following(
+        access,
         action=OUTCOME_ACTION,
-        resource=f"audit-event:{access.get('id')}",
-        subject_ids=list(sent.get("subject_ids", [])),
-        purpose=sent.get("purpose"),
-        agreement_id=sent.get("agreement_id"),
         decision=sent.get("decision", "deny"),
         reason=str(sent.get("reason", "")),
         fields_released=list(sent.get("fields_released", [])),
         rows_released=int(sent.get("rows_released", 0)),
         disclosure_applied=dict(sent.get("disclosure_applied") or {}),
-        trace_id=str(access.get("trace_id") or uuid.uuid4().hex),
         status=int(sent.get("status", 0)),
     )
 

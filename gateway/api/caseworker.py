@@ -102,7 +102,7 @@ def _write_ahead(
     ctx.update(
         purpose=purpose,
         agreement_id=",".join(agreements) or None,
-        fields_released=sorted({*perms.releasable(), *own}),
+        fields_released=sorted({*perms.releasable, *own}),
         disclosure_applied={"view": "flags", "outcome": "follows"},
         reason="; ".join(_reasons(agreements, glass)),
     )

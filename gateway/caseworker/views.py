@@ -12,6 +12,7 @@ import datetime as dt
 from collections import defaultdict
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Engine
@@ -49,9 +50,11 @@ class Permissions:
     partners: list[PartnerFlag] = field(default_factory=list)  # permitted flags from partners' files
     partner_services: tuple[str, ...] = ()  # every partner service with a flag, permitted or not
 
+    @cached_property
     def releasable(self) -> list[str]:
         """Every field a view under these permissions may release (each permitted flag's, and its
-        contact's where the contact is permitted): what an access written ahead of its fetch records."""
+        contact's where the contact is permitted): what an access written ahead of its fetch records.
+        Worked out once, as the permissions themselves are cached per caller and purpose."""
         fields = {f"{s.dataset}.{x}" for s in self.specs for x in s.fields}
         fields |= {
             f"{s.contact_dataset}.{x}"
